@@ -1,0 +1,5 @@
+"""A real Apache Kafka broker (KRaft, one combined node) run from Maven Central jars."""
+
+from embedded.kafka.runner import KafkaBroker, KafkaRunnerError
+
+__all__ = ["KafkaBroker", "KafkaRunnerError"]

@@ -1,0 +1,9 @@
+"""Errors of the embedded Kafka runner: one line each, saying what to install or do."""
+
+from fraudstream.errors import FraudstreamError
+
+
+class KafkaRunnerError(FraudstreamError):
+    """The embedded broker could not be resolved, started or stopped."""
+
+    exit_code = 5

@@ -1,0 +1,205 @@
+"""Start, check and stop one real Kafka 4.x broker (KRaft, combined broker+controller).
+
+Settings follow ../shared/reference/kafka-local-and-compose.md section 3: a static
+controller voter (identical behaviour on 4.0 … 4.4), replication factor 1 and min ISR 1
+for the offsets and transaction-state topics (without them consumer groups never find a
+coordinator and `init_transactions()` hangs on one broker), a small heap, and logs to a
+file instead of the terminal. Data lives in `workdir/data` and survives a stop; the
+cluster id is kept next to it so the next start reuses the formatted log dir.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from embedded.kafka.classpath import require_java, resolve_classpath
+from embedded.kafka.errors import KafkaRunnerError
+from fraudstream import processes
+
+JVM_FLAGS = [
+    "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+    "-XX:ReservedCodeCacheSize=64m", "-XX:MaxMetaspaceSize=256m", "-Djava.awt.headless=true",
+]
+
+LOG4J2 = """\
+status = warn
+appender.f.type = File
+appender.f.name = F
+appender.f.fileName = ${sys:kafka.logs.dir}/server.log
+appender.f.layout.type = PatternLayout
+appender.f.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.f.ref = F
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+"""
+
+
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64 without padding, never starting with '-' (as Kafka's Uuid)."""
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
+def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+    return f"""\
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs={data_dir}
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.cleaner.dedupe.buffer.size=16777216
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+transaction.remove.expired.transaction.cleanup.interval.ms=60000
+"""
+
+
+@dataclass
+class KafkaBroker:
+    """A broker whose data, config and logs live in `workdir`."""
+
+    workdir: Path
+    port: int | None = None
+    controller_port: int | None = None
+    pid: int | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "logs" / "server.log"
+
+    @property
+    def stdout_file(self) -> Path:
+        return self.workdir / "logs" / "stdout.log"
+
+    def _pick_ports(self) -> None:
+        for name in ("port", "controller_port"):
+            wanted = getattr(self, name)
+            if wanted is None:
+                setattr(self, name, processes.free_port())
+            elif not processes.port_is_free(wanted):
+                raise KafkaRunnerError(
+                    f"port {wanted} on 127.0.0.1 is already in use: stop what listens there "
+                    f"(`ss -ltnp 'sport = :{wanted}'`) or let fraudstream pick a free port"
+                )
+        if self.port == self.controller_port:
+            self.controller_port = processes.free_port()
+
+    def _prepare(self, java: str, classpath: str) -> list[str]:
+        data_dir = self.workdir / "data"
+        conf_dir = self.workdir / "config"
+        logs_dir = self.workdir / "logs"
+        for d in (data_dir, conf_dir, logs_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        props = conf_dir / "server.properties"
+        props.write_text(server_properties(self.port, self.controller_port, data_dir))
+        log4j = conf_dir / "log4j2.properties"
+        log4j.write_text(LOG4J2)
+        id_file = self.workdir / "cluster_id"
+        if not id_file.exists():
+            id_file.write_text(new_cluster_id())
+        cluster_id = id_file.read_text().strip()
+        sysprops = [f"-Dlog4j2.configurationFile={log4j}", f"-Dkafka.logs.dir={logs_dir}"]
+        fmt = [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *sysprops, "-cp", classpath,
+               "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"]
+        proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
+        if proc.returncode != 0:
+            lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+            reason = next((ln for ln in lines if "Exception" in ln or "rror" in ln), lines[-1] if lines else "")
+            raise KafkaRunnerError(
+                f"formatting the Kafka log dir {data_dir} failed: {reason.strip()[:300]} "
+                f"(delete {self.workdir} to start from scratch)"
+            )
+        return [java, *JVM_FLAGS, *sysprops, "-cp", classpath, "kafka.Kafka", str(props)]
+
+    def start(self, timeout: float = 120.0) -> str:
+        """Start the broker and return once an AdminClient answers; returns the bootstrap address."""
+        java = require_java()
+        classpath = resolve_classpath()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._pick_ports()
+        cmd = self._prepare(java, classpath)
+        env = dict(os.environ)
+        env.pop("KAFKA_OPTS", None)
+        proc = processes.start_detached(cmd, self.stdout_file, env=env)
+        self.pid = proc.pid
+        try:
+            self.wait_ready(timeout, proc)
+        except BaseException:
+            self.stop()
+            raise
+        return self.bootstrap
+
+    def wait_ready(self, timeout: float, proc: subprocess.Popen | None = None) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        deadline = time.monotonic() + timeout
+        admin = AdminClient({"bootstrap.servers": self.bootstrap, "log_level": 0,
+                             "logger": _SilentLogger()})
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None or not processes.pid_alive(self.pid):
+                raise KafkaRunnerError(f"the Kafka broker exited during start-up: {self._failure_reason()}")
+            try:
+                admin.list_topics(timeout=2)
+                return
+            except Exception:  # KafkaException until the listener is up
+                time.sleep(0.3)
+        raise KafkaRunnerError(
+            f"the Kafka broker did not answer on {self.bootstrap} within {timeout:.0f}s; see {self.log_file}"
+        )
+
+    def _failure_reason(self) -> str:
+        lines = processes.tail(self.log_file, 200) + processes.tail(self.stdout_file, 50)
+        for marker in ("Address already in use", "OutOfMemoryError", "InconsistentClusterIdException"):
+            for ln in lines:
+                if marker in ln:
+                    return f"{marker} (see {self.log_file})"
+        errors = [ln for ln in lines if " ERROR " in ln or "Exception" in ln]
+        return (errors[-1][:300] if errors else "no error logged") + f" (see {self.log_file})"
+
+    def alive(self) -> bool:
+        return processes.pid_alive(self.pid)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        processes.stop_pid(self.pid, timeout=timeout)
+
+
+class _SilentLogger:
+    """librdkafka logs connection refusals while the broker boots; they are expected."""
+
+    def log(self, *args, **kwargs) -> None:  # pragma: no cover - trivial
+        pass
+
+    def __getattr__(self, name):  # logging.Logger-like surface
+        return lambda *a, **k: None

@@ -1,0 +1,69 @@
+"""Shared fixtures: a real Kafka broker for integration tests, never a mock.
+
+Broker choice, in order: a cluster named by KAFKA_BOOTSTRAP_SERVERS (compose, or a
+user's own); else a Docker container through testcontainers when a Docker engine
+answers; else the embedded broker started from the Maven-resolved jars.
+`FRAUDSTREAM_TEST_KAFKA=env|docker|embedded` pins one of them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _docker_answers() -> bool:
+    try:
+        import docker  # installed with testcontainers
+
+        client = docker.from_env(timeout=3)
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    mode = os.environ.get("FRAUDSTREAM_TEST_KAFKA", "auto")
+    existing = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    if mode in ("auto", "env") and existing:
+        yield existing
+        return
+    if mode == "env":
+        pytest.fail("FRAUDSTREAM_TEST_KAFKA=env but KAFKA_BOOTSTRAP_SERVERS is not set")
+    if mode == "docker" or (mode == "auto" and _docker_answers()):
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as container:
+            yield container.get_bootstrap_server()
+        return
+    from embedded.kafka import KafkaBroker
+
+    broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
+    broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_name(request: pytest.FixtureRequest) -> str:
+    """A fresh topic name per test so tests never see each other's records."""
+    base = "".join(c if c.isalnum() else "_" for c in request.node.name)[:60]
+    return f"t_{base}_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """../shared/data: real samples of the Kaggle dataset, read in place, never copied."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"the shared data samples are not present at {SHARED_DATA}")
+    return SHARED_DATA
