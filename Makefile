@@ -1,0 +1,40 @@
+# The README's two commands:
+#   make demo   set up everything, then run the pipeline end to end on the embedded stack
+#   make test   set up everything, then run the whole test suite (what CI runs)
+# Set-up is idempotent: a virtualenv in .venv with the project installed editable, and
+# the Kafka broker's jars resolved by Maven into ~/.cache/fraudstream (once).
+
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast qtt bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+setup: $(STAMP)
+	$(PY) -m embedded.kafka resolve
+
+demo: setup
+	$(VENV)/bin/fraudstream demo
+
+test: setup
+	$(PY) -m pytest -q
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not slow"
+
+qtt: setup
+	$(PY) -m tests.conformance.qtt
+
+bench: setup
+	$(PY) bench/produce.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

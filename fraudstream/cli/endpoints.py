@@ -1,0 +1,52 @@
+"""Which cluster a command talks to: the environment's, or the embedded stack.
+
+When KAFKA_BOOTSTRAP_SERVERS is set (compose, a user's own cluster) commands use it and
+start nothing. Otherwise they use the running embedded stack, starting it first if
+needed, and put its URLs into the environment so service code reads one place only.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from rich.console import Console
+
+from fraudstream.settings import ENV_BOOTSTRAP, Endpoints
+from fraudstream.stack import Stack
+
+err = Console(stderr=True)
+
+
+def resolve(autostart: bool = True) -> Endpoints:
+    env = Endpoints.from_env()
+    if env.bootstrap_servers:
+        return env
+    stack = Stack()
+    state = stack.running()
+    if state is None:
+        if not autostart:
+            return env
+        err.print("[dim]no cluster configured (KAFKA_BOOTSTRAP_SERVERS unset): starting the embedded stack; "
+                  "`fraudstream down` stops it[/dim]")
+        state, _ = stack.up(progress=lambda m: err.print(f"[dim]  {m}[/dim]"))
+    endpoints = state.endpoints()
+    for key, value in endpoints.as_env().items():
+        os.environ[key] = value
+    return endpoints
+
+
+def describe(endpoints: Endpoints) -> str:
+    parts = [f"Kafka {endpoints.bootstrap_servers}"]
+    if endpoints.schema_registry_url:
+        parts.append(f"Schema Registry {endpoints.schema_registry_url}")
+    if endpoints.ksql_url:
+        parts.append(f"KSQL {endpoints.ksql_url}")
+    return ", ".join(parts)
+
+
+def from_environment() -> bool:
+    return bool(os.environ.get(ENV_BOOTSTRAP, "").strip())
+
+
+__all__ = ["resolve", "describe", "from_environment", "sys"]

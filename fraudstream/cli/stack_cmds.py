@@ -1,0 +1,99 @@
+"""`fraudstream up | down | status | env`: the embedded stack's life cycle."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from rich.console import Console
+from rich.table import Table
+
+from fraudstream.cli.endpoints import from_environment
+from fraudstream.settings import Endpoints
+from fraudstream.stack import Stack
+
+out = Console()
+err = Console(stderr=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("up", help="start the embedded stack in the background (Kafka, schema registry, KSQL)")
+    p.set_defaults(func=cmd_up)
+    p = sub.add_parser("down", help="stop the embedded stack; data is kept unless --purge")
+    p.add_argument("--purge", action="store_true", help="also delete the stack's data and logs")
+    p.set_defaults(func=cmd_down)
+    p = sub.add_parser("status", help="show what runs and whether it is healthy")
+    p.set_defaults(func=cmd_status)
+    p = sub.add_parser("env", help="print export lines for eval \"$(fraudstream env)\"")
+    p.set_defaults(func=cmd_env)
+
+
+def _endpoint_table(state) -> Table:
+    table = Table(title=f"fraudstream embedded stack ({state.home})")
+    for col in ("service", "endpoint", "pid", "log"):
+        table.add_column(col)
+    for svc in state.services.values():
+        table.add_row(svc.name, svc.url, str(svc.pid), svc.log)
+    return table
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    if from_environment():
+        env = Endpoints.from_env()
+        out.print(f"KAFKA_BOOTSTRAP_SERVERS is set ({env.bootstrap_servers}): using that cluster, starting nothing.")
+        return 0
+    stack = Stack()
+    with err.status("starting the embedded stack…") as status:
+        state, started = stack.up(progress=lambda m: status.update(m + "…"))
+    out.print(_endpoint_table(state))
+    if started:
+        out.print("[green]stack is up.[/green] Use it from any shell with: eval \"$(fraudstream env)\"")
+    else:
+        out.print("[yellow]the stack was already running; nothing started.[/yellow]")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    stack = Stack()
+    stopped = stack.down(purge=args.purge)
+    if stopped:
+        out.print(f"stopped: {', '.join(stopped)}")
+    else:
+        out.print("nothing was running.")
+    if args.purge:
+        out.print(f"deleted the stack's data under {stack.home}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if from_environment():
+        env = Endpoints.from_env()
+        out.print(f"using the cluster from the environment: {env.bootstrap_servers} (embedded stack not used)")
+    stack = Stack()
+    state = stack.load()
+    if state is None:
+        out.print("embedded stack: not running (start it with `fraudstream up`)")
+        return 3
+    health = stack.health(state)
+    table = Table(title=f"fraudstream embedded stack ({state.home})")
+    for col in ("service", "endpoint", "pid", "state", "detail"):
+        table.add_column(col)
+    for name, svc in state.services.items():
+        ok, detail = health[name]
+        table.add_row(name, svc.url, str(svc.pid), "[green]healthy[/green]" if ok else "[red]down[/red]", detail)
+    out.print(table)
+    return 0 if all(ok for ok, _ in health.values()) else 1
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    if from_environment():
+        endpoints = Endpoints.from_env()
+    else:
+        state = Stack().running()
+        if state is None:
+            err.print("the embedded stack is not running: start it with `fraudstream up`")
+            return 3
+        endpoints = state.endpoints()
+    for key, value in endpoints.as_env().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0

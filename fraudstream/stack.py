@@ -1,0 +1,240 @@
+"""The embedded stack: Kafka broker, schema registry and KSQL server on this machine.
+
+`fraudstream up` starts the services in the background and records them in
+`<home>/stack.json`; every later command (in any shell) reads that file to find them.
+Data lives under `<home>` too and survives `down` like a compose volume; `down --purge`
+deletes it. Ports are picked free on first start and reused while they stay free, so
+`eval "$(fraudstream env)"` keeps working across restarts.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fraudstream import processes
+from fraudstream.errors import FraudstreamError
+from fraudstream.settings import Endpoints, home_dir
+
+
+class StackError(FraudstreamError):
+    """The embedded stack could not be started, found or stopped."""
+
+    exit_code = 5
+
+
+@dataclass
+class ServiceState:
+    name: str
+    pid: int
+    url: str
+    log: str
+    port: int
+
+    def alive(self) -> bool:
+        return processes.pid_alive(self.pid)
+
+
+@dataclass
+class StackState:
+    home: str
+    started_at: float
+    services: dict[str, ServiceState] = field(default_factory=dict)
+
+    def endpoints(self) -> Endpoints:
+        get = lambda n: self.services[n].url if n in self.services else ""  # noqa: E731
+        return Endpoints(get("kafka"), get("schema-registry"), get("ksqldb"))
+
+    def to_json(self) -> str:
+        return json.dumps({"home": self.home, "started_at": self.started_at,
+                           "services": {k: asdict(v) for k, v in self.services.items()}}, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> "StackState":
+        raw = json.loads(text)
+        return cls(raw["home"], raw["started_at"],
+                   {k: ServiceState(**v) for k, v in raw.get("services", {}).items()})
+
+
+def _module_available(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+class Stack:
+    """Start, find, check and stop the embedded services under one home directory."""
+
+    def __init__(self, home: Path | None = None) -> None:
+        self.home = (home or home_dir()).resolve()
+        self.state_file = self.home / "stack.json"
+        self.ports_file = self.home / "ports.json"
+
+    # -- state ---------------------------------------------------------------------
+    def load(self) -> StackState | None:
+        try:
+            return StackState.from_json(self.state_file.read_text())
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def running(self) -> StackState | None:
+        """The recorded stack if its broker process is alive."""
+        state = self.load()
+        if state and "kafka" in state.services and state.services["kafka"].alive():
+            return state
+        return None
+
+    def _save(self, state: StackState) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(state.to_json())
+        tmp.replace(self.state_file)
+
+    def _preferred_port(self, service: str) -> int:
+        try:
+            ports = json.loads(self.ports_file.read_text())
+        except (OSError, ValueError):
+            ports = {}
+        port = ports.get(service)
+        if not port or not processes.port_is_free(port):
+            port = processes.free_port()
+            ports[service] = port
+            self.home.mkdir(parents=True, exist_ok=True)
+            self.ports_file.write_text(json.dumps(ports))
+        return int(port)
+
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / ".lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    # -- lifecycle -------------------------------------------------------------------
+    def up(self, progress=None) -> tuple[StackState, bool]:
+        """Start whatever is not running. Returns (state, started_anything)."""
+        say = progress or (lambda msg: None)
+        with self._lock():
+            state = self.running()
+            if state and all(s.alive() for s in state.services.values()):
+                return state, False
+            if state:  # partly dead: stop the rest and start cleanly
+                self._stop_all(state)
+            state = StackState(home=str(self.home), started_at=time.time())
+            try:
+                self._start_kafka(state, say)
+                self._save(state)
+                if _module_available("embedded.schema_registry.__main__"):
+                    self._start_http_service(
+                        state, say, "schema-registry", "embedded.schema_registry",
+                        ["--bootstrap-servers", state.services["kafka"].url], health="/")
+                    self._save(state)
+                if _module_available("embedded.ksqldb.__main__"):
+                    args = ["--bootstrap-servers", state.services["kafka"].url,
+                            "--state-dir", str(self.home / "ksqldb")]
+                    if "schema-registry" in state.services:
+                        args += ["--schema-registry-url", state.services["schema-registry"].url]
+                    self._start_http_service(state, say, "ksqldb", "embedded.ksqldb", args, health="/info")
+                    self._save(state)
+            except BaseException:
+                self._stop_all(state)
+                self.state_file.unlink(missing_ok=True)
+                raise
+            return state, True
+
+    def _start_kafka(self, state: StackState, say) -> None:
+        from embedded.kafka import KafkaBroker
+
+        say("starting Kafka broker (first run resolves the jars with Maven)")
+        broker = KafkaBroker(self.home / "kafka", port=self._preferred_port("kafka"),
+                             controller_port=self._preferred_port("kafka-controller"))
+        broker.start()
+        state.services["kafka"] = ServiceState("kafka", broker.pid or 0, broker.bootstrap,
+                                               str(broker.log_file), broker.port or 0)
+
+    def _start_http_service(self, state: StackState, say, name: str, module: str,
+                            args: list[str], health: str, timeout: float = 90.0) -> None:
+        import httpx
+
+        port = self._preferred_port(name)
+        url = f"http://127.0.0.1:{port}"
+        log = self.home / "logs" / f"{name}.log"
+        say(f"starting {name}")
+        cmd = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args]
+        proc = processes.start_detached(cmd, log, env=dict(os.environ), cwd=self.home)
+        state.services[name] = ServiceState(name, proc.pid, url, str(log), port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last = [ln for ln in processes.tail(log, 30) if ln.strip()]
+                reason = last[-1] if last else f"exit code {proc.returncode}"
+                raise StackError(f"{name} exited during start-up: {reason[:300]} (see {log})")
+            try:
+                if httpx.get(url + health, timeout=2).status_code < 500:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise StackError(f"{name} did not answer on {url}{health} within {timeout:.0f}s (see {log})")
+
+    def _stop_all(self, state: StackState) -> list[str]:
+        stopped = []
+        for name in reversed(list(state.services)):
+            svc = state.services[name]
+            if processes.stop_pid(svc.pid, timeout=30):
+                stopped.append(name)
+        return stopped
+
+    def down(self, purge: bool = False) -> list[str]:
+        with self._lock():
+            state = self.load()
+            stopped = self._stop_all(state) if state else []
+            self.state_file.unlink(missing_ok=True)
+            if purge and self.home.exists():
+                for child in self.home.iterdir():
+                    if child.name == ".lock":
+                        continue
+                    if child.is_dir():
+                        shutil.rmtree(child, ignore_errors=True)
+                    else:
+                        child.unlink(missing_ok=True)
+            return stopped
+
+    def health(self, state: StackState) -> dict[str, tuple[bool, str]]:
+        """Per service: (healthy, detail)."""
+        import httpx
+
+        out: dict[str, tuple[bool, str]] = {}
+        for name, svc in state.services.items():
+            if not svc.alive():
+                out[name] = (False, "process not running")
+                continue
+            if name == "kafka":
+                from confluent_kafka.admin import AdminClient
+
+                try:
+                    md = AdminClient({"bootstrap.servers": svc.url}).list_topics(timeout=5)
+                    out[name] = (True, f"{len(md.brokers)} broker, {len(md.topics)} topics")
+                except Exception as exc:  # KafkaException
+                    out[name] = (False, f"no answer: {exc}")
+                continue
+            path = "/info" if name == "ksqldb" else "/"
+            try:
+                resp = httpx.get(svc.url + path, timeout=5)
+                out[name] = (resp.status_code < 500, f"HTTP {resp.status_code}")
+            except httpx.HTTPError as exc:
+                out[name] = (False, f"no answer: {exc.__class__.__name__}")
+        return out
