@@ -36,9 +36,21 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def pid_alive(pid: int | None) -> bool:
+def pid_alive(pid: int | None, marker: str = "") -> bool:
+    """True if `pid` runs and, when `marker` is given, its command line contains it.
+
+    The marker guards against pid reuse: after a reboot a recorded pid may belong to an
+    unrelated process, which `fraudstream down` must never signal.
+    """
     if not pid:
         return False
+    if marker:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            return False
+        if marker not in cmdline:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -79,9 +91,9 @@ def start_detached(cmd: list[str], log_file: Path, env: dict[str, str] | None = 
         )
 
 
-def stop_pid(pid: int | None, timeout: float = 30.0) -> bool:
+def stop_pid(pid: int | None, timeout: float = 30.0, marker: str = "") -> bool:
     """SIGTERM `pid`, wait up to `timeout`, then SIGKILL. True if it had been running."""
-    if not pid_alive(pid):
+    if not pid_alive(pid, marker):
         return False
     assert pid is not None
     try:

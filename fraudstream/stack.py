@@ -39,9 +39,10 @@ class ServiceState:
     url: str
     log: str
     port: int
+    marker: str = ""  # a string of its command line, so a reused pid is never mistaken for it
 
     def alive(self) -> bool:
-        return processes.pid_alive(self.pid)
+        return processes.pid_alive(self.pid, self.marker)
 
 
 @dataclass
@@ -163,7 +164,8 @@ class Stack:
                              controller_port=self._preferred_port("kafka-controller"))
         broker.start()
         state.services["kafka"] = ServiceState("kafka", broker.pid or 0, broker.bootstrap,
-                                               str(broker.log_file), broker.port or 0)
+                                               str(broker.log_file), broker.port or 0,
+                                               marker=str(broker.workdir / "config"))
 
     def _start_http_service(self, state: StackState, say, name: str, module: str,
                             args: list[str], health: str, timeout: float = 90.0) -> None:
@@ -175,7 +177,7 @@ class Stack:
         say(f"starting {name}")
         cmd = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args]
         proc = processes.start_detached(cmd, log, env=dict(os.environ), cwd=self.home)
-        state.services[name] = ServiceState(name, proc.pid, url, str(log), port)
+        state.services[name] = ServiceState(name, proc.pid, url, str(log), port, marker=module)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -194,7 +196,7 @@ class Stack:
         stopped = []
         for name in reversed(list(state.services)):
             svc = state.services[name]
-            if processes.stop_pid(svc.pid, timeout=30):
+            if processes.stop_pid(svc.pid, timeout=30, marker=svc.marker):
                 stopped.append(name)
         return stopped
 

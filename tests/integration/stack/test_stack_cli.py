@@ -1,0 +1,125 @@
+"""`fraudstream up/status/env/down` as a user runs them: real processes, real broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def run_cli(home: Path, *args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "KSQL_URL")}
+    env["FRAUDSTREAM_HOME"] = str(home)
+    env["COLUMNS"] = "200"
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "fraudstream.cli.main", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=300)
+
+
+def pids_under(home: Path) -> list[int]:
+    """Processes whose command line mentions the stack's home: whatever `up` started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if str(home) in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def test_up_status_env_down_lifecycle(tmp_path: Path):
+    home = tmp_path / "home"
+    up = run_cli(home, "up")
+    assert up.returncode == 0, up.stderr
+    state = json.loads((home / "stack.json").read_text())
+    kafka = state["services"]["kafka"]
+    assert kafka["url"] in up.stdout
+    try:
+        # second up reports the running stack instead of starting another one
+        again = run_cli(home, "up")
+        assert again.returncode == 0 and "already running" in again.stdout
+        assert json.loads((home / "stack.json").read_text())["services"]["kafka"]["pid"] == kafka["pid"]
+
+        status = run_cli(home, "status")
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "healthy" in status.stdout
+
+        env = run_cli(home, "env")
+        assert env.returncode == 0
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in env.stdout.splitlines())
+        bootstrap = exports["KAFKA_BOOTSTRAP_SERVERS"]
+        assert bootstrap == kafka["url"]
+        for name, svc in state["services"].items():
+            if name == "schema-registry":
+                assert exports["SCHEMA_REGISTRY_URL"] == svc["url"]
+            if name == "ksqldb":
+                assert exports["KSQL_URL"] == svc["url"]
+
+        # write a record, then check it survives down + up
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        admin.create_topics([NewTopic("survivor", 1, 1)])["survivor"].result(30)
+        producer = Producer({"bootstrap.servers": bootstrap})
+        producer.produce("survivor", key=b"k", value=b"still here")
+        assert producer.flush(30) == 0
+    finally:
+        down = run_cli(home, "down")
+    assert down.returncode == 0 and "kafka" in down.stdout
+    deadline = time.monotonic() + 10
+    while pids_under(home) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pids_under(home) == [], "down left processes behind"
+    assert run_cli(home, "status").returncode != 0
+
+    up2 = run_cli(home, "up")
+    assert up2.returncode == 0, up2.stderr
+    try:
+        bootstrap = json.loads((home / "stack.json").read_text())["services"]["kafka"]["url"]
+        consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": "survivor-check",
+                             "auto.offset.reset": "earliest"})
+        consumer.subscribe(["survivor"])
+        msg = None
+        deadline = time.monotonic() + 60
+        while msg is None and time.monotonic() < deadline:
+            candidate = consumer.poll(1.0)
+            if candidate is not None and not candidate.error():
+                msg = candidate
+        consumer.close()
+        assert msg is not None and msg.value() == b"still here"
+    finally:
+        purge = run_cli(home, "down", "--purge")
+    assert purge.returncode == 0
+    assert not (home / "kafka").exists()
+    assert pids_under(home) == []
+
+
+def test_commands_use_cluster_from_environment(tmp_path: Path, kafka_bootstrap: str):
+    home = tmp_path / "home"
+    up = run_cli(home, "up", extra_env={"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    assert up.returncode == 0
+    assert "using that cluster" in up.stdout
+    assert not (home / "stack.json").exists()
+    env = run_cli(home, "env", extra_env={"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap})
+    assert f"export KAFKA_BOOTSTRAP_SERVERS={kafka_bootstrap}" in env.stdout
+
+
+def test_env_without_stack_fails_clearly(tmp_path: Path):
+    res = run_cli(tmp_path / "empty", "env")
+    assert res.returncode != 0
+    assert "not running" in res.stderr and "Traceback" not in res.stderr

@@ -1,0 +1,69 @@
+"""Pure checks of the embedded broker runner: ids, config, and the one-line errors."""
+
+from __future__ import annotations
+
+import base64
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from embedded.kafka.errors import KafkaRunnerError
+from embedded.kafka.runner import KafkaBroker, new_cluster_id, server_properties
+
+
+def test_cluster_id_is_kafka_uuid_shape():
+    ids = {new_cluster_id() for _ in range(200)}
+    assert len(ids) == 200
+    for cid in ids:
+        assert len(cid) == 22 and not cid.startswith("-")
+        assert len(base64.urlsafe_b64decode(cid + "==")) == 16
+
+
+def test_server_properties_make_transactions_work_on_one_broker(tmp_path: Path):
+    props = dict(
+        line.split("=", 1) for line in server_properties(1234, 5678, tmp_path).splitlines() if "=" in line
+    )
+    assert props["controller.quorum.voters"] == "1@127.0.0.1:5678"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:1234,CONTROLLER://127.0.0.1:5678"
+    for key in ("offsets.topic.replication.factor", "transaction.state.log.replication.factor",
+                "transaction.state.log.min.isr"):
+        assert props[key] == "1"
+    assert props["log.dirs"] == str(tmp_path)
+
+
+def test_port_clash_is_one_line_error(tmp_path: Path):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        taken = sock.getsockname()[1]
+        broker = KafkaBroker(tmp_path, port=taken)
+        with pytest.raises(KafkaRunnerError) as info:
+            broker._pick_ports()
+    message = str(info.value)
+    assert f"port {taken}" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("tool", ["java", "mvn"])
+def test_missing_tool_says_what_to_install(tmp_path: Path, tool: str):
+    # A PATH holding only the tools we keep, so the other one is missing.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    import shutil
+
+    keep = {"java", "mvn"} - {tool}
+    for name in keep:
+        target = shutil.which(name)
+        if target is None:
+            pytest.skip(f"{name} is not installed on this machine")
+        (bindir / name).symlink_to(target)
+    env = {"PATH": str(bindir), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    proc = subprocess.run([sys.executable, "-m", "embedded.kafka", "resolve"], capture_output=True,
+                          text=True, env=env, cwd=Path(__file__).resolve().parents[3])
+    assert proc.returncode == 5
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"{tool} not found on PATH" in lines[0] and "install" in lines[0]
+    assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr
