@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 	$(PY) -m embedded.kafka resolve
+	$(PY) -m tests.support.compose_schema
 
 demo: setup
 	$(VENV)/bin/fraudstream demo
