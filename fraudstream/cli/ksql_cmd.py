@@ -1,0 +1,177 @@
+"""`fraudstream ksql`: run KSQL statements and print the results as tables.
+
+    fraudstream ksql "SHOW STREAMS;"                 one or more statements
+    fraudstream ksql -f queries.ksql                 a file
+    fraudstream ksql "SELECT * FROM s EMIT CHANGES LIMIT 5;"
+    fraudstream ksql apply [DIR]                     ksql/*.ksql in order, idempotently
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from fraudstream.ksql_client import KsqlClient, KsqlError, apply, is_query, split_statements, statements_in
+from fraudstream.settings import Endpoints
+
+out = Console()
+err = Console(stderr=True)
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "ksql"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ksql", help="run KSQL statements, or `ksql apply [DIR]` to apply ksql/*.ksql",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("statement", nargs="*", help="statement text, or `apply [DIR]`")
+    p.add_argument("-f", "--file", type=Path, help="run the statements of this file")
+    p.add_argument("--earliest", action="store_true",
+                   help="queries read from the beginning (auto.offset.reset=earliest)")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait up to this long for the KSQL server to answer first")
+    p.add_argument("--json", action="store_true", help="print the server's JSON instead of tables")
+    p.set_defaults(func=run)
+
+
+def _client() -> KsqlClient:
+    endpoints = Endpoints.from_env()
+    auth = None
+    if os.environ.get("KSQL_API_KEY"):
+        auth = (os.environ["KSQL_API_KEY"], os.environ.get("KSQL_API_SECRET", ""))
+    return KsqlClient(endpoints.ksql_url, auth=auth)
+
+
+def run(args: argparse.Namespace) -> int:
+    words = list(args.statement)
+    with _client() as client:
+        if args.wait:
+            client.wait_ready(args.wait)
+        if words and words[0].lower() == "apply" and not args.file:
+            return _apply(client, Path(words[1]) if len(words) > 1 else DEFAULT_DIR)
+        if args.file:
+            statements = statements_in(args.file)
+        elif words:
+            statements = split_statements(" ".join(words))
+        else:
+            raise KsqlError("give a statement, -f FILE, or `apply [DIR]`")
+        props = {"ksql.streams.auto.offset.reset": "earliest"} if args.earliest else {}
+        for stmt in statements:
+            try:
+                if is_query(stmt.text):
+                    _print_query(client, stmt.text, props, args.json)
+                else:
+                    for entity in client.execute(stmt.text + ";", props):
+                        _print_entity(entity, args.json)
+            except KsqlError as exc:
+                raise KsqlError(f"{stmt.where}: {exc}", exc.error_code, stmt.text) from exc
+    return 0
+
+
+def _apply(client: KsqlClient, path: Path) -> int:
+    if not path.exists():
+        raise KsqlError(f"{path} does not exist")
+
+    def show(stmt, what):
+        first = " ".join(stmt.text.split())[:90]
+        mark = "[green]applied[/green]" if what == "applied" else "[yellow]exists, skipped[/yellow]"
+        out.print(f"{mark}  {stmt.where}  {first}", highlight=False)
+
+    report = apply(client, path, on_statement=show)
+    out.print(f"{len(report.applied)} applied, {len(report.skipped)} already present")
+    return 0
+
+
+def _print_query(client: KsqlClient, sql: str, props: dict, as_json: bool) -> None:
+    table: Table | None = None
+    rows = 0
+    try:
+        for item in client.query(sql, props):
+            if as_json:
+                print(json.dumps(item), flush=True)
+                continue
+            if isinstance(item, dict):
+                table = Table(title=item.get("queryId", ""))
+                for name in item.get("columnNames", []):
+                    table.add_column(name)
+                continue
+            rows += 1
+            if table is not None:
+                table.add_row(*[_cell(v) for v in item])
+    except KeyboardInterrupt:
+        pass
+    if table is not None and not as_json:
+        out.print(table)
+        out.print(f"{rows} row(s)")
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "[dim]null[/dim]"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)
+
+
+def _print_entity(entity: dict, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(entity, indent=1))
+        return
+    kind = entity.get("@type")
+    if kind == "currentStatus":
+        status = entity["commandStatus"]
+        out.print(f"{status.get('status')}: {status.get('message')}", highlight=False)
+    elif kind in ("streams", "tables"):
+        items = entity.get(kind, [])
+        table = Table(title=kind.upper())
+        for col in ("name", "topic", "keyFormat", "valueFormat", "isWindowed"):
+            table.add_column(col)
+        for item in items:
+            table.add_row(*[str(item.get(c, "")) for c in ("name", "topic", "keyFormat", "valueFormat", "isWindowed")])
+        out.print(table)
+    elif kind == "queries":
+        table = Table(title="QUERIES")
+        for col in ("id", "queryType", "state", "sinks", "queryString"):
+            table.add_column(col)
+        for q in entity.get("queries", []):
+            table.add_row(q.get("id", ""), q.get("queryType", ""), q.get("state", ""),
+                          ",".join(q.get("sinks", [])), q.get("queryString", "")[:80])
+        out.print(table)
+    elif kind in ("kafka_topics", "kafka_topics_extended"):
+        table = Table(title="TOPICS")
+        table.add_column("name")
+        table.add_column("partitions")
+        for t in entity.get("topics", []):
+            table.add_row(t["name"], str(len(t.get("replicaInfo", []))))
+        out.print(table)
+    elif kind == "sourceDescription":
+        desc = entity["sourceDescription"]
+        table = Table(title=f"{desc['type']} {desc['name']} (topic {desc.get('topic')}, "
+                            f"key {desc.get('keyFormat')}, value {desc.get('valueFormat')})")
+        table.add_column("field")
+        table.add_column("type")
+        for f in desc.get("fields", []):
+            suffix = " (key)" if f.get("type") == "KEY" else ""
+            table.add_row(f["name"], f["schema"]["type"] + suffix)
+        out.print(table)
+        queries = [q["id"] for q in desc.get("readQueries", []) + desc.get("writeQueries", [])]
+        if queries:
+            out.print(f"queries: {', '.join(queries)}")
+    elif kind == "properties":
+        table = Table(title="PROPERTIES")
+        table.add_column("name")
+        table.add_column("value")
+        for p in entity.get("properties", []):
+            table.add_row(p["name"], str(p.get("value")))
+        out.print(table)
+    elif kind == "source_descriptions":
+        for desc in entity.get("sourceDescriptions", []):
+            _print_entity({"@type": "sourceDescription", "sourceDescription": desc}, False)
+    elif kind == "terminate_query":
+        out.print(f"query {entity.get('queryId')} terminated: {entity.get('wasTerminated')}")
+    else:
+        out.print_json(json.dumps(entity))
