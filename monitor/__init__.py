@@ -1,0 +1,1 @@
+"""Ops views on the fraud_scores topic: a live terminal view and the compose dashboards."""
