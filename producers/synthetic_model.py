@@ -1,0 +1,162 @@
+"""The fitted synthetic-transaction model: per class, 30 marginals and a latent correlation.
+
+Fitting (tail scales, segment exponents, NORTA correlations) takes a few seconds, so the
+result is stored in `data/synthetic_model.json` next to the figures it was fitted on,
+tagged with their sha256. `load_model()` uses the stored fit when the tag matches and
+refits in-process otherwise (a changed calibration file can never be paired with a stale
+fit). `python -m producers.synthetic_model` rewrites the stored fit; a unit test checks
+that it equals a fresh one.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from producers.calibration import (
+    CALIBRATION_FILE,
+    CLASSES,
+    DATA_DIR,
+    FEATURES,
+    calibration_digest,
+    load_calibration,
+)
+from producers.copula import latent_correlation
+from producers.marginals import QuantileMarginal
+
+MODEL_FILE = DATA_DIR / "synthetic_model.json"
+HOUR = 3600.0
+
+
+@dataclass
+class ClassModel:
+    """Everything needed to sample one class: marginals in FEATURES order + Cholesky."""
+
+    marginals: list[QuantileMarginal]
+    latent: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.cholesky = np.linalg.cholesky(self.latent)
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        z = rng.standard_normal((n, len(self.marginals))) @ self.cholesky.T
+        out = np.empty_like(z)
+        for j, marginal in enumerate(self.marginals):
+            out[:, j] = marginal.from_normal(z[:, j])
+        return out
+
+
+def _v_marginal(fig: dict) -> QuantileMarginal:
+    q = fig["quantiles"]
+    m = QuantileMarginal([float(p) for p in q], list(q.values()), fig["min"], fig["max"])
+    return m.fit(fig["mean"], fig["std"])
+
+
+def _amount_marginal(fig: dict) -> QuantileMarginal:
+    """Point mass at 0 (the published share of zero amounts), log-linear body above."""
+    zero = float(fig["zero_share"])
+    knots = [(float(p), v) for p, v in fig["quantiles"].items() if float(p) > zero]
+    p = [zero] + [k for k, _ in knots]
+    x = [0.0] + [v for _, v in knots]
+    m = QuantileMarginal(p, x, 0.0, fig["max"], log_space=True)
+    return m.fit(fig["mean"], fig["std"])
+
+
+def _time_marginal(fig: dict, span: float) -> QuantileMarginal:
+    """Two days of the hour-of-day profile, uniform within each hour.
+
+    The share of day two is the one free number; it is solved so the mean equals the
+    published one (the dataset's two days are not equally busy).
+    """
+    share = np.asarray(fig["hour_share"], dtype=np.float64)
+    share = share / share.sum()
+    day_mean = float((share * (np.arange(24) * HOUR + HOUR / 2)).sum())
+    second = float(np.clip((fig["mean"] - day_mean) / (24 * HOUR), 0.0, 1.0))
+    probs = np.concatenate([(1.0 - second) * share, second * share])
+    edges = np.arange(49) * HOUR
+    edges[-1] = span
+    p = np.concatenate([[0.0], np.cumsum(probs)])
+    p[-1] = 1.0
+    keep = np.concatenate([[True], np.diff(p) > 0])  # hours with no share add no knot
+    return QuantileMarginal(p[keep], edges[keep], 0.0, span)
+
+
+def fit_model(calibration: dict) -> dict[str, ClassModel]:
+    models = {}
+    span = float(calibration["time"]["span_seconds"])
+    for cls in CLASSES:
+        marginals = [_time_marginal(calibration["time"][cls], span)]
+        marginals += [_v_marginal(calibration["v_marginals"][cls][f]) for f in FEATURES[1:-1]]
+        marginals.append(_amount_marginal(calibration["amount"][cls]))
+        target = np.asarray(calibration["correlations"][cls]["matrix"], dtype=np.float64)
+        models[cls] = ClassModel(marginals, latent_correlation(marginals, target))
+    return models
+
+
+def _marginal_to_json(m: QuantileMarginal) -> dict:
+    return {
+        "p": m.p.tolist(), "x": m.x.tolist(), "lo": m.lo, "hi": m.hi,
+        "log_space": m.log_space,
+        "lower_scale": m.lower_scale if np.isfinite(m.lower_scale) else "inf",
+        "upper_scale": m.upper_scale if np.isfinite(m.upper_scale) else "inf",
+        "warp": m.warp.tolist(),
+    }
+
+
+def _marginal_from_json(d: dict) -> QuantileMarginal:
+    return QuantileMarginal(
+        d["p"], d["x"], d["lo"], d["hi"], log_space=d["log_space"],
+        lower_scale=float(d["lower_scale"]), upper_scale=float(d["upper_scale"]),
+        warp=np.asarray(d["warp"]),
+    )
+
+
+def model_to_json(models: dict[str, ClassModel], digest: str) -> dict:
+    return {
+        "about": "Fitted synthetic-transaction model (producers/synthetic_model.py); "
+                 "derived from creditcard_calibration.json, do not edit by hand.",
+        "calibration_sha256": digest,
+        "columns": FEATURES,
+        "classes": {
+            cls: {
+                "marginals": [_marginal_to_json(m) for m in model.marginals],
+                "latent_correlation": model.latent.tolist(),
+            }
+            for cls, model in models.items()
+        },
+    }
+
+
+def model_from_json(data: dict) -> dict[str, ClassModel]:
+    return {
+        cls: ClassModel([_marginal_from_json(m) for m in d["marginals"]],
+                        np.asarray(d["latent_correlation"]))
+        for cls, d in data["classes"].items()
+    }
+
+
+@lru_cache(maxsize=None)
+def load_model(calibration_path: Path = CALIBRATION_FILE,
+               model_path: Path = MODEL_FILE) -> dict[str, ClassModel]:
+    digest = calibration_digest(calibration_path)
+    if model_path.is_file():
+        stored = json.loads(model_path.read_text())
+        if stored.get("calibration_sha256") == digest:
+            return model_from_json(stored)
+    return fit_model(load_calibration(calibration_path))
+
+
+def main(argv: list[str]) -> int:
+    models = fit_model(load_calibration(CALIBRATION_FILE))
+    MODEL_FILE.write_text(json.dumps(model_to_json(models, calibration_digest()), indent=1) + "\n")
+    print(f"wrote {MODEL_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
