@@ -1,0 +1,216 @@
+"""The model the scorer uses now, and the watcher that brings the next one in.
+
+`ModelWatcher` follows the compacted `fraud_models` topic in a background thread
+(assigned partitions, no consumer group, nothing committed). On start it reads up to the
+end and prepares only the newest bundle for the configured name; afterwards each newer
+version is decoded, its Keras model loaded and its forward pass chosen *off* the scoring
+thread, then handed over as a ready `ScoringModel`. The scoring loop calls `take()`
+between transactions, so a swap happens exactly at a batch boundary and every batch is
+scored by one model whose version goes into each score.
+
+A bundle that cannot be used (does not decode, wrong features, Keras load error) is
+logged and counted and the current model stays; a tombstone (model withdrawn) is logged
+and the current model stays too, because scoring with the last good model is better than
+stopping the stream — withdraw by publishing a replacement.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fraudstream.model_bundle import SCORE_MSE, ModelBundle
+from scorer import inference
+from scorer.errors import ModelError
+
+log = logging.getLogger("scorer.models")
+
+
+@dataclass
+class ScoringModel:
+    """A bundle plus the forward pass chosen for it."""
+
+    bundle: ModelBundle
+    forward: inference.ForwardPass
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return int(self.bundle.version)
+
+    @property
+    def threshold(self) -> float:
+        return float(self.bundle.threshold)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return self.bundle.feature_names
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        """Mean squared reconstruction error of raw rows, as `ModelBundle.scores` defines it:
+        standardise (float64), feed float32 to the model, error over standardised features."""
+        if len(x) == 0:
+            return np.empty(0, dtype=np.float64)
+        z = ((np.asarray(x, dtype=np.float64) - self.bundle.scaler_mean) / self.bundle.scaler_scale).astype(np.float32)
+        recon = self.forward(z)
+        diff = z.astype(np.float64) - recon
+        return np.einsum("ij,ij->i", diff, diff) / diff.shape[1]
+
+    @classmethod
+    def from_bundle(cls, bundle: ModelBundle, mode: str = "auto", batch_size: int = 500) -> "ScoringModel":
+        if bundle.score_kind != SCORE_MSE:
+            raise ModelError(f"model {bundle.name!r} v{bundle.version}: score kind {bundle.score_kind!r} is unknown "
+                             f"to this scorer (it computes {SCORE_MSE!r})")
+        try:
+            model = bundle.load_keras_model()
+        except Exception as exc:
+            raise ModelError(f"model {bundle.name!r} v{bundle.version}: {exc}") from exc
+        n = len(bundle.feature_names)
+        shape = getattr(model, "input_shape", None)
+        if shape is not None and (len(shape) != 2 or shape[-1] != n):
+            raise ModelError(f"model {bundle.name!r} v{bundle.version} takes input {shape}, "
+                             f"but the bundle names {n} features")
+        forward, timings = inference.choose(model, n, mode=mode, batch_size=batch_size)
+        return cls(bundle, forward, timings)
+
+
+class ModelWatcher:
+    """Follows `topic` for bundles named `name` and prepares each newer version."""
+
+    def __init__(self, bootstrap: str, topic: str, name: str, mode: str = "auto", batch_size: int = 500,
+                 on_error: Callable[[str], None] | None = None, poll_s: float = 0.5) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.name = name
+        self.mode = mode
+        self.batch_size = batch_size
+        self.on_error = on_error or (lambda reason: None)
+        self.poll_s = poll_s
+        self._key = name.encode("utf-8")
+        self._lock = threading.Lock()
+        self._ready: ScoringModel | None = None
+        self._have_first = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._newest_seen = -1
+        self.failure: BaseException | None = None
+
+    # ---- used by the scoring loop -----------------------------------------------------
+    def take(self) -> ScoringModel | None:
+        """The prepared model newer than what the loop has, once; None if nothing new."""
+        with self._lock:
+            ready, self._ready = self._ready, None
+        return ready
+
+    def wait_first(self, timeout: float) -> bool:
+        return self._have_first.wait(timeout)
+
+    # ---- life cycle -----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="scorer-models", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    # ---- the thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as exc:  # pragma: no cover - surfaced through .failure
+            self.failure = exc
+            log.exception("model watcher failed", extra={"event": "model_watcher_failed"})
+
+    def _follow(self) -> None:
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+        consumer = Consumer({
+            "bootstrap.servers": self.bootstrap,
+            "group.id": f"fraudstream-scorer-models-{uuid.uuid4().hex[:8]}",  # never commits
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "isolation.level": "read_committed",
+            "fetch.message.max.bytes": 64 * 1024 * 1024,
+            "enable.partition.eof": True,
+        })
+        try:
+            partitions = self._wait_topic(consumer)
+            if partitions is None:
+                return
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            caught_up = set()
+            latest: bytes | None = None
+            latest_where = ""
+            while not self._stop.is_set():
+                msgs = consumer.consume(num_messages=100, timeout=self.poll_s)
+                for msg in msgs:
+                    err = msg.error()
+                    if err is not None:
+                        if err.code() == err._PARTITION_EOF:
+                            caught_up.add(msg.partition())
+                        else:
+                            log.warning("reading %s: %s", self.topic, err, extra={"event": "model_topic_error"})
+                        continue
+                    if msg.key() != self._key:
+                        continue
+                    latest, latest_where = msg.value(), f"partition {msg.partition()} offset {msg.offset()}"
+                    if latest is None:
+                        log.warning("model %r was withdrawn (tombstone at %s); scoring goes on with the current "
+                                    "model", self.name, latest_where, extra={"event": "model_withdrawn"})
+                # Prepare only the newest bundle of what arrived (and, at start, only once caught up).
+                if latest is not None and caught_up >= set(partitions):
+                    self._prepare(latest, latest_where)
+                    latest = None
+        finally:
+            consumer.close()
+
+    def _wait_topic(self, consumer) -> list[int] | None:
+        waited = 0.0
+        while not self._stop.is_set():
+            md = consumer.list_topics(topic=self.topic, timeout=10)
+            t = md.topics.get(self.topic)
+            if t is not None and t.error is None and t.partitions:
+                return sorted(t.partitions)
+            if waited == 0.0 or int(waited) % 30 == 0:
+                log.info("waiting for the models topic %r to exist", self.topic,
+                         extra={"event": "waiting_for_model_topic", "topic": self.topic})
+            time.sleep(1.0)
+            waited += 1.0
+        return None
+
+    def _prepare(self, value: bytes, where: str) -> None:
+        try:
+            bundle = ModelBundle.from_bytes(value)
+        except Exception as exc:
+            self._reject(f"the bundle at {where} of {self.topic!r} does not decode: {exc}")
+            return
+        if bundle.version <= self._newest_seen:
+            log.info("ignoring model %r v%d at %s: not newer than v%d", bundle.name, bundle.version, where,
+                     self._newest_seen, extra={"event": "model_ignored", "version": bundle.version})
+            return
+        t0 = time.perf_counter()
+        try:
+            ready = ScoringModel.from_bundle(bundle, mode=self.mode, batch_size=self.batch_size)
+        except Exception as exc:
+            self._reject(f"model {bundle.name!r} v{bundle.version} at {where} cannot be used: {exc}")
+            return
+        self._newest_seen = bundle.version
+        log.info("model %r v%d ready (%s forward pass, prepared in %.2fs)", bundle.name, bundle.version,
+                 ready.forward.name, time.perf_counter() - t0,
+                 extra={"event": "model_ready", "version": bundle.version, "inference": ready.forward.name,
+                        "timings_ms": {k: round(v * 1e3, 4) for k, v in ready.timings.items()}})
+        with self._lock:
+            self._ready = ready
+        self._have_first.set()
+
+    def _reject(self, reason: str) -> None:
+        log.error(reason, extra={"event": "model_rejected"})
+        self.on_error(reason)

@@ -1,0 +1,127 @@
+"""The scorer service: model watcher + transactional loop + HTTP endpoints, one process.
+
+Start-up order: HTTP endpoint (so /health answers and /ready says why it is not ready),
+output schema registration, model watcher; then it waits for the first model — logging
+that it waits, consuming nothing — and only then joins the consumer group, so no
+partition sits assigned to an instance that cannot score. A newer model is swapped in by
+`before_batch`, i.e. between two transactions. SIGTERM/SIGINT set `stop`: the batch in
+flight finishes and commits, then the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from fraudstream.schemas import load as load_schema
+from scorer.config import ScorerConfig
+from scorer.errors import ScorerError
+from scorer.http import Health, HttpServer
+from scorer.loop import TransactionalLoop
+from scorer.metrics import ScorerMetrics
+from scorer.models import ModelWatcher, ScoringModel
+from scorer.processing import ScoringProcessor
+from scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
+
+log = logging.getLogger("scorer.service")
+
+
+class ScorerService:
+    def __init__(self, cfg: ScorerConfig, stop: threading.Event | None = None) -> None:
+        self.cfg = cfg
+        self.stop = stop or threading.Event()
+        self.metrics = ScorerMetrics()
+        self.health = Health(model_name=cfg.model_name)
+        self.http: HttpServer | None = None
+        self.watcher: ModelWatcher | None = None
+        self.processor: ScoringProcessor | None = None
+        self.loop: TransactionalLoop | None = None
+        self.model: ScoringModel | None = None
+
+    # ---- pieces ---------------------------------------------------------------------------
+    def start_http(self) -> int | None:
+        if self.cfg.metrics_port < 0:
+            return None
+        self.http = HttpServer(self.metrics.registry, self.health, self.cfg.metrics_host, self.cfg.metrics_port)
+        port = self.http.start()
+        log.info("metrics on http://%s:%d/metrics, health on /health and /ready", self.cfg.metrics_host, port,
+                 extra={"event": "http_started", "port": port, "host": self.cfg.metrics_host})
+        return port
+
+    def _swap_model(self) -> None:
+        assert self.watcher is not None and self.processor is not None
+        if self.watcher.failure is not None:
+            raise ScorerError(f"the model watcher stopped: {self.watcher.failure}")
+        new = self.watcher.take()
+        if new is None:
+            return
+        old = self.model
+        self.model = new
+        self.processor.set_model(new)
+        m = self.metrics
+        m.model_version.set(new.version)
+        m.model_swaps.inc()
+        for path in ("numpy", "call", "predict"):
+            m.inference_info.labels(path).set(1 if path == new.forward.name else 0)
+        self.health.model_version = new.version
+        self.health.inference = new.forward.name
+        log.info("scoring with model %r v%d (was %s), %s forward pass", new.bundle.name, new.version,
+                 f"v{old.version}" if old else "none", new.forward.name,
+                 extra={"event": "model_swapped", "version": new.version,
+                        "previous": old.version if old else None, "inference": new.forward.name})
+
+    def _wait_for_model(self) -> bool:
+        assert self.watcher is not None
+        self.health.state = "waiting_for_model"
+        self.health.detail = f"no model {self.cfg.model_name!r} in {self.cfg.models_topic!r} yet"
+        started = time.monotonic()
+        next_log = 0.0
+        while not self.stop.is_set():
+            self.health.beat()
+            if self.watcher.failure is not None:
+                raise ScorerError(f"the model watcher stopped: {self.watcher.failure}")
+            if self.watcher.wait_first(0.2):
+                self.health.detail = ""
+                return True
+            waited = time.monotonic() - started
+            if waited >= next_log:
+                log.info("waiting for model %r on topic %r (%.0fs so far); scoring nothing until it exists",
+                         self.cfg.model_name, self.cfg.models_topic, waited,
+                         extra={"event": "waiting_for_model", "model": self.cfg.model_name,
+                                "waited_s": round(waited, 1)})
+                next_log = waited + self.cfg.model_wait_log_s
+        return False
+
+    # ---- run ------------------------------------------------------------------------------
+    def run(self) -> int:
+        cfg = self.cfg
+        try:
+            self.start_http()
+            client = registry_client(cfg.schema_registry_url)
+            schema = load_schema("fraud_score")
+            schema_id = register_value_schema(client, cfg.output_topic, schema)
+            self.processor = ScoringProcessor(WriterSchemas(client), WireEncoder(schema, schema_id))
+            self.watcher = ModelWatcher(cfg.bootstrap_servers, cfg.models_topic, cfg.model_name, mode=cfg.inference,
+                                        batch_size=cfg.batch_size, on_error=lambda _: self.metrics.model_errors.inc())
+            self.watcher.start()
+            if not self._wait_for_model():
+                log.info("stopped before any model arrived", extra={"event": "stopped"})
+                self.health.state = "stopped"
+                return 0
+            self._swap_model()
+            self.loop = TransactionalLoop(cfg, self.processor, self.metrics, self.health, self.stop,
+                                          before_batch=self._swap_model)
+            self.loop.run()
+            self.health.state = "stopped"
+            log.info("stopped after %d committed batches", self.loop.committed_batches,
+                     extra={"event": "stopped", "batches": self.loop.committed_batches})
+            return 0
+        except BaseException:
+            self.health.state = "failed"
+            raise
+        finally:
+            if self.watcher is not None:
+                self.watcher.stop()
+            if self.http is not None:
+                self.http.stop()
