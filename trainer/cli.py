@@ -1,0 +1,171 @@
+"""`fraudstream train`: fit, evaluate and publish the autoencoder; or score a CSV with one.
+
+Importing this module is cheap (no TensorFlow): `fraudstream --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from fraudstream.settings import TOPICS, Endpoints
+
+EPILOG = """\
+examples:
+  fraudstream train                                   read the preprocessed topic, train, publish
+  fraudstream train --max-records 100000 --epochs 20 --threshold-rule precision:0.9
+  fraudstream train --no-publish --evaluate-csv ../shared/data/creditcard_sample.csv
+  fraudstream train --model artifacts/fraud-autoencoder/<version> --evaluate-csv creditcard.csv
+threshold rules: max-f1 | precision:P | recall:R | fpr:F (chosen on validation data)
+"""
+
+
+class _ModelAction(argparse.Action):
+    """A local model file needs no cluster: tell the CLI not to start the embedded stack."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        if values != "published":
+            namespace.needs_cluster = False
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text} must be positive")
+    return v
+
+
+def _fraction(text: str) -> float:
+    v = _positive_float(text)
+    if v >= 1:
+        raise argparse.ArgumentTypeError(f"{text} must be below 1")
+    return v
+
+
+def register(subparsers) -> None:
+    from trainer.model import DEFAULT_LAYERS
+
+    p = subparsers.add_parser(
+        "train", help="fit, evaluate and publish the fraud autoencoder",
+        description="Read the preprocessed Avro topic (bounded), train a Keras autoencoder on normal rows, "
+                    "choose a threshold on validation data, evaluate on a held-out test split, write a "
+                    "versioned artifact directory with a report, and publish the model to fraud_models.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = p.add_argument_group("data")
+    data.add_argument("--topic", default=TOPICS.preprocessed, help="input topic (default: %(default)s)")
+    data.add_argument("--max-records", type=_positive_int, help="read at most this many records")
+    data.add_argument("--val-fraction", type=_fraction, default=0.2, help="validation share (default: %(default)s)")
+    data.add_argument("--test-fraction", type=_fraction, default=0.2, help="test share (default: %(default)s)")
+    model = p.add_argument_group("model")
+    model.add_argument("--layers", default=DEFAULT_LAYERS,
+                       help="hidden layers, size[:activation] comma-separated (default: %(default)s)")
+    model.add_argument("--l1", type=float, default=1e-5, help="L1 activity penalty on the first layer (default: %(default)s)")
+    model.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs (default: %(default)s)")
+    model.add_argument("--patience", type=_positive_int, default=5, help="early-stopping patience (default: %(default)s)")
+    model.add_argument("--batch-size", type=_positive_int, default=256, help="(default: %(default)s)")
+    model.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    model.add_argument("--seed", type=int, default=42, help="split, initialisation and shuffling seed (default: %(default)s)")
+    model.add_argument("--threshold-rule", default="max-f1",
+                       help="max-f1 | precision:P | recall:R | fpr:F, on validation data (default: %(default)s)")
+    model.add_argument("--threads", type=_positive_int, help="cap TensorFlow's threads (shared machines)")
+    out = p.add_argument_group("output")
+    out.add_argument("--out", type=Path, default=Path("artifacts"),
+                     help="artifact root; a run writes <out>/<model-name>/<version>/ (default: %(default)s)")
+    out.add_argument("--tensorboard-dir", type=Path, help="TensorBoard root (default: <out>/tensorboard)")
+    out.add_argument("--model-name", default="fraud-autoencoder", help="key in the models topic (default: %(default)s)")
+    out.add_argument("--models-topic", default=TOPICS.models, help="compacted models topic (default: %(default)s)")
+    out.add_argument("--no-publish", action="store_true", help="do not publish the model to the models topic")
+    out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ev = p.add_argument_group("evaluation on a CSV (Kaggle layout)")
+    ev.add_argument("--evaluate-csv", type=Path, metavar="PATH",
+                    help="also score this CSV with the model and write its metrics and plots (never trained on)")
+    ev.add_argument("--model", action=_ModelAction, metavar="DIR|FILE|published",
+                    help="with --evaluate-csv: score with this run directory / bundle file, or the latest "
+                         "published model, instead of training one")
+    p.set_defaults(func=run_train, needs_cluster=True)
+
+
+def _options(args):
+    from trainer import model as model_mod
+    from trainer import threshold
+    from trainer.pipeline import TrainOptions
+
+    cfg = model_mod.ModelConfig(layers=model_mod.parse_layers(args.layers), l1=args.l1, epochs=args.epochs,
+                                batch_size=args.batch_size, learning_rate=args.learning_rate,
+                                patience=args.patience, seed=args.seed)
+    return TrainOptions(topic=args.topic, max_records=args.max_records, model=cfg,
+                        rule=threshold.parse_rule(args.threshold_rule), out=args.out,
+                        tensorboard_dir=args.tensorboard_dir, publish=not args.no_publish,
+                        model_name=args.model_name, models_topic=args.models_topic,
+                        val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+                        progress=not args.no_progress, threads=args.threads)
+
+
+def run_train(args) -> int:
+    from rich.console import Console
+
+    from trainer.errors import OptionError
+
+    out = Console()
+    err = Console(stderr=True)
+    if args.model and not args.evaluate_csv:
+        raise OptionError("--model is for --evaluate-csv: it chooses the model that scores the CSV")
+    if args.val_fraction + args.test_fraction >= 1:
+        raise OptionError("--val-fraction plus --test-fraction must be below 1")
+    opts = _options(args)  # validates --layers and --threshold-rule before anything slow
+    endpoints = Endpoints.from_env()
+    if args.model:
+        return _evaluate_only(args, endpoints, out)
+
+    from trainer import pipeline
+
+    result = pipeline.run(opts, endpoints, console=err)
+    for line in pipeline.summary_lines(result.metrics):
+        out.print(line, highlight=False)
+    out.print(f"artifacts: {result.run_dir} (report: {result.run_dir / 'report.html'})", highlight=False)
+    out.print(f"TensorBoard run: {result.tensorboard_run}", highlight=False)
+    if result.published:
+        out.print(f"published {opts.model_name} v{result.bundle.version} to {opts.models_topic} "
+                  f"(partition {result.published[0]}, offset {result.published[1]})", highlight=False)
+    else:
+        out.print("not published (--no-publish)", highlight=False)
+    if args.evaluate_csv:
+        from trainer.csv_eval import evaluate_csv
+
+        m = evaluate_csv(result.bundle, args.evaluate_csv, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
+        _print_csv(out, m, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
+    return 0
+
+
+def _evaluate_only(args, endpoints: Endpoints, out) -> int:
+    from trainer.csv_eval import evaluate_csv, load_bundle
+
+    bundle = load_bundle(args.model, endpoints.bootstrap_servers, args.models_topic, args.model_name)
+    target = args.out / "evaluations" / f"{bundle.name}-{bundle.version}-{args.evaluate_csv.stem}-{int(time.time())}"
+    m = evaluate_csv(bundle, args.evaluate_csv, target)
+    _print_csv(out, m, target)
+    return 0
+
+
+def _print_csv(out, m: dict, where: Path) -> None:
+    t = m["test"]
+    out.print(f"{m['csv']}: {m['rows_scored']:,} rows, {t['frauds']:,} frauds; ROC-AUC {t['roc_auc']:.4f}; "
+              f"AUPRC raw {t['raw']['auprc']:.4f}, prevalence-corrected {t['prevalence_corrected']['auprc']:.4f}; "
+              f"at threshold: precision {t['raw']['precision']:.3f} (corrected "
+              f"{t['prevalence_corrected']['precision']:.3f}), recall {t['raw']['recall']:.3f}", highlight=False)
+    out.print(f"evaluation written to {where}", highlight=False)

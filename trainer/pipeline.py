@@ -1,0 +1,165 @@
+"""One `fraudstream train` run: topic → split → autoencoder → threshold → evaluation →
+artifacts → fraud_models. Each step lives in its own module; this one only sequences
+them, records what happened, and says so on the console."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from fraudstream.model_bundle import ModelBundle, latest_bundle, library_versions, publish_bundle
+from fraudstream.settings import TOPICS, Endpoints
+from trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
+from trainer.model import ModelConfig, keras_bytes, limit_threads, reconstruction_errors, train
+
+DEFAULT_MODEL_NAME = "fraud-autoencoder"
+
+
+@dataclass
+class TrainOptions:
+    topic: str = TOPICS.preprocessed
+    max_records: int | None = None
+    model: ModelConfig = field(default_factory=ModelConfig)
+    rule: threshold.Rule = field(default_factory=lambda: threshold.Rule("max-f1"))
+    out: Path = Path("artifacts")
+    tensorboard_dir: Path | None = None  # default: <out>/tensorboard
+    publish: bool = True
+    model_name: str = DEFAULT_MODEL_NAME
+    models_topic: str = TOPICS.models
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    progress: bool = True
+    threads: int | None = None
+    timeout: float = 60.0
+
+    def as_dict(self) -> dict:
+        return {"topic": self.topic, "max_records": self.max_records, "model": self.model.as_dict(),
+                "threshold_rule": str(self.rule), "out": str(self.out),
+                "tensorboard_dir": str(self.tensorboard_dir) if self.tensorboard_dir else None,
+                "publish": self.publish, "model_name": self.model_name, "models_topic": self.models_topic,
+                "val_fraction": self.val_fraction, "test_fraction": self.test_fraction}
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    bundle: ModelBundle
+    metrics: dict
+    tensorboard_run: Path
+    published: tuple[int, int] | None  # (partition, offset)
+    ingest: ingest.IngestResult
+
+
+def next_version(endpoints: Endpoints, opts: TrainOptions) -> int:
+    """ms since epoch, and above the version currently published under the name."""
+    version = int(time.time() * 1000)
+    if opts.publish:
+        current = latest_bundle(endpoints.bootstrap_servers, opts.models_topic, opts.model_name, timeout=opts.timeout)
+        if current is not None and current.version >= version:
+            version = current.version + 1
+    return version
+
+
+def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None) -> RunResult:
+    console = console or Console(stderr=True)
+    say = lambda msg: console.print(msg, highlight=False)  # noqa: E731
+    version = next_version(endpoints, opts)
+
+    got = ingest.read_topic(endpoints.bootstrap_servers, opts.topic, registry_url=endpoints.schema_registry_url,
+                            max_records=opts.max_records, progress=opts.progress, console=console,
+                            timeout=opts.timeout)
+    say(f"read {got.read:,} records from {opts.topic} in {got.seconds:.1f}s ({got.rate:,.0f} records/s); "
+        f"{got.skip_summary()}")
+    data = prepare.extract(got.frame)
+    say(data.summary())
+    parts = prepare.split(data, seed=opts.model.seed, val_fraction=opts.val_fraction,
+                          test_fraction=opts.test_fraction)
+    scaler = prepare.fit_scaler(parts.x_train)
+
+    run_dir, version = artifacts.new_version_dir(opts.out, opts.model_name, version)
+    tb_root = opts.tensorboard_dir or (opts.out / "tensorboard")
+    tb_run = tensorboard.new_run_dir(tb_root, f"{opts.model_name}-{version}")
+    say(f"training on {len(parts.x_train):,} normal rows, early stopping on {len(parts.x_val_normal):,} "
+        f"validation normal rows (TensorBoard: {tb_run})")
+    limit_threads(opts.threads)
+    t0 = time.perf_counter()
+    fit = train(scaler.transform(parts.x_train), scaler.transform(parts.x_val_normal), opts.model,
+                callbacks=tensorboard.callbacks(tb_run, parts.x_train.shape[1]), verbose=0)
+    train_seconds = time.perf_counter() - t0
+    say(f"trained {fit.epochs_run} epoch(s) in {train_seconds:.1f}s, best epoch {fit.best_epoch} "
+        f"(val loss {fit.history['val_loss'][fit.best_epoch - 1]:.4f})")
+
+    s_val = reconstruction_errors(fit.model, scaler.transform(parts.x_val))
+    choice = threshold.choose(opts.rule, parts.y_val, s_val, parts.w_val)
+    s_test = reconstruction_errors(fit.model, scaler.transform(parts.x_test))
+    test_metrics = evaluate.detection_metrics(parts.y_test, s_test, choice.threshold)
+    metrics = {
+        "model": opts.model_name,
+        "version": version,
+        "threshold": choice.as_dict(),
+        "test": test_metrics,
+        "validation": evaluate.detection_metrics(parts.y_val, s_val, choice.threshold),
+        "data": {"topic": opts.topic, "records_read": got.read, "decoded": got.decoded,
+                 "undecodable_skipped": got.skipped_count, "labelled_rows": len(data.y), "frauds": data.frauds,
+                 "unknown_label_rows": data.unknown, "dropped_rows": data.dropped_count, "split": parts.sizes(),
+                 "seed": opts.model.seed},
+        "training": {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "seconds": train_seconds,
+                     "final_loss": fit.history["loss"][-1], "best_val_loss": fit.history["val_loss"][fit.best_epoch - 1]},
+        "ingest": {"seconds": got.seconds, "records_per_second": got.rate, "schema_ids": got.schema_ids},
+    }
+
+    model_bytes = keras_bytes(fit.model)
+    bundle = ModelBundle(
+        name=opts.model_name, version=version, keras_model=model_bytes, feature_names=data.features,
+        scaler_mean=scaler.mean, scaler_scale=scaler.scale, threshold=choice.threshold,
+        threshold_rule=choice.rule, metrics={"test": test_metrics, "threshold": choice.as_dict()},
+        training_offsets=got.offsets, library_versions=library_versions(),
+    )
+    (run_dir / "model.keras").write_bytes(model_bytes)
+    (run_dir / "bundle.avro").write_bytes(bundle.to_bytes())
+    artifacts.write_json(run_dir / "scaler.json", {"features": data.features, "mean": scaler.mean,
+                                                   "scale": scaler.scale, "kind": "sklearn StandardScaler"})
+    artifacts.write_json(run_dir / "threshold.json", {**choice.as_dict(), "anomaly_if": "score > threshold",
+                                                      "score": "mean squared reconstruction error"})
+    artifacts.write_json(run_dir / "metrics.json", metrics)
+    artifacts.write_json(run_dir / "offsets.json", {"topic": opts.topic, "partitions": got.offsets,
+                                                    "records_read": got.read})
+    artifacts.write_json(run_dir / "versions.json", bundle.library_versions)
+    artifacts.write_json(run_dir / "config.json", {**opts.as_dict(), "version": version,
+                                                   "tensorboard_run": str(tb_run)})
+    artifacts.write_json(run_dir / "history.json", fit.history)
+    artifacts.write_jsonl(run_dir / "skipped.jsonl", got.skipped)
+    artifacts.write_jsonl(run_dir / "dropped.jsonl", data.dropped)
+    plots = report.make_plots(run_dir / "plots", parts.y_test, s_test, choice.threshold, fit.history, fit.best_epoch)
+    report.write_html(run_dir / "report.html", f"{opts.model_name} v{version}: test evaluation", test_metrics, plots, {
+        "threshold": choice.as_dict(), "data": metrics["data"], "training": metrics["training"],
+        "model": opts.model.as_dict(), "offsets": [vars(o) for o in got.offsets],
+        "tensorboard run": str(tb_run)})
+
+    published = None
+    if opts.publish:
+        published = publish_bundle(endpoints.bootstrap_servers, bundle, topic=opts.models_topic, timeout=opts.timeout)
+        artifacts.write_json(run_dir / "published.json", {"topic": opts.models_topic, "key": opts.model_name,
+                                                          "partition": published[0], "offset": published[1],
+                                                          "version": version})
+    return RunResult(run_dir=run_dir, bundle=bundle, metrics=metrics, tensorboard_run=tb_run,
+                     published=published, ingest=got)
+
+
+def summary_lines(metrics: dict) -> list[str]:
+    t = metrics["test"]
+    th = metrics["threshold"]
+    lines = [
+        f"test: {t['rows']:,} rows, {t['frauds']:,} frauds; ROC-AUC {t['roc_auc']:.4f}; "
+        f"AUPRC {t['raw']['auprc']:.4f} (prevalence-corrected {t['prevalence_corrected']['auprc']:.4f})",
+        f"threshold {th['threshold']:.5g} ({th['rule']}): precision {t['raw']['precision']:.3f}, "
+        f"recall {t['raw']['recall']:.3f}, F1 {t['raw']['f1']:.3f}; confusion TN {t['confusion_matrix']['tn']:,} "
+        f"FP {t['confusion_matrix']['fp']:,} FN {t['confusion_matrix']['fn']:,} TP {t['confusion_matrix']['tp']:,}",
+    ]
+    if th.get("note"):
+        lines.append(f"note: {th['note']}")
+    return lines
+
