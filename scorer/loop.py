@@ -52,13 +52,15 @@ class TransactionalLoop:
 
     def __init__(self, cfg: ScorerConfig, processor: Callable[[list], Output], metrics: ScorerMetrics,
                  health: Health, stop: threading.Event,
-                 before_batch: Callable[[], None] | None = None) -> None:
+                 before_batch: Callable[[], None] | None = None,
+                 on_commit: Callable[[list, Output], None] | None = None) -> None:
         self.cfg = cfg
         self.processor = processor
         self.metrics = metrics
         self.health = health
         self.stop = stop
         self.before_batch = before_batch or (lambda: None)
+        self.on_commit = on_commit
         self.consumer = None
         self.producer = None
         self._epoch = 0
@@ -261,6 +263,8 @@ class TransactionalLoop:
             self._abort(firsts, "unexpected error")
             raise
         self._record(msgs, out, time.perf_counter() - t0)
+        if self.on_commit is not None:
+            self.on_commit(msgs, out)
 
     def _retrying(self, call: Callable[[], None], attempts: int = 5) -> None:
         from confluent_kafka import KafkaException

@@ -22,6 +22,7 @@ from scorer.loop import TransactionalLoop
 from scorer.metrics import ScorerMetrics
 from scorer.models import ModelWatcher, ScoringModel
 from scorer.processing import ScoringProcessor
+from scorer.topics import ensure_topics
 from scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
 
 log = logging.getLogger("scorer.service")
@@ -38,6 +39,9 @@ class ScorerService:
         self.processor: ScoringProcessor | None = None
         self.loop: TransactionalLoop | None = None
         self.model: ScoringModel | None = None
+        # Called after each committed transaction with (messages, output); tests and the
+        # benchmark observe batches through it.
+        self.on_commit = None
 
     # ---- pieces ---------------------------------------------------------------------------
     def start_http(self) -> int | None:
@@ -98,6 +102,7 @@ class ScorerService:
         cfg = self.cfg
         try:
             self.start_http()
+            ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.dlq_topic])
             client = registry_client(cfg.schema_registry_url)
             schema = load_schema("fraud_score")
             schema_id = register_value_schema(client, cfg.output_topic, schema)
@@ -111,7 +116,7 @@ class ScorerService:
                 return 0
             self._swap_model()
             self.loop = TransactionalLoop(cfg, self.processor, self.metrics, self.health, self.stop,
-                                          before_batch=self._swap_model)
+                                          before_batch=self._swap_model, on_commit=self.on_commit)
             self.loop.run()
             self.health.state = "stopped"
             log.info("stopped after %d committed batches", self.loop.committed_batches,

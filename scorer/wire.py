@@ -81,7 +81,7 @@ class WriterSchemas:
             raise BadRecord("undecodable", f"schema id {schema_id} is a {schema.schema_type} schema, not Avro")
         try:
             raw = json.loads(schema.schema_str)
-            parsed = fastavro.parse_schema(raw, _named_schemas={})
+            parsed = fastavro.parse_schema(raw)
         except Exception as exc:
             self._missing.add(schema_id)
             raise BadRecord("undecodable", f"schema id {schema_id} is not a valid Avro schema: {exc}") from exc
@@ -126,7 +126,7 @@ class WireEncoder:
 
     def __init__(self, schema: dict, schema_id: int) -> None:
         self.schema_id = schema_id
-        self.parsed = fastavro.parse_schema(schema, _named_schemas={})
+        self.parsed = fastavro.parse_schema(schema)
         self._header = HEADER.pack(MAGIC, schema_id)
 
     def encode(self, record: dict) -> bytes:

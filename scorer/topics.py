@@ -1,0 +1,40 @@
+"""Create the scorer's output topics when they are missing (broker-default partitions and
+replication), so the first transaction does not depend on broker auto-creation."""
+
+from __future__ import annotations
+
+import time
+
+from fraudstream.errors import KafkaUnavailableError
+from scorer.errors import ScorerError
+
+
+def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    try:
+        existing = admin.list_topics(timeout=timeout).topics
+    except KafkaException as exc:
+        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+    missing = [n for n in dict.fromkeys(names) if n not in existing or existing[n].error is not None]
+    if not missing:
+        return
+    futures = admin.create_topics([NewTopic(n, num_partitions=-1, replication_factor=-1) for n in missing],
+                                  operation_timeout=timeout)
+    for name, fut in futures.items():
+        try:
+            fut.result(timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise ScorerError(f"cannot create topic {name!r}: {exc}") from exc
+    deadline = time.monotonic() + timeout
+    for name in missing:
+        while True:
+            t = admin.list_topics(topic=name, timeout=timeout).topics.get(name)
+            if t is not None and t.error is None and t.partitions:
+                break
+            if time.monotonic() > deadline:
+                raise ScorerError(f"topic {name!r} was created but is not visible after {timeout:.0f}s")
+            time.sleep(0.1)
