@@ -1,0 +1,184 @@
+"""`fraudstream produce transactions|users`: argparse wiring only; the work is elsewhere.
+
+Endpoints come from the environment (`fraudstream.settings.Endpoints.from_env()`, which
+the main CLI fills from the embedded stack when nothing is configured);
+`--bootstrap-servers` / `--schema-registry-url` override them.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from fraudstream.settings import TOPICS, Endpoints
+from producers.records import FORMATS
+from producers.synthetic import DEFAULT_FRAUD_RATE
+from producers.transactions import DEFAULT_PARTITIONS, TransactionOptions, produce_transactions
+from producers.user_table import USER_FORMATS, UserOptions, produce_users
+from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {text}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative_int(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _common(p: argparse.ArgumentParser, default_topic: str) -> None:
+    p.add_argument("--topic", default=default_topic, help="topic to write (default: %(default)s)")
+    p.add_argument("--bootstrap-servers", default=None,
+                   help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS)")
+    p.add_argument("--partitions", type=_positive_int, default=DEFAULT_PARTITIONS,
+                   help="partitions when the topic has to be created (default: %(default)s, "
+                        "as the KSQL statements declare)")
+    p.add_argument("--connect-timeout", type=_positive_float, default=10.0, metavar="SECONDS",
+                   help="give up when the cluster does not answer within this time (default: %(default)s)")
+    p.add_argument("--delivery-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
+                   help="a record not acknowledged within this time counts as failed (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    produce = subparsers.add_parser(
+        "produce", help="stream transactions or the user table into Kafka",
+        description="Stream transactions (CSV replay or synthetic) or the user table into Kafka.",
+    )
+    sub = produce.add_subparsers(dest="produce_command", metavar="WHAT", required=True)
+
+    tx = sub.add_parser(
+        "transactions", help="CSV replay or synthetic transactions -> creditcardfraud_source",
+        description="Produce transactions. A PATH is a CSV file in the Kaggle layout (header "
+                    "Time,V1..V28,Amount,Class, e.g. Kaggle's creditcard.csv) or the extended "
+                    "layout without header (Id,Timestamp,User,Time,V1..V28,Amount,Class). "
+                    "See producers/README.md.",
+    )
+    tx.add_argument("--source", default="synthetic", metavar="synthetic|PATH",
+                    help="'synthetic' (default) or a CSV file")
+    tx.add_argument("--count", type=_non_negative_int, default=None, metavar="N",
+                    help="stop after N records (default: endless for synthetic, the whole file for CSV)")
+    tx.add_argument("--rate", type=_positive_float, default=None, metavar="EVENTS_PER_S",
+                    help="steady send rate (default: as fast as possible)")
+    tx.add_argument("--seed", type=int, default=0,
+                    help="seed of the synthetic stream, user choice and unlabelled share (default: %(default)s)")
+    tx.add_argument("--fraud-rate", type=_fraction, default=None, metavar="P",
+                    help=f"share of frauds in synthetic data (default: {DEFAULT_FRAUD_RATE}, the dataset's 0.1727 %%)")
+    tx.add_argument("--unlabeled-fraction", type=_fraction, default=0.0, metavar="P",
+                    help="leave Class empty for this share of records, like live events (default: 0)")
+    tx.add_argument("--format", choices=FORMATS, default="delimited",
+                    help="value format (default: %(default)s)")
+    tx.add_argument("--strict", action="store_true",
+                    help="stop with a non-zero exit at the first bad input row (default: skip, report, count)")
+    tx.add_argument("--users", type=_positive_int, default=DEFAULT_POOL_SIZE, metavar="N",
+                    help="size of the user pool records draw User from (default: %(default)s)")
+    tx.add_argument("--users-seed", type=int, default=DEFAULT_POOL_SEED,
+                    help="seed of the user pool; match `produce users --seed` (default: %(default)s)")
+    tx.add_argument("--id-start", type=_non_negative_int, default=1,
+                    help="first Id (default: %(default)s); raise it to append to a topic with unique Ids")
+    tx.add_argument("--dlq-topic", default=TOPICS.dlq,
+                    help="dead-letter topic for bad input rows (default: %(default)s)")
+    _common(tx, TOPICS.source)
+    tx.set_defaults(func=run_transactions)
+
+    users = sub.add_parser(
+        "users", help="the user table -> users (Avro with a schema registry, else JSON)",
+        description="Produce the user pool (id, name, city, gender, region) keyed by user id.",
+    )
+    users.add_argument("--users", type=_positive_int, default=DEFAULT_POOL_SIZE, metavar="N",
+                       help="number of users (default: %(default)s)")
+    users.add_argument("--seed", "--users-seed", dest="seed", type=int, default=DEFAULT_POOL_SEED,
+                       help="seed of the pool; transactions use the same default (default: %(default)s)")
+    users.add_argument("--format", choices=USER_FORMATS, default="auto",
+                       help="auto: Avro when a schema registry is configured, else JSON (default)")
+    users.add_argument("--schema-registry-url", default=None,
+                       help="schema registry (default: $SCHEMA_REGISTRY_URL)")
+    _common(users, TOPICS.users)
+    users.set_defaults(func=run_users)
+
+
+def run_transactions(args: argparse.Namespace) -> int:
+    env = Endpoints.from_env()
+    opts = TransactionOptions(
+        bootstrap_servers=args.bootstrap_servers or env.bootstrap_servers,
+        source=args.source, count=args.count, rate=args.rate, seed=args.seed,
+        fraud_rate=args.fraud_rate, unlabeled_fraction=args.unlabeled_fraction,
+        format=args.format, topic=args.topic, strict=args.strict, users=args.users,
+        users_seed=args.users_seed, id_start=args.id_start, partitions=args.partitions,
+        dlq_topic=args.dlq_topic, connect_timeout=args.connect_timeout,
+        delivery_timeout=args.delivery_timeout, quiet=args.quiet,
+    )
+    summary = produce_transactions(opts)
+    if summary.interrupted and args.count is not None:
+        return 130
+    return 0
+
+
+def run_users(args: argparse.Namespace) -> int:
+    env = Endpoints.from_env()
+    registry = env.schema_registry_url if args.schema_registry_url is None else args.schema_registry_url
+    opts = UserOptions(
+        bootstrap_servers=args.bootstrap_servers or env.bootstrap_servers,
+        schema_registry_url=registry.rstrip("/"), users=args.users, seed=args.seed,
+        topic=args.topic, format=args.format, partitions=args.partitions,
+        connect_timeout=args.connect_timeout, delivery_timeout=args.delivery_timeout,
+        quiet=args.quiet,
+    )
+    summary = produce_users(opts)
+    return 130 if summary.interrupted else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the producers without the rest of the CLI (tests, `python -m producers.cli`).
+
+    Mirrors `fraudstream.cli.main`: a user error prints one line and exits with its code.
+    """
+    import sys
+
+    from rich.console import Console
+
+    from fraudstream.errors import FraudstreamError
+
+    parser = argparse.ArgumentParser(prog="fraudstream")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except FraudstreamError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

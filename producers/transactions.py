@@ -1,0 +1,158 @@
+"""`fraudstream produce transactions`: source -> records -> Kafka, in batches.
+
+The hot path per batch: a source batch of NumPy columns (generated or parsed by Arrow),
+Ids / Users / missing labels assigned with vectorised NumPy, Timestamps from the pacing
+schedule, all values encoded at once by Arrow (`producers.records`), then one
+`produce()` call per record — the only per-record Python work, the same call a bare
+confluent-kafka loop makes (bench/produce.py measures the difference).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraudstream.settings import TOPICS
+from producers.errors import BadRowError, DeliveryError, ProducerConfigError
+from producers.pacing import Pacer
+from producers.records import ENCODERS, FORMATS, UNLABELLED, TransactionBatch, iso_utc
+from producers.report import Reporter, Summary
+from producers.sink import KafkaSink
+from producers.sources import BadRow, CsvSource, SourceBatch, SyntheticSource
+from producers.synthetic import DEFAULT_FRAUD_RATE
+from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
+
+DEFAULT_PARTITIONS = 3  # what ksql/01_source.ksql declares for creditcardfraud_source
+
+
+@dataclass
+class TransactionOptions:
+    bootstrap_servers: str
+    source: str = "synthetic"
+    count: int | None = None
+    rate: float | None = None
+    seed: int = 0
+    fraud_rate: float | None = None
+    unlabeled_fraction: float = 0.0
+    format: str = "delimited"
+    topic: str = TOPICS.source
+    strict: bool = False
+    users: int = DEFAULT_POOL_SIZE
+    users_seed: int = DEFAULT_POOL_SEED
+    id_start: int = 1
+    partitions: int = DEFAULT_PARTITIONS
+    dlq_topic: str = TOPICS.dlq
+    connect_timeout: float = 10.0
+    delivery_timeout: float = 60.0
+    quiet: bool = False
+
+    def validate(self) -> None:
+        if self.count is not None and self.count < 0:
+            raise ProducerConfigError(f"--count must be >= 0, got {self.count}")
+        if not 0.0 <= self.unlabeled_fraction <= 1.0:
+            raise ProducerConfigError(
+                f"--unlabeled-fraction must be within [0, 1], got {self.unlabeled_fraction}")
+        if self.format not in FORMATS:
+            raise ProducerConfigError(f"--format must be one of {', '.join(FORMATS)}")
+        if self.fraud_rate is not None and self.source != "synthetic":
+            raise ProducerConfigError("--fraud-rate only applies to --source synthetic")
+        if self.partitions < 1:
+            raise ProducerConfigError(f"--partitions must be >= 1, got {self.partitions}")
+        if not self.topic:
+            raise ProducerConfigError("--topic must not be empty")
+
+
+class _Assigner:
+    """Adds what a record needs beyond the source: Id, Timestamp, User, missing labels."""
+
+    def __init__(self, opts: TransactionOptions, pool: UserPool) -> None:
+        self.pool = pool
+        self.next_id = opts.id_start
+        self.fraction = opts.unlabeled_fraction
+        # Its own stream: the features of `--seed S` do not depend on these draws.
+        self.rng = np.random.default_rng([opts.seed, 0x0A55])
+
+    def __call__(self, src: SourceBatch, timestamps: np.ndarray) -> TransactionBatch:
+        n = len(src)
+        if src.ids is not None:  # extended layout: the file's Id, Timestamp and User
+            ids, stamps, users = src.ids, src.timestamps, src.users
+        else:
+            ids = np.arange(self.next_id, self.next_id + n, dtype=np.int64)
+            self.next_id += n
+            stamps = timestamps
+            users = self.pool.ids[self.pool.draw(self.rng, n)]
+        labels = src.labels
+        if self.fraction > 0:
+            labels = labels.copy()
+            labels[self.rng.random(n) < self.fraction] = UNLABELLED
+        return TransactionBatch(ids, stamps, users, src.features, labels)
+
+
+def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = None) -> Summary:
+    """Run one produce; returns the summary, raises on bad input (strict) or failed deliveries."""
+    opts.validate()
+    reporter = reporter or Reporter(quiet=opts.quiet)
+    pool = UserPool(opts.users, opts.users_seed)
+    summary = Summary(topic=opts.topic)
+    sink: KafkaSink | None = None
+
+    def on_bad_row(bad: BadRow) -> None:
+        reporter.bad_row(bad.where, bad.reason)
+        assert sink is not None
+        sink.dead_letter(opts.dlq_topic, bad.raw, bad.reason, bad.where)
+
+    # The source first: a missing or empty file fails before any broker is contacted.
+    if opts.source == "synthetic":
+        source = SyntheticSource(opts.seed, DEFAULT_FRAUD_RATE if opts.fraud_rate is None
+                                 else opts.fraud_rate)
+    else:
+        source = CsvSource(opts.source, strict=opts.strict, on_bad_row=on_bad_row)
+    encode = ENCODERS[opts.format]
+    sink = KafkaSink(opts.bootstrap_servers, connect_timeout=opts.connect_timeout,
+                     delivery_timeout=opts.delivery_timeout)
+    sink.ensure_topic(opts.topic, opts.partitions)
+    assign = _Assigner(opts, pool)
+    pacer = Pacer(opts.rate) if opts.rate else None
+    total = opts.count
+    reporter.start(f"{source.name} → {opts.topic}", total)
+    started = time.monotonic()
+    handed = 0
+    error: BaseException | None = None
+    try:
+        for src in source.batches():
+            if total is not None:
+                if handed >= total:
+                    break
+                src = src.head(total - handed)
+            n = len(src)
+            if pacer is not None:
+                stamps = iso_utc(pacer.wall_time_of(handed) + np.arange(n) / pacer.rate)
+            else:
+                stamps = np.full(n, iso_utc(time.time())[0])
+            batch = assign(src, stamps)
+            sink.send(opts.topic, encode(batch), batch.keys(), pacer, reporter.advance)
+            handed += n
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    except BadRowError as exc:
+        error = exc
+        summary.stopped_at = f"{exc.path}:{exc.line}"
+    finally:
+        reporter.stop()
+        sink.close()
+        summary.duration = time.monotonic() - started
+        summary.sent, summary.failed = sink.delivered, sink.failed
+        summary.errors = sink.errors
+        summary.dead_lettered = sink.dead_lettered
+        summary.skipped = 0 if error is not None else getattr(source, "bad_rows", 0)
+        reporter.summary(summary)  # also when failing: what reached the broker before
+    if error is not None:
+        raise error
+    if summary.failed:
+        raise DeliveryError(f"{summary.failed} record(s) were not delivered to {opts.topic}")
+    if sink.dead_letter_failed:
+        raise DeliveryError(f"{sink.dead_letter_failed} bad row(s) could not be dead-lettered "
+                            f"to {opts.dlq_topic}")
+    return summary
