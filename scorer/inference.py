@@ -8,7 +8,8 @@
   activations read from the trained model. Only a chain of Dense layers (plus Dropout
   and Activation, which are identity / elementwise at inference) with tanh, relu,
   linear or sigmoid is supported; anything else raises `UnsupportedModelError` and the
-  scorer falls back to `call`. The NumPy chain is checked against the model's own output
+  scorer falls back to `call`. (elu, selu, swish/silu and gelu, which the trainer also
+  offers, are reproduced too.) The NumPy chain is checked against the model's own output
   on a probe batch before it is used, so a topology the config reading got wrong can
   never score silently.
 
@@ -36,11 +37,31 @@ if TYPE_CHECKING:  # TensorFlow is slow to import
 log = logging.getLogger("scorer.inference")
 
 MODES = ("auto", "numpy", "call", "predict")
+def _sigmoid(a: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * a))  # the logistic function without exp overflow
+
+
+def _elu(a: np.ndarray) -> np.ndarray:
+    return np.where(a > 0, a, np.expm1(np.minimum(a, 0.0)))
+
+
+def _gelu(a: np.ndarray) -> np.ndarray:
+    from scipy.special import erf  # noqa: PLC0415 - scipy comes with scikit-learn
+
+    return 0.5 * a * (1.0 + erf(a / np.sqrt(2.0)))  # Keras' default (exact, approximate=False)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772, 1.0507009873554805
 ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda a: a,
     "tanh": np.tanh,
     "relu": lambda a: np.maximum(a, 0.0),
-    "sigmoid": lambda a: 0.5 * (1.0 + np.tanh(0.5 * a)),  # overflow-free logistic
+    "sigmoid": _sigmoid,
+    "elu": _elu,
+    "selu": lambda a: _SELU_SCALE * np.where(a > 0, a, _SELU_ALPHA * np.expm1(np.minimum(a, 0.0))),
+    "silu": lambda a: a * _sigmoid(a),
+    "swish": lambda a: a * _sigmoid(a),
+    "gelu": _gelu,
 }
 IDENTITY_LAYERS = {"InputLayer", "Dropout", "GaussianNoise", "GaussianDropout", "AlphaDropout",
                    "ActivityRegularization"}

@@ -30,7 +30,7 @@ def test_every_path_reproduces_the_model(model, name) -> None:
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "linear"])
+@pytest.mark.parametrize("activation", ["sigmoid", "relu", "tanh", "linear", "elu", "selu", "swish", "gelu"])
 def test_supported_activations(activation) -> None:
     m = build_model(seed=5, hidden=((8, activation),), out_activation="sigmoid")
     x = np.random.default_rng(1).normal(size=(33, 30)).astype(np.float32)
@@ -39,8 +39,8 @@ def test_supported_activations(activation) -> None:
 
 
 def test_unknown_activation_is_refused_and_auto_falls_back(model) -> None:
-    m = build_model(seed=5, hidden=((8, "elu"),))
-    with pytest.raises(UnsupportedModelError, match="elu"):
+    m = build_model(seed=5, hidden=((8, "softplus"),))
+    with pytest.raises(UnsupportedModelError, match="softplus"):
         inference.NumpyForward.from_model(m, 30)
     assert "numpy" not in inference.build(m, 30, "auto")
     fwd, _ = inference.choose(m, 30, mode="numpy")

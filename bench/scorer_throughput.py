@@ -1,0 +1,416 @@
+"""Scorer throughput and latency, measured side by side in one run on a real broker.
+
+    .venv/bin/python bench/scorer_throughput.py [--events 40000] [--naive-events 600]
+        [--rate 2000] [--latency-seconds 15] [--batch-size 500] [--json out.json]
+
+Uses KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL when set, otherwise starts an embedded
+broker and registry in a temporary directory (stopped at the end).
+
+Four figures, all through the same transactional consume-transform-produce loop
+(`scorer.loop.TransactionalLoop`), the same wire-format serde, the same batch settings:
+
+1. scorer       — the real `ScorerService` (batch decode, one forward pass per batch,
+                  forward pass chosen by `--inference auto`);
+2. naive        — the same processor with `model.predict` called once per event;
+3. passthrough  — decode each record and re-encode it unchanged with its own schema (no
+                  model), written to the output topic: the cost of Kafka + serde alone;
+4. latency      — the scorer at a fixed input rate: event time (Kafka timestamp set by the
+                  producer) to the moment a read-committed consumer receives the score.
+
+Events/s = events / (time of the last commit - time the first batch arrived).
+Also printed: the forward pass alone, per batch size, for predict / call / call compiled
+with tf.function / NumPy. Goals (issue "Scorer"): scorer >= 100 x naive and >= 0.5 x
+passthrough.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import fastavro  # noqa: E402
+import numpy as np  # noqa: E402
+
+from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle, publish_bundle  # noqa: E402
+from fraudstream.schemas import load as load_schema  # noqa: E402
+
+
+# ---- environment --------------------------------------------------------------------------
+
+def endpoints(stack: ExitStack) -> tuple[str, str]:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
+    registry = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
+    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scorer-bench-")))
+    if not bootstrap:
+        from embedded.kafka import KafkaBroker
+
+        broker = KafkaBroker(work / "kafka")
+        broker.start()
+        stack.callback(broker.stop)
+        bootstrap = broker.bootstrap
+    if not registry:
+        from embedded.schema_registry.launcher import start_registry, stop_registry
+
+        registry, proc = start_registry(bootstrap, log_file=work / "registry.log")
+        stack.callback(stop_registry, proc)
+    return bootstrap, registry
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])[name].result(30)
+    while not admin.list_topics(topic=name, timeout=10).topics[name].partitions:
+        time.sleep(0.1)
+
+
+# ---- model and data -----------------------------------------------------------------------
+
+def build_model(seed: int = 1):
+    """The trainer's default layout (30 -> 14 tanh -> 7 relu -> 7 tanh -> 30 linear), seeded."""
+    import keras
+
+    inp = keras.Input(shape=(30,))
+    h = keras.layers.Dense(14, activation="tanh", activity_regularizer=keras.regularizers.l1(1e-5))(inp)
+    h = keras.layers.Dense(7, activation="relu")(h)
+    h = keras.layers.Dense(7, activation="tanh")(h)
+    out = keras.layers.Dense(30, activation="linear")(h)
+    model = keras.Model(inp, out)
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(scale=0.3, size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model
+
+
+def make_bundle(model, version: int = 1) -> ModelBundle:
+    fd, path = tempfile.mkstemp(suffix=".keras")
+    os.close(fd)
+    try:
+        model.save(path)
+        data = Path(path).read_bytes()
+    finally:
+        os.unlink(path)
+    rng = np.random.default_rng(5)
+    return ModelBundle(name="fraud-autoencoder", version=version, keras_model=data,
+                       feature_names=list(DEFAULT_FEATURES), scaler_mean=rng.normal(size=30),
+                       scaler_scale=rng.uniform(0.5, 2.0, size=30), threshold=2.0, threshold_rule="bench")
+
+
+class Writer:
+    def __init__(self, bootstrap: str, registry_url: str, topic: str) -> None:
+        from confluent_kafka import Producer
+        from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+
+        schema = load_schema("scoring_value")
+        sr = SchemaRegistryClient({"url": registry_url})
+        self.schema_id = sr.register_schema(f"{topic}-value", Schema(json.dumps(schema), "AVRO"))
+        self.parsed = fastavro.parse_schema(schema)
+        self.topic = topic
+        self.producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "enable.idempotence": True})
+        self.rng = np.random.default_rng(0)
+
+    def send(self, start: int, n: int) -> None:
+        import io
+        import struct
+
+        rows = self.rng.normal(size=(n, 30))
+        header = struct.pack(">bI", 0, self.schema_id)
+        for j in range(n):
+            r = rows[j]
+            rec = {"ID": start + j, "TIMESTAMP": None, "USER": "XXuser", "TIME": float(r[0]),
+                   **{f"V{k}": float(r[k]) for k in range(1, 29)}, "AMOUNT": abs(float(r[29])) * 50,
+                   "CLASS": "-1", "CITY": "Gotham"}
+            buf = io.BytesIO()
+            buf.write(header)
+            fastavro.schemaless_writer(buf, self.parsed, rec)
+            while True:
+                try:
+                    self.producer.produce(self.topic, key=str(start + j).encode(), value=buf.getvalue())
+                    break
+                except BufferError:
+                    self.producer.poll(0.05)
+
+    def flush(self) -> None:
+        self.producer.flush(60)
+
+
+# ---- the three processors -------------------------------------------------------------------
+
+class Passthrough:
+    """Decode each record with its writer schema and write it back unchanged (no model)."""
+
+    def __init__(self, registry_url: str) -> None:
+        from scorer.wire import WriterSchemas, registry_client
+
+        self.schemas = WriterSchemas(registry_client(registry_url))
+        self.encoders: dict = {}
+
+    def __call__(self, msgs):
+        from scorer.processing import Output, event_ts
+        from scorer.wire import WireEncoder, decode
+
+        out = Output()
+        for m in msgs:
+            sid, rec = decode(m.value(), self.schemas)
+            enc = self.encoders.get(sid)
+            if enc is None:
+                enc = self.encoders[sid] = WireEncoder(self.schemas.raw(sid), sid)
+            out.records.append((m.key(), enc.encode(rec), event_ts(m)))
+        return out
+
+
+class PerEventPredict:
+    """The naive forward pass: one `model.predict` call per event."""
+
+    name = "predict-per-event"
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.vstack([np.asarray(self.model.predict(x[i:i + 1], verbose=0), dtype=np.float64)
+                          for i in range(len(x))])
+
+
+class Timed:
+    """Wraps a processor: time of the first batch, time of the last commit, events done."""
+
+    def __init__(self, inner, limit: int, stop: threading.Event) -> None:
+        self.inner = inner
+        self.limit = limit
+        self.stop = stop
+        self.first: float | None = None
+        self.last = 0.0
+        self.done = 0
+
+    def __call__(self, msgs):
+        if self.first is None:
+            self.first = time.perf_counter()
+        return self.inner(msgs)
+
+    def committed(self, msgs, out) -> None:
+        self.done += len(msgs)
+        self.last = time.perf_counter()
+        if self.done >= self.limit:
+            self.stop.set()
+
+    def rate(self) -> float:
+        return self.done / (self.last - self.first) if self.first and self.last > self.first else 0.0
+
+
+def run_loop(cfg, processor, limit: int, timeout: float) -> Timed:
+    from scorer.http import Health
+    from scorer.loop import TransactionalLoop
+    from scorer.metrics import ScorerMetrics
+
+    stop = threading.Event()
+    timed = Timed(processor, limit, stop)
+    loop = TransactionalLoop(cfg, timed, ScorerMetrics(), Health(), stop, on_commit=timed.committed)
+    timer = threading.Timer(timeout, stop.set)
+    timer.start()
+    try:
+        loop.run()
+    finally:
+        timer.cancel()
+    if timed.done < limit:
+        raise SystemExit(f"only {timed.done} of {limit} events were processed within {timeout:.0f}s")
+    return timed
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+# ---- main -------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=40_000, help="events for the scorer and passthrough runs")
+    ap.add_argument("--naive-events", type=int, default=600, help="events for the naive run (slow)")
+    ap.add_argument("--partitions", type=int, default=2)
+    ap.add_argument("--batch-size", type=int, default=500)
+    ap.add_argument("--max-wait-ms", type=int, default=100)
+    ap.add_argument("--rate", type=float, default=2000.0, help="input events/s of the latency run")
+    ap.add_argument("--latency-seconds", type=float, default=15.0)
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    args = ap.parse_args(argv)
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING)
+    from scorer import inference
+    from scorer.config import ScorerConfig
+    from scorer.models import ScoringModel
+    from scorer.processing import ScoringProcessor
+    from scorer.service import ScorerService
+    from scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
+
+    results: dict = {"events": args.events, "batch_size": args.batch_size, "max_wait_ms": args.max_wait_ms,
+                     "partitions": args.partitions, "cpus": os.cpu_count()}
+    run_id = f"bench_{int(time.time())}"
+    with ExitStack() as stack:
+        bootstrap, registry = endpoints(stack)
+        print(f"broker {bootstrap}, registry {registry}, {os.cpu_count()} CPUs", flush=True)
+        model = build_model()
+        bundle = make_bundle(model)
+
+        # -- forward pass alone ----------------------------------------------------------
+        fwd = {
+            "predict": inference.PredictForward(model),
+            "call_eager": inference.CallForward(model, 30, compiled=False),
+            "call": inference.CallForward(model, 30, compiled=True),
+            "numpy": inference.NumpyForward.from_model(model, 30),
+        }
+        forward_ms: dict[str, dict[str, float]] = {}
+        for bs in (1, 100, args.batch_size, 2000):
+            x = np.random.default_rng(bs).normal(size=(bs, 30)).astype(np.float32)
+            forward_ms[str(bs)] = {k: inference.time_batch(f, x, repeats=7) * 1e3 for k, f in fwd.items()}
+        results["forward_ms"] = forward_ms
+
+        # -- input -----------------------------------------------------------------------
+        input_topic = f"{run_id}_in"
+        models_topic = f"{run_id}_models"
+        create_topic(bootstrap, input_topic, args.partitions)
+        publish_bundle(bootstrap, bundle, topic=models_topic)
+        writer = Writer(bootstrap, registry, input_topic)
+        t0 = time.perf_counter()
+        writer.send(0, args.events)
+        writer.flush()
+        print(f"wrote {args.events} input events in {time.perf_counter() - t0:.1f}s", flush=True)
+
+        def cfg(name: str, **kw) -> ScorerConfig:
+            return ScorerConfig(bootstrap_servers=bootstrap, schema_registry_url=registry, input_topic=input_topic,
+                                output_topic=f"{run_id}_{name}_out", dlq_topic=f"{run_id}_{name}_dlq",
+                                models_topic=models_topic, group=f"{run_id}_{name}", instance_id=name,
+                                batch_size=args.batch_size, max_wait_ms=args.max_wait_ms, metrics_port=-1, **kw)
+
+        # -- 1. the scorer: the service's processor with the forward pass it picks ----------------
+        client = registry_client(registry)
+        schema = load_schema("fraud_score")
+
+        def scoring_processor(c: ScorerConfig, forward=None) -> ScoringProcessor:
+            enc = WireEncoder(schema, register_value_schema(client, c.output_topic, schema))
+            proc = ScoringProcessor(WriterSchemas(client), enc)
+            b = ModelBundle.from_bytes(bundle.to_bytes())
+            proc.set_model(ScoringModel(b, forward) if forward is not None
+                           else ScoringModel.from_bundle(b, mode="auto", batch_size=args.batch_size))
+            return proc
+
+        scfg = cfg("scorer")
+        sproc = scoring_processor(scfg)
+        results["inference_path"] = sproc.model.forward.name
+        results["inference_choice_ms"] = {k: v * 1e3 for k, v in sproc.model.timings.items()}
+        sc = run_loop(scfg, sproc, args.events, timeout=600)
+        scorer_rate = sc.rate()
+        print(f"scorer:      {scorer_rate:10.0f} events/s ({results['inference_path']} forward pass)", flush=True)
+
+        # -- 2. passthrough -------------------------------------------------------------------
+        pt = run_loop(cfg("passthrough"), Passthrough(registry), args.events, timeout=600)
+        print(f"passthrough: {pt.rate():10.0f} events/s", flush=True)
+
+        # -- 3. naive ----------------------------------------------------------------------------
+        naive_cfg = cfg("naive")
+        naive_proc = scoring_processor(naive_cfg, PerEventPredict(model))
+        nv = run_loop(naive_cfg, naive_proc, args.naive_events, timeout=900)
+        print(f"naive:       {nv.rate():10.1f} events/s", flush=True)
+
+        results["events_per_s"] = {"scorer": scorer_rate, "passthrough": pt.rate(), "naive": nv.rate()}
+        results["ratios"] = {"scorer_over_naive": scorer_rate / nv.rate(),
+                             "scorer_over_passthrough": scorer_rate / pt.rate()}
+
+        # -- 4. latency at a fixed rate ----------------------------------------------------------
+        lat_topic = f"{run_id}_lat_in"
+        create_topic(bootstrap, lat_topic, args.partitions)
+        lat_writer = Writer(bootstrap, registry, lat_topic)
+        n_lat = int(args.rate * args.latency_seconds)
+        lcfg = cfg("latency")
+        lcfg.input_topic = lat_topic
+        stop = threading.Event()
+        svc = ScorerService(lcfg, stop)
+        th = threading.Thread(target=svc.run)
+        th.start()
+        while svc.loop is None or svc.health.state != "running":
+            time.sleep(0.05)
+        latencies: list[float] = []
+        reader_done = threading.Event()
+
+        def read() -> None:
+            from confluent_kafka import Consumer
+
+            from scorer.wire import decode
+
+            schemas = WriterSchemas(registry_client(registry))
+            c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{run_id}_latreader",
+                          "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+                          "enable.auto.commit": False, "fetch.wait.max.ms": 10})
+            c.subscribe([lcfg.output_topic])
+            deadline = time.monotonic() + args.latency_seconds + 120
+            while len(latencies) < n_lat and time.monotonic() < deadline:
+                for m in c.consume(1000, timeout=0.05):
+                    if m.error():
+                        continue
+                    now = time.time() * 1000
+                    _, rec = decode(m.value(), schemas)
+                    latencies.append(now - rec["EVENT_TS"].timestamp() * 1000)
+            c.close()
+            reader_done.set()
+
+        rt = threading.Thread(target=read)
+        rt.start()
+        time.sleep(1.0)
+        tick = 0.01
+        per_tick = args.rate * tick
+        sent = 0
+        start = time.perf_counter()
+        while sent < n_lat:
+            due = int(min(n_lat, (time.perf_counter() - start) * args.rate + per_tick))
+            if due > sent:
+                lat_writer.send(sent, due - sent)
+                lat_writer.producer.poll(0)
+                sent = due
+            time.sleep(tick)
+        lat_writer.flush()
+        rt.join(args.latency_seconds + 150)
+        stop.set()
+        th.join(60)
+        results["latency_ms"] = {"rate": args.rate, "events": len(latencies),
+                                 "p50": percentile(latencies, 50), "p99": percentile(latencies, 99),
+                                 "max": max(latencies) if latencies else float("nan")}
+
+    # -- report -------------------------------------------------------------------------------
+    eps = results["events_per_s"]
+    r = results["ratios"]
+    lat = results["latency_ms"]
+    print()
+    print(f"end to end, {args.events} events, batch {args.batch_size}, {args.partitions} partitions, "
+          f"{os.cpu_count()} CPUs (broker on the same machine)")
+    print(f"  scorer       {eps['scorer']:10.0f} events/s   ({results['inference_path']} forward pass)")
+    print(f"  naive        {eps['naive']:10.1f} events/s   (model.predict per event, {args.naive_events} events)")
+    print(f"  passthrough  {eps['passthrough']:10.0f} events/s   (decode + re-encode, no model)")
+    print(f"  scorer / naive       = {r['scorer_over_naive']:8.1f}   (goal >= 100)")
+    print(f"  scorer / passthrough = {r['scorer_over_passthrough']:8.2f}   (goal >= 0.5)")
+    print(f"latency event time -> committed score at {args.rate:.0f} events/s: "
+          f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (max {lat['max']:.1f} ms, {lat['events']} events)")
+    print("forward pass alone, ms per batch (ratio = predict / path):")
+    names = list(next(iter(results["forward_ms"].values())))
+    print("  " + "batch".rjust(6) + "".join(n.rjust(22) for n in names))
+    for bs, row in results["forward_ms"].items():
+        cells = "".join(f"{row[n]:10.3f} ({row['predict'] / row[n]:7.1f}x)" for n in names)
+        print("  " + bs.rjust(6) + cells)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
