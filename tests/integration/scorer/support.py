@@ -137,7 +137,7 @@ class Consumed:
 
 
 def read_committed(bootstrap: str, topic: str, expected: int, registry_url: str | None = None,
-                   timeout: float = 120.0, quiet: float = 2.0) -> list[Consumed]:
+                   timeout: float = 120.0, quiet: float = 2.0, isolation: str = "read_committed") -> list[Consumed]:
     """Everything a read-committed consumer sees in `topic`, waiting until at least
     `expected` records arrived and then `quiet` seconds without more (to catch doubles)."""
     from confluent_kafka import Consumer, TopicPartition
@@ -147,7 +147,7 @@ def read_committed(bootstrap: str, topic: str, expected: int, registry_url: str 
 
     deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url})) if registry_url else None
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"reader-{time.time_ns()}",
-                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "isolation.level": isolation, "enable.auto.commit": False,
                   "auto.offset.reset": "earliest"})
     out: list[Consumed] = []
     try:
