@@ -67,3 +67,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared data samples are not present at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def schema_registry_url(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Confluent-compatible schema registry for the session.
+
+    SCHEMA_REGISTRY_URL (compose, a user's registry) wins; otherwise the embedded registry
+    runs against `kafka_bootstrap` (topic `_schemas`) and is stopped at the end. Its log
+    is in the pytest temp dir (schema-registry*/registry.log).
+    """
+    existing = os.environ.get("SCHEMA_REGISTRY_URL", "").strip().rstrip("/")
+    if existing:
+        yield existing
+        return
+    from embedded.schema_registry.launcher import start_registry, stop_registry
+
+    log_file = tmp_path_factory.mktemp("schema-registry") / "registry.log"
+    url, proc = start_registry(kafka_bootstrap, log_file=log_file)
+    try:
+        yield url
+    finally:
+        stop_registry(proc)

@@ -1,0 +1,519 @@
+"""Subjects, versions, ids and compatibility settings: the registry's semantics, without I/O.
+
+The store's state is a pure function of the `_schemas` records applied to it (`apply`),
+which is how a restarted registry, or a real Confluent registry on the same topic, arrives
+at the same subjects, versions and ids. Every operation that changes something first
+*plans* the records (validating everything, deciding ids and versions), then hands them to
+`writer`, and only the records coming back through `apply` change the state:
+
+- in memory (the default, `SchemaStore()`): `writer` applies the records at once;
+- on Kafka (`kafka_log.KafkaLog`): `writer` produces them, waits for the broker's
+  acknowledgement and for the log reader to apply them, so an answer is sent only after
+  Kafka has the write and the state shows it.
+
+Semantics follow the real registry (`KafkaSchemaRegistry.java`): ids are global and an
+identical schema (same canonical text) keeps its id across subjects; registering a schema
+equal to a live version of the subject returns that version's id without a new version;
+versions count up from the highest version ever written to the subject (soft-deleted ones
+included), and start at 1 again after a hard delete; soft delete marks, hard delete
+(only of something soft-deleted first) removes; compatibility is checked against live
+versions only; deleting the last live version or the subject drops its compatibility
+setting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from embedded.schema_registry import compatibility, records
+from embedded.schema_registry.avro_schema import AvroSchema, parse
+from embedded.schema_registry.compatibility import DEFAULT_LEVEL, CompatibilityLevel
+from embedded.schema_registry.errors import (
+    IncompatibleSchemaError,
+    InvalidCompatibilityLevelError,
+    InvalidSchemaError,
+    InvalidVersionError,
+    SchemaNotFoundError,
+    SchemaRegistryError,
+    SubjectCompatibilityNotConfiguredError,
+    SubjectNotFoundError,
+    SubjectNotSoftDeletedError,
+    SubjectSoftDeletedError,
+    VersionNotFoundError,
+    VersionNotSoftDeletedError,
+    VersionSoftDeletedError,
+)
+from embedded.schema_registry.records import Record
+
+log = logging.getLogger(__name__)
+
+LATEST = -1
+MAX_VERSION = 2**31 - 1
+SUPPORTED_TYPES = ("AVRO",)
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """One version of a subject as stored."""
+
+    subject: str
+    version: int
+    id: int
+    schema: str
+    deleted: bool = False
+    schema_type: str = "AVRO"
+
+    def as_json(self) -> dict[str, Any]:
+        """Response body of GET /subjects/{s}/versions/{v} and POST /subjects/{s}."""
+        out: dict[str, Any] = {"subject": self.subject, "version": self.version, "id": self.id}
+        if self.schema_type != "AVRO":
+            out["schemaType"] = self.schema_type
+        out["schema"] = self.schema
+        return out
+
+
+@dataclass(frozen=True)
+class Registration:
+    id: int
+    version: int
+    created: bool   # False: the schema was already a live version of the subject
+
+
+def parse_version(version: object) -> int:
+    """'latest' (any case), -1 or an int in [1, 2^31-1]; anything else is 42202."""
+    if isinstance(version, int) and not isinstance(version, bool):
+        v = version
+    else:
+        text = str(version).strip()
+        if text.lower() == "latest":
+            return LATEST
+        try:
+            v = int(text)
+        except ValueError:
+            raise InvalidVersionError(version) from None
+    if v == LATEST:
+        return LATEST
+    if v < 1 or v > MAX_VERSION:
+        raise InvalidVersionError(version)
+    return v
+
+
+def parse_level(value: object) -> CompatibilityLevel:
+    level = CompatibilityLevel.parse(value)
+    if level is None:
+        raise InvalidCompatibilityLevelError()
+    return level
+
+
+class SchemaStore:
+    """In-memory registry state plus the operations of the REST API.
+
+    `writer(records)` must make the records durable and apply them (via `apply`) before it
+    returns; `sync()` must apply everything already in the log. Both default to in-memory.
+    """
+
+    def __init__(self, writer: Callable[[list[Record]], None] | None = None,
+                 sync: Callable[[], None] | None = None) -> None:
+        self._writer = writer or self._apply_all
+        self._sync = sync or (lambda: None)
+        self._state = threading.RLock()
+        self._write = threading.Lock()
+        self._versions: dict[str, dict[int, SchemaVersion]] = {}
+        self._id_keys: dict[int, set[tuple[str, int]]] = {}
+        self._id_schema: dict[int, str] = {}
+        self._id_by_schema: dict[str, int] = {}
+        self._max_id = 0
+        self._global_level: CompatibilityLevel | None = None
+        self._subject_levels: dict[str, CompatibilityLevel] = {}
+        self._parsed: dict[str, AvroSchema] = {}
+        self.skipped_records = 0
+
+    def attach(self, *, writer: Callable[[list[Record]], None], sync: Callable[[], None]) -> None:
+        """Switch to a durable log once it has been read to its end (see kafka_log.KafkaLog)."""
+        self._writer = writer
+        self._sync = sync
+
+    # ---- applying the log ------------------------------------------------------------
+
+    def _apply_all(self, recs: list[Record]) -> None:
+        for rec in recs:
+            self.apply(rec)
+
+    def apply(self, rec: Record) -> None:
+        """Fold one `_schemas` record into the state (idempotent for re-delivered records)."""
+        with self._state:
+            kt = rec.keytype
+            if kt == records.SCHEMA:
+                self._apply_schema(rec)
+            elif kt == records.CONFIG:
+                self._apply_config(rec)
+            elif kt == records.DELETE_SUBJECT:
+                if rec.value is not None:
+                    self._apply_delete_subject(str(rec.key["subject"]), int(rec.value.get("version", 0)))
+            elif kt == records.CLEAR_SUBJECT:
+                if rec.value is not None:
+                    self._apply_clear_subject(str(rec.key["subject"]))
+            else:
+                # MODE, NOOP, CONTEXT, ...: written by a real registry; nothing of ours depends on them.
+                self.skipped_records += 1
+
+    def _apply_schema(self, rec: Record) -> None:
+        subject = str(rec.key["subject"])
+        version = int(rec.key["version"])
+        old = self._versions.get(subject, {}).get(version)
+        if old is not None:
+            self._forget_id_key(old.id, subject, version)
+        if rec.value is None:
+            if old is not None:
+                del self._versions[subject][version]
+                if not self._versions[subject]:
+                    del self._versions[subject]
+            return
+        v = rec.value
+        schema_id = int(v["id"])
+        text = str(v["schema"])
+        known = self._id_schema.get(schema_id)
+        if known is not None and known != text and self._id_keys.get(schema_id):
+            # Same rule as the real registry: an id never changes its schema.
+            log.error("ignoring %s version %s: id %s already belongs to another schema", subject, version, schema_id)
+            self.skipped_records += 1
+            return
+        entry = SchemaVersion(subject=subject, version=version, id=schema_id, schema=text,
+                              deleted=bool(v.get("deleted", False)),
+                              schema_type=str(v.get("schemaType") or "AVRO"))
+        self._versions.setdefault(subject, {})[version] = entry
+        self._id_keys.setdefault(schema_id, set()).add((subject, version))
+        self._id_schema[schema_id] = text
+        self._id_by_schema.setdefault(text, schema_id)
+        self._max_id = max(self._max_id, schema_id)
+
+    def _forget_id_key(self, schema_id: int, subject: str, version: int) -> None:
+        keys = self._id_keys.get(schema_id)
+        if keys is None:
+            return
+        keys.discard((subject, version))
+        if not keys:
+            del self._id_keys[schema_id]
+            text = self._id_schema.pop(schema_id, None)
+            if text is not None and self._id_by_schema.get(text) == schema_id:
+                del self._id_by_schema[text]
+
+    def _apply_config(self, rec: Record) -> None:
+        subject = rec.key.get("subject") or None
+        if rec.value is None:
+            if subject is None:
+                self._global_level = None
+            else:
+                self._subject_levels.pop(str(subject), None)
+            return
+        level = CompatibilityLevel.parse(rec.value.get("compatibilityLevel"))
+        if level is None:
+            # A config record without a level (e.g. only `normalize`) leaves the level as is.
+            return
+        if subject is None:
+            self._global_level = level
+        else:
+            self._subject_levels[str(subject)] = level
+
+    def _apply_delete_subject(self, subject: str, up_to: int) -> None:
+        for version, entry in list(self._versions.get(subject, {}).items()):
+            if version <= up_to and not entry.deleted:
+                self._versions[subject][version] = SchemaVersion(
+                    subject, version, entry.id, entry.schema, True, entry.schema_type)
+
+    def _apply_clear_subject(self, subject: str) -> None:
+        for version, entry in list(self._versions.get(subject, {}).items()):
+            if entry.deleted:
+                self._forget_id_key(entry.id, subject, version)
+                del self._versions[subject][version]
+        if subject in self._versions and not self._versions[subject]:
+            del self._versions[subject]
+
+    # ---- helpers ------------------------------------------------------------------------
+
+    def _parsed_stored(self, text: str) -> AvroSchema:
+        cached = self._parsed.get(text)
+        if cached is None:
+            cached = parse(text)
+            self._parsed[text] = cached
+        return cached
+
+    def _entries(self, subject: str, deleted: bool) -> list[SchemaVersion]:
+        """Versions of `subject`, oldest first; soft-deleted ones only if `deleted`."""
+        entries = sorted(self._versions.get(subject, {}).values(), key=lambda e: e.version)
+        return entries if deleted else [e for e in entries if not e.deleted]
+
+    def _level_for(self, subject: str | None) -> CompatibilityLevel:
+        if subject is not None and subject in self._subject_levels:
+            return self._subject_levels[subject]
+        return self._global_level or DEFAULT_LEVEL
+
+    @staticmethod
+    def _parse_new(schema: object, schema_type: object, references: object) -> AvroSchema:
+        stype = "AVRO" if schema_type in (None, "") else schema_type
+        if not isinstance(stype, str) or stype.upper() not in ("AVRO", "JSON", "PROTOBUF"):
+            raise InvalidSchemaError(f"Invalid schema type {stype}")
+        if stype.upper() not in SUPPORTED_TYPES:
+            raise InvalidSchemaError(
+                f"Schema type {stype.upper()} is not supported by the embedded schema registry; "
+                "it serves Avro schemas only (run the compose stack for JSON Schema / Protobuf)")
+        if references:
+            raise InvalidSchemaError(
+                "Schema references are not supported by the embedded schema registry; "
+                "inline the referenced named types into the schema")
+        return parse(schema)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _check_subject(subject: object) -> str:
+        if not isinstance(subject, str) or not subject.strip():
+            raise SchemaRegistryError("Invalid subject: a subject name must not be empty",
+                                      http_status=422, error_code=42208)
+        if any(ord(c) < 0x20 for c in subject):
+            raise SchemaRegistryError(f"Invalid subject {subject!r}: control characters are not allowed",
+                                      http_status=422, error_code=42208)
+        return subject
+
+    # ---- writes -------------------------------------------------------------------------
+
+    def register(self, subject: str, schema: str, *, schema_type: str | None = None,
+                 references: list[dict[str, Any]] | None = None, schema_id: int | None = None,
+                 version: int | None = None) -> Registration:
+        """POST /subjects/{s}/versions. `schema_id`/`version` force them (import, in-process only)."""
+        self._check_subject(subject)
+        new = self._parse_new(schema, schema_type, references)
+        if schema_id is not None and (not isinstance(schema_id, int) or schema_id < 1):
+            raise SchemaRegistryError(f"Invalid schema id {schema_id!r}", http_status=422, error_code=42207)
+        with self._write:
+            self._sync()
+            with self._state:
+                live = self._entries(subject, deleted=False)
+                for entry in reversed(live):
+                    if (entry.schema == new.canonical
+                            or self._parsed_stored(entry.schema).equality_key == new.equality_key):
+                        if schema_id is None or schema_id == entry.id:
+                            if version is None or version == entry.version:
+                                return Registration(entry.id, entry.version, created=False)
+                previous = [(e.version, self._parsed_stored(e.schema)) for e in live]
+                messages = compatibility.check(self._level_for(subject), new, previous)
+                if messages:
+                    raise IncompatibleSchemaError(subject, messages)
+                all_versions = self._versions.get(subject, {})
+                next_version = max(all_versions, default=0) + 1
+                if version is not None:
+                    if version != next_version:
+                        raise InvalidSchemaError(
+                            f"Version is not one more than previous version: expected {next_version}, got {version}")
+                if schema_id is not None:
+                    owner = self._id_schema.get(schema_id)
+                    if owner is not None and owner != new.canonical:
+                        raise SchemaRegistryError(
+                            f"Schema id {schema_id} is already used by a different schema",
+                            http_status=422, error_code=42207)
+                    new_id = schema_id
+                else:
+                    new_id = self._id_by_schema.get(new.canonical) or self._max_id + 1
+                plan = [records.schema_tombstone(subject, e.version)
+                        for e in all_versions.values() if e.deleted and e.id == new_id]
+                plan.append(records.schema_record(subject, next_version, new_id, new.canonical))
+                self._parsed.setdefault(new.canonical, new)
+            self._writer(plan)
+            return Registration(new_id, next_version, created=True)
+
+    def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
+        """DELETE /subjects/{s}[?permanent=true]: the versions deleted."""
+        with self._write:
+            self._sync()
+            with self._state:
+                every = self._entries(subject, deleted=True)
+                if not every:
+                    raise SubjectNotFoundError(subject)
+                live = [e for e in every if not e.deleted]
+                if permanent:
+                    if live:
+                        raise SubjectNotSoftDeletedError(subject)
+                    plan = [records.schema_tombstone(subject, e.version) for e in every]
+                    deleted = [e.version for e in every]
+                else:
+                    if not live:
+                        raise SubjectSoftDeletedError(subject)
+                    plan = [records.delete_subject_record(subject, live[-1].version)]
+                    if subject in self._subject_levels:
+                        plan.append(records.config_tombstone(subject))
+                    deleted = [e.version for e in live]
+            self._writer(plan)
+            return deleted
+
+    def delete_version(self, subject: str, version: object, permanent: bool = False) -> int:
+        """DELETE /subjects/{s}/versions/{v}[?permanent=true]: the version deleted."""
+        v = parse_version(version)
+        with self._write:
+            self._sync()
+            with self._state:
+                every = self._entries(subject, deleted=True)
+                entry = (every[-1] if every else None) if v == LATEST else self._versions.get(subject, {}).get(v)
+                if entry is None:
+                    if not every:
+                        raise SubjectNotFoundError(subject)
+                    raise VersionNotFoundError(v)
+                if entry.deleted and not permanent:
+                    raise VersionSoftDeletedError(subject, version)
+                if permanent:
+                    if not entry.deleted:
+                        raise VersionNotSoftDeletedError(subject, entry.version)
+                    plan = [records.schema_tombstone(subject, entry.version)]
+                else:
+                    plan = [records.schema_record(subject, entry.version, entry.id, entry.schema, deleted=True,
+                                                  schema_type=entry.schema_type)]
+                    others_live = any(not e.deleted and e.version != entry.version for e in every)
+                    if not others_live and subject in self._subject_levels:
+                        plan.append(records.config_tombstone(subject))
+            self._writer(plan)
+            return entry.version
+
+    def set_level(self, subject: str | None, level: object) -> CompatibilityLevel:
+        """PUT /config[/{s}]."""
+        parsed = parse_level(level)
+        if subject is not None:
+            self._check_subject(subject)
+        with self._write:
+            self._sync()
+            self._writer([records.config_record(subject, parsed.value)])
+        return parsed
+
+    def delete_level(self, subject: str | None) -> CompatibilityLevel:
+        """DELETE /config[/{s}]: the setting removed (global: back to the BACKWARD default)."""
+        with self._write:
+            self._sync()
+            with self._state:
+                if subject is None:
+                    previous = self._global_level or DEFAULT_LEVEL
+                else:
+                    if subject not in self._subject_levels:
+                        raise SubjectNotFoundError(subject)
+                    previous = self._subject_levels[subject]
+            self._writer([records.config_tombstone(subject)])
+            return previous
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    def level(self, subject: str | None = None, default_to_global: bool = False) -> CompatibilityLevel:
+        """GET /config[/{s}]."""
+        with self._state:
+            if subject is None:
+                return self._global_level or DEFAULT_LEVEL
+            if subject in self._subject_levels:
+                return self._subject_levels[subject]
+            if default_to_global:
+                return self._global_level or DEFAULT_LEVEL
+            raise SubjectCompatibilityNotConfiguredError(subject)
+
+    def subjects(self, deleted: bool = False, prefix: str = "") -> list[str]:
+        with self._state:
+            return sorted(s for s, vs in self._versions.items()
+                          if s.startswith(prefix) and any(deleted or not e.deleted for e in vs.values()))
+
+    def versions(self, subject: str, deleted: bool = False, deleted_only: bool = False) -> list[int]:
+        with self._state:
+            every = self._entries(subject, deleted=True)
+            if deleted_only:
+                found = [e.version for e in every if e.deleted]
+            else:
+                found = [e.version for e in every if deleted or not e.deleted]
+            if not found and not (deleted_only and every):
+                raise SubjectNotFoundError(subject)
+            return found
+
+    def get_version(self, subject: str, version: object, deleted: bool = False) -> SchemaVersion:
+        v = parse_version(version)
+        with self._state:
+            entries = self._entries(subject, deleted=deleted)
+            if not entries:
+                raise SubjectNotFoundError(subject)
+            if v == LATEST:
+                return entries[-1]
+            for e in entries:
+                if e.version == v:
+                    return e
+            raise VersionNotFoundError(v)
+
+    def lookup(self, subject: str, schema: str, *, schema_type: str | None = None,
+               references: list[dict[str, Any]] | None = None, deleted: bool = False) -> SchemaVersion:
+        """POST /subjects/{s}: the version of `subject` holding this schema."""
+        with self._state:
+            entries = self._entries(subject, deleted=deleted)
+            if not entries:
+                raise SubjectNotFoundError(subject)
+        new = self._parse_new(schema, schema_type, references)
+        with self._state:
+            entries = self._entries(subject, deleted=deleted)
+            for e in reversed(entries):
+                if e.schema == new.canonical:
+                    return e
+            for e in reversed(entries):
+                if self._parsed_stored(e.schema).equality_key == new.equality_key:
+                    return e
+        raise SchemaNotFoundError()
+
+    def schema_by_id(self, schema_id: int) -> str:
+        with self._state:
+            text = self._id_schema.get(schema_id)
+        if text is None:
+            raise SchemaNotFoundError(schema_id)
+        return text
+
+    def id_usages(self, schema_id: int, deleted: bool = False) -> list[tuple[str, int]]:
+        """(subject, version) pairs that use `schema_id`."""
+        with self._state:
+            keys = self._id_keys.get(schema_id)
+            if not keys:
+                raise SchemaNotFoundError(schema_id)
+            return sorted((s, v) for s, v in keys
+                          if deleted or not self._versions[s][v].deleted)
+
+    def test_compatibility(self, subject: str, version: object | None, schema: str, *,
+                           schema_type: str | None = None,
+                           references: list[dict[str, Any]] | None = None) -> list[str]:
+        """POST /compatibility/subjects/{s}/versions[/{v}]: reasons against (empty: compatible).
+
+        `version=None` checks against all live versions; "latest" on a subject without live
+        versions is compatible, as in the real registry.
+        """
+        v = None if version is None else parse_version(version)
+        new = self._parse_new(schema, schema_type, references)
+        with self._state:
+            level = self._level_for(subject)
+            live = self._entries(subject, deleted=False)
+            if v is None or v == LATEST:
+                previous = [(e.version, self._parsed_stored(e.schema)) for e in live]
+                if v is None and not live and not self._entries(subject, deleted=True):
+                    raise SubjectNotFoundError(subject)
+            else:
+                entry = self.get_version(subject, v)
+                previous = [(entry.version, self._parsed_stored(entry.schema))]
+                if level.transitive:
+                    level = CompatibilityLevel(level.value.removesuffix("_TRANSITIVE"))
+        if v is None and level is not CompatibilityLevel.NONE and not level.transitive:
+            level = CompatibilityLevel(level.value + "_TRANSITIVE")
+        return compatibility.check(level, new, previous)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Subjects, versions and ids as plain data (tests, diagnostics)."""
+        with self._state:
+            return {
+                "subjects": {s: {v: (e.id, e.deleted) for v, e in sorted(vs.items())}
+                             for s, vs in sorted(self._versions.items())},
+                "global": (self._global_level or DEFAULT_LEVEL).value,
+                "subject_levels": {s: lv.value for s, lv in sorted(self._subject_levels.items())},
+            }
+
+
+def replay(recs: Iterable[Record]) -> SchemaStore:
+    """A store holding the state the given `_schemas` records describe."""
+    store = SchemaStore()
+    for rec in recs:
+        store.apply(rec)
+    return store
