@@ -33,22 +33,47 @@ MODEL_FILE = DATA_DIR / "synthetic_model.json"
 HOUR = 3600.0
 
 
+Z_LIMIT = 8.5  # |z| beyond this has probability < 2e-17: clamped to the table's ends
+Z_POINTS = 16385
+
+
 @dataclass
 class ClassModel:
-    """Everything needed to sample one class: marginals in FEATURES order + Cholesky."""
+    """Everything needed to sample one class: marginals in FEATURES order + Cholesky.
+
+    Sampling does not evaluate the quantile functions per draw: each column's
+    `Q(Phi(z))` is tabulated once on a uniform grid of z (spacing 0.001) and draws are
+    linearly interpolated, all columns in one vectorised gather. That is ~5x faster than
+    `QuantileMarginal.from_normal`; sample means agree with it to 1e-6 std (a single
+    draw differs by at most 0.13 std, in the few grid cells where a warped segment
+    starts steeply). `sample_exact` keeps the exact path for comparison.
+    """
 
     marginals: list[QuantileMarginal]
     latent: np.ndarray
 
     def __post_init__(self) -> None:
         self.cholesky = np.linalg.cholesky(self.latent)
+        grid = np.linspace(-Z_LIMIT, Z_LIMIT, Z_POINTS)
+        self._step = grid[1] - grid[0]
+        table = np.stack([m.from_normal(grid) for m in self.marginals])  # (columns, points)
+        self._table = np.ascontiguousarray(table).ravel()
+        self._offsets = (np.arange(len(self.marginals)) * Z_POINTS).astype(np.int64)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         z = rng.standard_normal((n, len(self.marginals))) @ self.cholesky.T
-        out = np.empty_like(z)
-        for j, marginal in enumerate(self.marginals):
-            out[:, j] = marginal.from_normal(z[:, j])
-        return out
+        pos = (np.clip(z, -Z_LIMIT, Z_LIMIT) + Z_LIMIT) * (1.0 / self._step)
+        idx = np.minimum(pos.astype(np.int64), Z_POINTS - 2)
+        frac = pos - idx
+        flat = idx + self._offsets
+        lo = self._table[flat]
+        hi = self._table[flat + 1]
+        return lo + (hi - lo) * frac
+
+    def sample_exact(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Reference sampler through the quantile functions (tests compare the two)."""
+        z = rng.standard_normal((n, len(self.marginals))) @ self.cholesky.T
+        return np.column_stack([m.from_normal(z[:, j]) for j, m in enumerate(self.marginals)])
 
 
 def _v_marginal(fig: dict) -> QuantileMarginal:
@@ -58,12 +83,22 @@ def _v_marginal(fig: dict) -> QuantileMarginal:
 
 
 def _amount_marginal(fig: dict) -> QuantileMarginal:
-    """Point mass at 0 (the published share of zero amounts), log-linear body above."""
-    zero = float(fig["zero_share"])
-    knots = [(float(p), v) for p, v in fig["quantiles"].items() if float(p) > zero]
-    p = [zero] + [k for k, _ in knots]
-    x = [0.0] + [v for _, v in knots]
-    m = QuantileMarginal(p, x, 0.0, fig["max"], log_space=True)
+    """Point masses at 0 and at 1.00, log-linear body above.
+
+    The published shares of amounts equal to 0 and at most 1.00 become flat stretches of
+    the quantile function: 37 % of frauds are <= 1.00 ("card testing") while their 25th
+    percentile is already 1.00, so a continuous body would put far too few there.
+    """
+    zero, le_1 = float(fig["zero_share"]), float(fig["le_1_share"])
+    knots = {zero: 0.0}
+    for p, v in fig["quantiles"].items():
+        if float(p) > zero:
+            knots[float(p)] = v
+    if all(not (p > le_1 and v <= 1.0) for p, v in knots.items()):
+        knots = {p: v for p, v in knots.items() if not (p < le_1 and v > 1.0)}
+        knots[le_1] = 1.0
+    p = sorted(knots)
+    m = QuantileMarginal(p, [knots[k] for k in p], 0.0, fig["max"], log_space=True)
     return m.fit(fig["mean"], fig["std"])
 
 

@@ -10,6 +10,7 @@ confluent-kafka loop makes (bench/produce.py measures the difference).
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -116,30 +117,45 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
     assign = _Assigner(opts, pool)
     pacer = Pacer(opts.rate) if opts.rate else None
     total = opts.count
-    reporter.start(f"{source.name} → {opts.topic}", total)
-    started = time.monotonic()
-    handed = 0
-    error: BaseException | None = None
-    try:
+
+    def prepared():
+        """Encoded batches `(values, keys)`, `--count` applied, Timestamps assigned."""
+        done = 0
         for src in source.batches():
             if total is not None:
-                if handed >= total:
-                    break
-                src = src.head(total - handed)
+                if done >= total:
+                    return
+                src = src.head(total - done)
             n = len(src)
-            if pacer is not None:
-                stamps = iso_utc(pacer.wall_time_of(handed) + np.arange(n) / pacer.rate)
+            if pacer is not None:  # the time each record is due
+                stamps = iso_utc(pacer.wall_time_of(done) + np.arange(n) / pacer.rate)
             else:
                 stamps = np.full(n, iso_utc(time.time())[0])
             batch = assign(src, stamps)
-            sink.send(opts.topic, encode(batch), batch.keys(), pacer, reporter.advance)
-            handed += n
+            done += n
+            yield encode(batch), batch.keys()
+
+    reporter.start(f"{source.name} → {opts.topic}", total)
+    started = time.monotonic()
+    error: BaseException | None = None
+    # The next batch is generated/parsed and encoded in a worker thread while this one
+    # sends: NumPy and Arrow release the GIL for most of that work, so it overlaps with
+    # the produce() calls instead of adding to them.
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="produce-prepare")
+    batches = prepared()
+    try:
+        pending = worker.submit(next, batches, None)
+        while (item := pending.result()) is not None:
+            pending = worker.submit(next, batches, None)
+            values, keys = item
+            sink.send(opts.topic, values, keys, pacer, reporter.advance)
     except KeyboardInterrupt:
         summary.interrupted = True
     except BadRowError as exc:
         error = exc
         summary.stopped_at = f"{exc.path}:{exc.line}"
     finally:
+        worker.shutdown(wait=False, cancel_futures=True)
         reporter.stop()
         sink.close()
         summary.duration = time.monotonic() - started

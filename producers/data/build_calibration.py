@@ -68,10 +68,11 @@ def _amount(stats: dict) -> dict:
             "min": a["class0_published"]["min"],
             "max": a["class0_published"]["max"],
             "zero_share": a["class0_sample_share_amount_eq_0"],
+            "le_1_share": a["class0_sample_share_amount_le_1"],
             "quantiles": {_probability(k): v for k, v in a["class0_sample_quantiles_n4920"].items()},
             "source": {
                 "mean, std, min, max": col["class0"]["source"],
-                "quantiles, zero_share": col["class0"]["sample_estimate_n4920"]["source"],
+                "quantiles, zero_share, le_1_share": col["class0"]["sample_estimate_n4920"]["source"],
             },
         },
         "class1": {
@@ -80,6 +81,7 @@ def _amount(stats: dict) -> dict:
             "min": a["class1_published"]["min"],
             "max": a["class1_published"]["max"],
             "zero_share": a["class1_share_amount_eq_0"],
+            "le_1_share": a["class1_share_amount_le_1"],
             "quantiles": {_probability(k): v for k, v in a["class1_exact_quantiles"].items()},
             "source": col["class1"]["source"],
         },
