@@ -75,10 +75,13 @@ def register(subparsers) -> None:
     model.add_argument("--layers", default=DEFAULT_LAYERS,
                        help="hidden layers, size[:activation] comma-separated (default: %(default)s)")
     model.add_argument("--l1", type=float, default=1e-5, help="L1 activity penalty on the first layer (default: %(default)s)")
-    model.add_argument("--epochs", type=_positive_int, default=50, help="maximum epochs (default: %(default)s)")
-    model.add_argument("--patience", type=_positive_int, default=5, help="early-stopping patience (default: %(default)s)")
+    model.add_argument("--epochs", type=_positive_int, default=100, help="maximum epochs (default: %(default)s)")
+    model.add_argument("--patience", type=_positive_int, default=10, help="early-stopping patience (default: %(default)s)")
     model.add_argument("--batch-size", type=_positive_int, default=256, help="(default: %(default)s)")
     model.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    model.add_argument("--error-scaling", choices=["residual-rms", "none"], default="residual-rms",
+                       help="divide each feature's reconstruction error by its RMS on validation normal rows "
+                            "(default: %(default)s)")
     model.add_argument("--seed", type=int, default=42, help="split, initialisation and shuffling seed (default: %(default)s)")
     model.add_argument("--threshold-rule", default="max-f1",
                        help="max-f1 | precision:P | recall:R | fpr:F, on validation data (default: %(default)s)")
@@ -107,7 +110,8 @@ def _options(args):
 
     cfg = model_mod.ModelConfig(layers=model_mod.parse_layers(args.layers), l1=args.l1, epochs=args.epochs,
                                 batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                patience=args.patience, seed=args.seed)
+                                patience=args.patience, seed=args.seed,
+                                error_scaling=args.error_scaling)
     return TrainOptions(topic=args.topic, max_records=args.max_records, model=cfg,
                         rule=threshold.parse_rule(args.threshold_rule), out=args.out,
                         tensorboard_dir=args.tensorboard_dir, publish=not args.no_publish,

@@ -10,6 +10,16 @@ linear (`output_activation="relu"` rebuilds the reference, for the quality bench
 `--layers` takes hidden sizes with optional activations: "14:tanh,7:relu,7:tanh". Without
 activations, the first and last hidden layers are tanh and inner ones relu (which gives
 the default for "14,7,7"); the first hidden layer carries the L1 activity penalty.
+
+Error scaling (`calibrate`, on by default): the plain score, the mean squared error over
+standardised features, is dominated by the features the autoencoder reconstructs worst
+on *normal* rows, i.e. by noise. Dividing each feature's residual by its RMS on the
+validation normal rows weighs every feature by how surprising its error is. On the real
+frauds this lifts the prevalence-corrected AUPRC from about 0.18 to about 0.6 at the
+same ROC-AUC (bench/detection_quality.py). The published Keras model carries the scaling
+as two built-in layers after the autoencoder, output = z - (z - x̂) / rms, so that the
+scorer's unchanged rule, mean((z - output)^2), is exactly the scaled error: no custom
+layer classes, no new bundle field, and trainer and scorer cannot disagree.
 """
 
 from __future__ import annotations
@@ -64,11 +74,12 @@ class ModelConfig:
     layers: list[Layer] = field(default_factory=lambda: parse_layers(DEFAULT_LAYERS))
     output_activation: str = "linear"
     l1: float = 1e-5
-    epochs: int = 50
+    epochs: int = 100
     batch_size: int = 256
     learning_rate: float = 1e-3
-    patience: int = 5
+    patience: int = 10
     seed: int = 42
+    error_scaling: str = "residual-rms"  # or "none"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -135,6 +146,36 @@ def train(z_train: np.ndarray, z_val_normal: np.ndarray, config: ModelConfig, *,
     val = history.get("val_loss", [])
     best = int(np.argmin(val)) + 1 if val else len(history.get("loss", []))
     return TrainResult(model=model, history=history, best_epoch=best, epochs_run=len(history.get("loss", [])))
+
+
+ERROR_SCALINGS = ("residual-rms", "none")
+
+
+def calibrate(model, z_val_normal: np.ndarray, scaling: str = "residual-rms"):
+    """(published model, per-feature error scale): the autoencoder plus the residual scaling.
+
+    The scale is the RMS of each feature's reconstruction residual on validation normal
+    rows (never test rows, never frauds); a zero RMS (a constant feature) becomes 1.
+    """
+    import keras
+
+    n = z_val_normal.shape[1]
+    if scaling == "none":
+        return model, np.ones(n)
+    if scaling != "residual-rms":
+        raise OptionError(f"unknown error scaling {scaling!r} (one of {ERROR_SCALINGS})")
+    z = z_val_normal.astype(np.float32)
+    resid = z.astype(np.float64) - np.asarray(model.predict(z, batch_size=8192, verbose=0), dtype=np.float64)
+    rms = np.sqrt(np.mean(resid ** 2, axis=0))
+    rms = np.where(rms > 1e-12, rms, 1.0)
+    inp = keras.Input(shape=(n,), name="features")
+    recon = model(inp)
+    residual = keras.layers.Subtract(name="residual")([inp, recon])
+    scale = keras.layers.Dense(n, use_bias=False, trainable=False, name="residual_scale")
+    scaled = scale(residual)
+    scale.set_weights([np.diag(1.0 / rms).astype(np.float32)])
+    out = keras.layers.Subtract(name="calibrated_reconstruction")([inp, scaled])
+    return keras.Model(inp, out, name="fraud_autoencoder_calibrated"), rms
 
 
 def reconstruction_errors(model, z: np.ndarray, batch_size: int = 8192) -> np.ndarray:

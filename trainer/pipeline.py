@@ -13,7 +13,7 @@ from rich.console import Console
 from fraudstream.model_bundle import ModelBundle, latest_bundle, library_versions, publish_bundle
 from fraudstream.settings import TOPICS, Endpoints
 from trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
-from trainer.model import ModelConfig, keras_bytes, limit_threads, reconstruction_errors, train
+from trainer.model import ModelConfig, calibrate, keras_bytes, limit_threads, reconstruction_errors, train
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"
 
@@ -92,9 +92,10 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
     say(f"trained {fit.epochs_run} epoch(s) in {train_seconds:.1f}s, best epoch {fit.best_epoch} "
         f"(val loss {fit.history['val_loss'][fit.best_epoch - 1]:.4f})")
 
-    s_val = reconstruction_errors(fit.model, scaler.transform(parts.x_val))
+    published_model, error_scale = calibrate(fit.model, scaler.transform(parts.x_val_normal), opts.model.error_scaling)
+    s_val = reconstruction_errors(published_model, scaler.transform(parts.x_val))
     choice = threshold.choose(opts.rule, parts.y_val, s_val, parts.w_val)
-    s_test = reconstruction_errors(fit.model, scaler.transform(parts.x_test))
+    s_test = reconstruction_errors(published_model, scaler.transform(parts.x_test))
     test_metrics = evaluate.detection_metrics(parts.y_test, s_test, choice.threshold)
     metrics = {
         "model": opts.model_name,
@@ -107,11 +108,13 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
                  "unknown_label_rows": data.unknown, "dropped_rows": data.dropped_count, "split": parts.sizes(),
                  "seed": opts.model.seed},
         "training": {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "seconds": train_seconds,
-                     "final_loss": fit.history["loss"][-1], "best_val_loss": fit.history["val_loss"][fit.best_epoch - 1]},
+                     "final_loss": fit.history["loss"][-1], "best_val_loss": fit.history["val_loss"][fit.best_epoch - 1],
+                     "error_scaling": opts.model.error_scaling,
+                     "error_scale": dict(zip(data.features, error_scale.tolist()))},
         "ingest": {"seconds": got.seconds, "records_per_second": got.rate, "schema_ids": got.schema_ids},
     }
 
-    model_bytes = keras_bytes(fit.model)
+    model_bytes = keras_bytes(published_model)
     bundle = ModelBundle(
         name=opts.model_name, version=version, keras_model=model_bytes, feature_names=data.features,
         scaler_mean=scaler.mean, scaler_scale=scaler.scale, threshold=choice.threshold,
