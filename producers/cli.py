@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
 
     from fraudstream.errors import FraudstreamError
 
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except FraudstreamError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
