@@ -1,0 +1,71 @@
+"""Exceptions of the ksqlDB-compatible engine.
+
+The REST layer maps these to ksqlDB's error bodies: every `KsqlStatementError` is a
+`statement_error` with code 40001 that carries the statement text, and its message says
+what is wrong and where (`line L:C`). The message texts follow ksqlDB's own wording
+because clients, notebooks and the conformance corpus match on them.
+"""
+
+from __future__ import annotations
+
+from fraudstream.errors import FraudstreamError
+
+
+class KsqlError(FraudstreamError):
+    """Any failure of the engine the user can act on (ksqlDB's `KsqlException`)."""
+
+    exit_code = 6
+    error_code = 40000
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class KsqlStatementError(KsqlError):
+    """A statement was rejected: bad syntax, unknown source/column, type error, ...
+
+    `statement_text` is the statement as sent; `line`/`column` (1-based) point at the
+    offending token when known. ksqlDB answers these with 400 / 40001.
+    """
+
+    error_code = 40001
+
+    def __init__(
+        self,
+        message: str,
+        statement_text: str = "",
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.statement_text = statement_text
+        self.line = line
+        self.column = column
+
+    def with_statement(self, statement_text: str) -> "KsqlStatementError":
+        if not self.statement_text:
+            self.statement_text = statement_text
+        return self
+
+
+class KsqlParseError(KsqlStatementError):
+    """The text is not valid KSQL (ksqlDB's `ParseFailedException`)."""
+
+
+class KsqlSelectToKsqlEndpointError(KsqlStatementError):
+    """A SELECT/PRINT was sent where only DDL/DML is accepted (ksqlDB 40002)."""
+
+    error_code = 40002
+
+
+class KsqlQueryError(KsqlError):
+    """Operations on queries: unknown query id and similar (40000 unless tied to SQL)."""
+
+
+class SerdeError(Exception):
+    """A record could not be (de)serialized; carries the reason for the processing log."""
+
+
+class EvaluationError(Exception):
+    """An expression failed on a record (ksqlDB logs it and continues)."""

@@ -1,0 +1,55 @@
+"""Records crossing the boundary between the pure operator layer and the runtime.
+
+The runtime hands the pipeline `InputRecord`s (or any tuples with the same field order,
+e.g. built straight from confluent-kafka `Message`s) and gets back `OutputRecord`s to
+produce and `ErrorRecord`s for the processing log. Plain named tuples keep this cheap.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+Headers = tuple[tuple[str, bytes | None], ...]
+
+
+class InputRecord(NamedTuple):
+    key: bytes | None
+    value: bytes | None
+    timestamp: int = 0
+    partition: int = 0
+    offset: int = 0
+    headers: Headers = ()
+
+
+class OutputRecord(NamedTuple):
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: Headers = ()
+
+
+class ErrorRecord(NamedTuple):
+    """A record that was skipped (or a column set to NULL) and why."""
+
+    query_id: str
+    stage: str  # "deserialize key" | "deserialize value" | "evaluate" | "serialize" | "timestamp"
+    reason: str
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+
+    def as_log_entry(self) -> dict:
+        """A processing-log message in the shape of ksqlDB's `ProcessingLogger` records."""
+        return {
+            "type": {"deserialize key": 0, "deserialize value": 0, "evaluate": 1,
+                     "serialize": 2, "timestamp": 0}.get(self.stage, 1),
+            "queryId": self.query_id,
+            "stage": self.stage,
+            "errorMessage": self.reason,
+            "topic": self.topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "timestamp": self.timestamp,
+        }

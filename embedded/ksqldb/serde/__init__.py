@@ -1,0 +1,104 @@
+"""Key/value serdes per format, built from a source's columns, formats and features."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from embedded.ksqldb.errors import KsqlStatementError
+from embedded.ksqldb.formats import FormatInfo, SerdeFeatures
+from embedded.ksqldb.interfaces import SchemaRegistry
+from embedded.ksqldb.schema import Column
+from embedded.ksqldb.serde.avro import AvroKeySerde, AvroValueSerde, SchemaCache
+from embedded.ksqldb.serde.base import KeySerde, NoneKeySerde, ValueSerde
+from embedded.ksqldb.serde.delimited import DelimitedKeySerde, DelimitedValueSerde
+from embedded.ksqldb.serde.json_format import JsonKeySerde, JsonValueSerde
+from embedded.ksqldb.serde.kafka import KafkaKeySerde, KafkaValueSerde
+
+
+@dataclass
+class SerdeContext:
+    registry: SchemaRegistry | None
+    cache: SchemaCache | None
+
+    @staticmethod
+    def of(registry: SchemaRegistry | None) -> "SerdeContext":
+        return SerdeContext(registry, SchemaCache(registry) if registry is not None else None)
+
+
+def _avro_writer(ctx: SerdeContext, schema_id: int | None):
+    if schema_id is None or ctx.registry is None:
+        return None, None
+    rs = ctx.registry.get_by_id(schema_id)
+    if rs is None:
+        raise KsqlStatementError(f"Schema with id {schema_id} does not exist in the Schema Registry")
+    text = rs.schema
+    schema = json.loads(text) if text.strip()[:1] in "{[\"" else text
+    return schema, schema_id
+
+
+def make_value_serde(
+    columns: Sequence[Column],
+    fmt: FormatInfo,
+    features: SerdeFeatures,
+    ctx: SerdeContext,
+    *,
+    schema_id: int | None = None,
+    physical: bool = False,
+) -> ValueSerde:
+    name = fmt.name
+    if name == "JSON":
+        return JsonValueSerde(columns, unwrapped=features.unwrap)
+    if name == "DELIMITED":
+        return DelimitedValueSerde(columns, fmt.delimiter)
+    if name == "KAFKA":
+        return KafkaValueSerde(columns)
+    if name == "AVRO":
+        if ctx.cache is None:
+            raise KsqlStatementError("Schema registry is not configured; the AVRO format needs one.")
+        schema, sid = _avro_writer(ctx, schema_id)
+        return AvroValueSerde(
+            columns, ctx.cache, unwrapped=features.unwrap, write_schema=schema,
+            write_schema_id=sid, physical=physical,
+        )
+    raise KsqlStatementError(f"Unsupported value format: {name}")
+
+
+def make_key_serde(
+    columns: Sequence[Column],
+    fmt: FormatInfo,
+    ctx: SerdeContext,
+    *,
+    schema_id: int | None = None,
+    physical: bool = False,
+) -> KeySerde:
+    if not columns or fmt.name == "NONE":
+        return NoneKeySerde(columns)
+    name = fmt.name
+    if name == "KAFKA":
+        return KafkaKeySerde(columns)
+    if name == "JSON":
+        return JsonKeySerde(columns)
+    if name == "DELIMITED":
+        return DelimitedKeySerde(columns, fmt.delimiter)
+    if name == "AVRO":
+        if ctx.cache is None:
+            raise KsqlStatementError("Schema registry is not configured; the AVRO format needs one.")
+        schema, sid = _avro_writer(ctx, schema_id)
+        inner = AvroValueSerde(
+            columns, ctx.cache, unwrapped=len(columns) == 1, write_schema=schema,
+            write_schema_id=sid, physical=physical,
+        )
+        return AvroKeySerde(columns, inner)
+    raise KsqlStatementError(f"Unsupported key format: {name}")
+
+
+__all__ = [
+    "KeySerde",
+    "SchemaCache",
+    "SerdeContext",
+    "ValueSerde",
+    "make_key_serde",
+    "make_value_serde",
+]
