@@ -1,0 +1,420 @@
+"""Runs one QTT case through the engine in-process, like ksqlDB's `TestExecutor`.
+
+Per run: fresh in-memory topics and schema registry, the topics and schemas the case
+declares, the statements executed (as one request, so `line L:C` positions match the
+corpus), each input serialised for its topic and pushed through every query reading
+that topic (outputs feed downstream queries in turn), then the expected outputs, the
+expected exception and the `post` conditions are checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from embedded.ksqldb import ast
+from embedded.ksqldb.engine import Engine
+from embedded.ksqldb.errors import EvaluationError, KsqlError, KsqlParseError, KsqlStatementError
+from embedded.ksqldb.functions import FunctionRegistry, Resolved, Udf, default_registry
+from embedded.ksqldb.functions.registry import no_match
+from embedded.ksqldb.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
+from embedded.ksqldb.metastore import DataSource
+from embedded.ksqldb.parser import parse, parse_table_elements
+from embedded.ksqldb.records import InputRecord, OutputRecord
+from embedded.ksqldb.schema import KEY
+from embedded.ksqldb.types import BOOLEAN, INTEGER
+
+from tests.conformance import matching
+from tests.conformance.loader import Run
+
+
+@dataclass
+class Result:
+    name: str
+    status: str  # passed | failed | skipped
+    reason: str = ""
+
+
+# ------------------------------------------------------------------ test-only UDFs
+
+
+def _test_functions() -> FunctionRegistry:
+    """ksqlDB's QTT registers a few test UDFs; these mirror their documented behaviour."""
+    reg = default_registry().copy()
+
+    def when(name: str, rtype):
+        def resolve(types):
+            if len(types) != 2:
+                raise no_match(name, types)
+
+            def impl(value, ok):
+                if not ok:
+                    raise EvaluationError(f"{name} was evaluated although it should not be")
+                return value
+
+            return Resolved(types[0] or rtype, impl, null_propagating=False)
+
+        return Udf(name, resolve)
+
+    def bad_udf():
+        def resolve(types):
+            if len(types) != 1:
+                raise no_match("BAD_UDF", types)
+
+            def impl(should_throw):
+                if should_throw:
+                    raise EvaluationError("BAD_UDF was asked to throw")
+                return 0
+
+            return Resolved(INTEGER, impl, null_propagating=False)
+
+        return Udf("BAD_UDF", resolve)
+
+    reg.register(when("WHENCONDITION", BOOLEAN))
+    reg.register(when("WHENRESULT", INTEGER))
+    reg.register(bad_udf())
+    return reg
+
+
+TEST_FUNCTIONS = _test_functions()
+
+
+# ------------------------------------------------------------------ expected exceptions
+
+
+def exception_matches(expected: dict[str, Any], err: Exception) -> str | None:
+    """None when `err` satisfies `expectedException`, else the reason it does not."""
+    typ = expected.get("type", "")
+    msg = expected.get("message", "")
+    short = typ.rsplit(".", 1)[-1]
+    if short == "ParseFailedException":
+        ok_type = isinstance(err, KsqlParseError)
+    elif short == "KsqlStatementException":
+        ok_type = isinstance(err, KsqlStatementError)
+    elif short == "KsqlException":
+        ok_type = isinstance(err, KsqlError)
+    else:
+        ok_type = False  # runtime StreamsException: the engine never stops a query
+    text = str(getattr(err, "message", err))
+    if not ok_type:
+        return f"expected {short}, got {type(err).__name__}: {text}"
+    if msg and msg not in text:
+        return f"message mismatch:\n  expected substring: {msg!r}\n  actual: {text!r}"
+    return None
+
+
+# ------------------------------------------------------------------ the run
+
+
+class _Topics:
+    def __init__(self) -> None:
+        self.records: dict[str, list[OutputRecord]] = {}
+
+
+class CaseRunner:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.case = run.case
+        self.admin = InMemoryTopicAdmin()
+        self.registry = InMemorySchemaRegistry()
+        self.topics: dict[str, list[OutputRecord]] = {}
+        self.engine = Engine(
+            self.admin, self.registry, writer=self, functions=TEST_FUNCTIONS,
+            config=dict(run.properties),
+        )
+        self.depth = 0
+
+    # RecordWriter (INSERT INTO ... VALUES)
+    def produce(self, topic: str, key, value, timestamp: int, headers: tuple = ()) -> None:
+        self.deliver(OutputRecord(topic, key, value, timestamp, headers))
+
+    def deliver(self, rec: OutputRecord) -> None:
+        records = self.topics.setdefault(rec.topic, [])
+        offset = len(records)
+        records.append(rec)
+        self.depth += 1
+        if self.depth > 50:
+            raise RuntimeError("query cycle: records keep flowing between topics")
+        try:
+            inp = InputRecord(rec.key, rec.value, rec.timestamp, 0, offset, rec.headers)
+            for q in list(self.engine.queries.values()):
+                if q.source_topic == rec.topic and q.state == "RUNNING":
+                    outs, _errs = q.pipeline.process([inp])
+                    for o in outs:
+                        self.deliver(o)
+        finally:
+            self.depth -= 1
+
+    # ---------------------------------------------------------------- setup
+
+    def _setup_topics(self) -> None:
+        names: dict[str, int] = {}
+        for t in self.case.get("topics", []) or []:
+            names[t["name"]] = int(t.get("partitions", 1))
+        for r in (self.case.get("inputs") or []) + (self.case.get("outputs") or []):
+            names.setdefault(r["topic"], 1)
+        try:
+            stmts = parse("\n".join(self.run.statements))
+        except KsqlError:
+            stmts = []
+        for s in stmts:
+            if isinstance(s, ast.CreateSource) and s.elements is not None:
+                topic = s.properties.get("KAFKA_TOPIC")
+                if isinstance(topic, str) and s.properties.get("PARTITIONS") is None:
+                    names.setdefault(topic, 1)
+        for n, p in names.items():
+            self.admin.create_topic(n, p, 1)
+        for t in self.case.get("topics", []) or []:
+            for side in ("key", "value"):
+                schema = t.get(f"{side}Schema")
+                if schema is None:
+                    continue
+                fmt = str(t.get(f"{side}Format") or "AVRO").upper()
+                if fmt != "AVRO":
+                    continue
+                sid = t.get(f"{side}SchemaId")
+                self.registry.register(
+                    f"{t['name']}-{side}", matching.schema_text(schema), "AVRO",
+                    schema_id=int(sid) if sid is not None else None,
+                )
+
+    # ---------------------------------------------------------------- serialisation
+
+    def _reader_source(self, topic: str) -> DataSource | None:
+        found = [s for s in self.engine.metastore.sources.values() if s.topic == topic]
+        if not found:
+            return None
+        readers = {q.source_name for q in self.engine.queries.values()}
+        for s in found:
+            if s.name in readers:
+                return s
+        return found[0]
+
+    def _encode(self, source: DataSource | None, rec: dict[str, Any], topic: str) -> tuple[bytes | None, bytes | None]:
+        if source is None:
+            key = rec.get("key")
+            value = rec.get("value")
+            kb = None if key is None else matching.dump_json(key).encode()
+            vb = None if value is None else (value if isinstance(value, str) else matching.dump_json(value)).encode()
+            return kb, vb
+        return self._encode_side(source, rec.get("key"), topic, True), self._encode_side(
+            source, rec.get("value"), topic, False
+        )
+
+    def _encode_side(self, source: DataSource, v: Any, topic: str, is_key: bool) -> bytes | None:
+        if v is None:
+            return None
+        if is_key:
+            cols = source.schema.key
+            fmt = source.effective_key_format.name
+            if not cols:
+                return None
+        else:
+            cols = source.schema.value_only
+            fmt = source.value_format.name
+        if fmt == "JSON":
+            return matching.dump_json(v).encode("utf-8")
+        if fmt == "DELIMITED":
+            return (v if isinstance(v, str) else matching.dump_json(v)).encode("utf-8")
+        if fmt == "KAFKA":
+            return matching.encode_kafka_primitive(v, cols[0].type)
+        if fmt == "AVRO":
+            return matching.encode_avro(v, self.registry, f"{topic}-{'key' if is_key else 'value'}")
+        if fmt == "NONE":
+            return None
+        raise matching.EncodeError(f"cannot encode input for format {fmt}")
+
+    def _decode_side(self, source: DataSource | None, data: bytes | None, is_key: bool) -> Any:
+        if data is None:
+            return None
+        if source is None:
+            return data.decode("utf-8", "replace")
+        if is_key:
+            cols = source.schema.key
+            fmt = source.effective_key_format.name
+            if not cols:
+                return None
+        else:
+            cols = source.schema.value_only
+            fmt = source.value_format.name
+        if fmt == "JSON":
+            import json
+
+            return json.loads(data, parse_float=Decimal)
+        if fmt == "DELIMITED":
+            return data.decode("utf-8")
+        if fmt == "KAFKA":
+            return matching.decode_kafka_primitive(data, cols[0].type)
+        if fmt == "AVRO":
+            return matching.decode_avro(data, self.registry)
+        return None
+
+    # ---------------------------------------------------------------- checks
+
+    def _check_outputs(self) -> str | None:
+        expected_by_topic: dict[str, list[dict]] = {}
+        for r in self.case.get("outputs") or []:
+            expected_by_topic.setdefault(r["topic"], []).append(r)
+        only_inserts = not (self.case.get("inputs") or [])
+        for topic, expected in expected_by_topic.items():
+            actual = self.topics.get(topic, [])
+            if len(actual) != len(expected):
+                shown = [self._describe_actual(topic, a) for a in actual]
+                return (
+                    f"topic {topic}: expected {len(expected)} records, got {len(actual)}\n"
+                    f"  expected: {[self._short(e) for e in expected]}\n  actual:   {shown}"
+                )
+            sink = self._sink_source(topic)
+            for i, (e, a) in enumerate(zip(expected, actual)):
+                if "window" in e:
+                    return f"topic {topic} record {i}: windowed keys are not supported"
+                try:
+                    ak = self._decode_side(sink, a.key, True)
+                    av = self._decode_side(sink, a.value, False)
+                except Exception as ex:  # noqa: BLE001
+                    return f"topic {topic} record {i}: cannot decode output: {ex}"
+                if not matching.matches(e.get("key"), ak):
+                    return f"topic {topic} record {i}: key mismatch: expected {e.get('key')!r}, got {ak!r}"
+                if not matching.matches(e.get("value"), av):
+                    return f"topic {topic} record {i}: value mismatch: expected {e.get('value')!r}, got {av!r}"
+                if "timestamp" in e:
+                    ts = int(e["timestamp"])
+                    if not (ts == 0 and only_inserts) and ts != a.timestamp:
+                        return f"topic {topic} record {i}: timestamp mismatch: expected {ts}, got {a.timestamp}"
+        return None
+
+    @staticmethod
+    def _short(e: dict) -> str:
+        return f"{e.get('key')!r}:{e.get('value')!r}"
+
+    def _describe_actual(self, topic: str, a: OutputRecord) -> str:
+        sink = self._sink_source(topic)
+        try:
+            return f"{self._decode_side(sink, a.key, True)!r}:{self._decode_side(sink, a.value, False)!r}"
+        except Exception:  # noqa: BLE001
+            return f"{a.key!r}:{a.value!r}"
+
+    def _sink_source(self, topic: str) -> DataSource | None:
+        found = [s for s in self.engine.metastore.sources.values() if s.topic == topic]
+        writers = {q.sink_name for q in self.engine.queries.values()}
+        for s in found:
+            if s.name in writers:
+                return s
+        return found[0] if found else None
+
+    def _check_post(self) -> str | None:
+        post = self.case.get("post") or {}
+        for spec in post.get("sources", []) or []:
+            src = self.engine.metastore.get(spec["name"])
+            if src is None:
+                return f"post: source {spec['name']} does not exist"
+            if "type" in spec and spec["type"].upper() != src.kind:
+                return f"post: source {spec['name']} is a {src.kind}, expected {spec['type']}"
+            if "schema" in spec:
+                elements = parse_table_elements(spec["schema"])
+                exp = [(el.name, el.type, "KEY" if el.constraint in ("KEY", "PRIMARY KEY") else "VALUE") for el in elements]
+                act = [(c.name, c.type, "KEY" if c.namespace == KEY else "VALUE") for c in src.schema.columns]
+                if exp != act:
+                    return f"post: schema of {src.name}: expected {spec['schema']}, got {src.schema}"
+            kf = spec.get("keyFormat")
+            if kf:
+                if "format" in kf and kf["format"].upper() != src.effective_key_format.name:
+                    return f"post: key format of {src.name}: expected {kf['format']}, got {src.effective_key_format.name}"
+                if kf.get("windowType") != src.window_type:
+                    return f"post: window type of {src.name}: expected {kf.get('windowType')}, got {src.window_type}"
+            vf = spec.get("valueFormat")
+            if vf and (vf if isinstance(vf, str) else vf.get("format", "")).upper() != src.value_format.name:
+                return f"post: value format of {src.name}: expected {vf}, got {src.value_format.name}"
+            if "keyFeatures" in spec and sorted(spec["keyFeatures"]) != src.key_features.as_list():
+                return f"post: key features of {src.name}: expected {spec['keyFeatures']}, got {src.key_features.as_list()}"
+            if "valueFeatures" in spec and sorted(spec["valueFeatures"]) != src.value_features.as_list():
+                return f"post: value features of {src.name}: expected {spec['valueFeatures']}, got {src.value_features.as_list()}"
+            if "isSource" in spec and bool(spec["isSource"]) != src.is_source:
+                return f"post: isSource of {src.name}: expected {spec['isSource']}"
+        topics = post.get("topics") or {}
+        bl = topics.get("blacklist")
+        if bl:
+            rx = re.compile(bl)
+            for t in self.admin.list_topics():
+                if rx.fullmatch(t.name):
+                    return f"post: topic {t.name} matches blacklist {bl}"
+        for spec in topics.get("topics", []) or []:
+            err = self._check_post_topic(spec)
+            if err:
+                return err
+        return None
+
+    def _check_post_topic(self, spec: dict) -> str | None:
+        import json
+
+        name = spec["name"]
+        info = self.admin.describe_topic(name)
+        if info is None:
+            return f"post: topic {name} does not exist"
+        src = self._sink_source(name)
+        if "partitions" in spec and int(spec["partitions"]) != info.partitions:
+            return f"post: topic {name} has {info.partitions} partitions, expected {spec['partitions']}"
+        for side in ("key", "value"):
+            fmt = spec.get(f"{side}Format")
+            if fmt and src is not None:
+                want = fmt["format"] if isinstance(fmt, dict) else fmt
+                have = src.effective_key_format.name if side == "key" else src.value_format.name
+                if want.upper() != have:
+                    return f"post: topic {name} {side} format {have}, expected {want}"
+                if isinstance(fmt, dict) and "features" in fmt:
+                    feats = (src.key_features if side == "key" else src.value_features).as_list()
+                    if sorted(fmt["features"]) != feats:
+                        return f"post: topic {name} {side} features {feats}, expected {fmt['features']}"
+            schema = spec.get(f"{side}Schema")
+            if schema is not None:
+                rs = self.registry.get_latest(f"{name}-{side}")
+                if rs is None:
+                    return f"post: no {side} schema registered for topic {name}"
+                have = json.loads(rs.schema)
+                want = json.loads(matching.schema_text(schema))
+                if have != want:
+                    return f"post: {side} schema of {name}:\n  expected {want}\n  actual   {have}"
+        return None
+
+    # ---------------------------------------------------------------- main
+
+    def execute(self) -> Result:
+        name = self.run.name
+        if self.run.skip_reason:
+            return Result(name, "skipped", self.run.skip_reason)
+        try:
+            self._setup_topics()
+        except Exception as e:  # noqa: BLE001
+            return Result(name, "failed", f"setup: {type(e).__name__}: {e}")
+        expected_exc = self.case.get("expectedException")
+        sql = "\n".join(self.run.statements)
+        try:
+            self.engine.execute(sql, {})
+        except KsqlError as e:
+            if expected_exc:
+                why = exception_matches(expected_exc, e)
+                return Result(name, "failed" if why else "passed", why or "")
+            return Result(name, "failed", f"statement failed: {type(e).__name__}: {e}")
+        except Exception as e:  # noqa: BLE001 - an engine bug must show, not abort the run
+            return Result(name, "failed", f"engine error: {type(e).__name__}: {e}")
+        try:
+            for rec in self.case.get("inputs") or []:
+                topic = rec["topic"]
+                source = self._reader_source(topic)
+                kb, vb = self._encode(source, rec, topic)
+                ts = int(rec.get("timestamp", 0))
+                self.deliver(OutputRecord(topic, kb, vb, ts, ()))
+        except Exception as e:  # noqa: BLE001
+            if expected_exc:
+                return Result(name, "failed", f"expected exception {expected_exc.get('message')!r}, got {type(e).__name__}: {e}")
+            return Result(name, "failed", f"processing inputs: {type(e).__name__}: {e}")
+        if expected_exc:
+            return Result(name, "failed", f"expected exception not raised: {expected_exc.get('message')!r}")
+        err = self._check_outputs() or self._check_post()
+        return Result(name, "failed" if err else "passed", err or "")
+
+
+def run_case(run: Run) -> Result:
+    return CaseRunner(run).execute()
