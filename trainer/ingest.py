@@ -184,7 +184,7 @@ def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int,
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
     try:
-        md = admin.list_topics(topic=topic, timeout=timeout)
+        md = admin.list_topics(timeout=timeout)  # all topics: asking for one would auto-create it
     except KafkaException as exc:
         raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
     tmeta = md.topics.get(topic)

@@ -1,0 +1,88 @@
+"""`fraudstream train` end to end on a real broker and registry: 100,000 preprocessed records
+in, artifacts + report + metrics.json out, the model published and read back by
+`latest_bundle`, TensorBoard with one graph per run."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from fraudstream.model_bundle import ModelBundle, latest_bundle
+from trainer.tensorboard import event_summary
+from trainer.topic_fill import fill_preprocessed
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+N = 100_000
+
+
+@pytest.fixture(scope="module")
+def filled_topic(kafka_bootstrap, schema_registry_url):
+    from producers.synthetic import TransactionGenerator
+
+    frame = TransactionGenerator(seed=2024).sample(N)  # real fraud share, 0.1727 %
+    frame.loc[frame.index[:50], "Class"] = -1  # unlabelled rows are left out, not trained on
+    topic = f"t_preprocessed_{np.random.default_rng().integers(1 << 30)}"
+    fill_preprocessed(kafka_bootstrap, schema_registry_url, topic, frame, partitions=2)
+    return topic, frame
+
+
+def test_train_100k_records_writes_artifacts_and_publishes(filled_topic, kafka_bootstrap, schema_registry_url,
+                                                           tmp_path, monkeypatch, capsys):
+    from fraudstream.cli.main import main
+
+    topic, frame = filled_topic
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
+    models = f"{topic}_models"
+    argv = ["train", "--topic", topic, "--out", str(tmp_path / "art"), "--models-topic", models,
+            "--model-name", "it-model", "--epochs", "15", "--threads", "2", "--no-progress",
+            "--threshold-rule", "fpr:0.001"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "published it-model" in out
+
+    (run_dir,) = (tmp_path / "art" / "it-model").iterdir()
+    for name in ("model.keras", "bundle.avro", "scaler.json", "threshold.json", "metrics.json", "offsets.json",
+                 "versions.json", "report.html", "history.json", "published.json"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    labelled = int((frame["Class"] >= 0).sum())
+    frauds = int((frame["Class"] == 1).sum())
+    assert metrics["data"]["records_read"] == N and metrics["data"]["labelled_rows"] == labelled
+    assert metrics["data"]["unknown_label_rows"] == 50 and metrics["data"]["frauds"] == frauds
+    split = metrics["data"]["split"]
+    assert split["train"]["frauds"] == 0
+    assert split["train"]["rows"] + split["validation"]["rows"] + split["test"]["rows"] == labelled
+    test = metrics["test"]
+    assert test["frauds"] == split["test"]["frauds"] > 0
+    assert 0.9 < test["roc_auc"] <= 1.0  # synthetic frauds are far from normal rows
+    assert 0 < test["raw"]["auprc"] <= 1 and 0 <= test["raw"]["recall"] <= 1
+    assert metrics["validation"]["raw"]["fpr"] <= 0.001 + 1e-12
+    offsets = json.loads((run_dir / "offsets.json").read_text())
+    assert sum(p["end_offset"] - p["start_offset"] for p in offsets["partitions"]) == N
+
+    # the published model is what the run directory holds, and it scores like the trainer did
+    got = latest_bundle(kafka_bootstrap, models, "it-model", timeout=30)
+    assert got == ModelBundle.from_bytes((run_dir / "bundle.avro").read_bytes())
+    assert got.version == metrics["version"] and got.threshold == metrics["threshold"]["threshold"]
+    assert got.threshold_rule == "fpr:0.001" and got.metrics["test"]["roc_auc"] == test["roc_auc"]
+    assert [(o.partition, o.end_offset - o.start_offset) for o in got.training_offsets] == [
+        (p["partition"], p["end_offset"] - p["start_offset"]) for p in offsets["partitions"]]
+    rows = frame[frame["Class"] >= 0].drop(columns=["Class"]).to_numpy(float)[:2000]
+    s = got.scores(rows)
+    assert s.shape == (2000,) and np.all(np.isfinite(s)) and np.mean(s > got.threshold) < 0.05
+
+    tb_run = json.loads((run_dir / "config.json").read_text())["tensorboard_run"]
+    tb = event_summary(tb_run)
+    assert tb["graph_events"] == 1 and tb["tags"]["train/epoch_loss"] == metrics["training"]["epochs_run"]
+    assert tb["bytes"] < 100_000, tb
+
+    # a second run publishes a newer version; the reader sees it; its TensorBoard run is separate
+    assert main([*argv, "--max-records", "30000", "--epochs", "2"]) == 0
+    newer = latest_bundle(kafka_bootstrap, models, "it-model", timeout=30)
+    assert newer.version > got.version
+    runs = sorted((tmp_path / "art" / "tensorboard").iterdir())
+    assert len(runs) == 2 and all(event_summary(r)["graph_events"] == 1 for r in runs)
