@@ -263,7 +263,7 @@ class ExprCompiler:
             raise self.error(str(ex)) from None
         except EvaluationError as ex:
             raise self.error(str(ex)) from None
-        fname = self.const(resolved.impl, "_f")
+        fname = self.const(_guarded(resolved.impl, name, self.ns.setdefault("_udf_errors", [])), "_f")
         codes = [c for c, _ in args]
         if resolved.converters:
             codes = [
@@ -483,8 +483,9 @@ class ExprCompiler:
         lc, rc = self._comparison_operands(lc, lt, rc, rt)
         pyop = {"=": "==", "<>": "!="}.get(e.op, e.op)
         a, b = self._tmp(), self._tmp()
+        # ksqlDB comparisons are two-valued: a NULL operand gives false
         return (
-            f"(None if ({a} := {lc}) is None or ({b} := {rc}) is None else {a} {pyop} {b})",
+            f"(False if ({a} := {lc}) is None or ({b} := {rc}) is None else {a} {pyop} {b})",
             BOOLEAN,
         )
 
@@ -507,7 +508,7 @@ class ExprCompiler:
         if e.negated:
             test = f"not ({test})"
         return (
-            f"(None if ({v} := {vc}) is None or ({lo} := {lc}) is None or ({hi} := {hc}) is None"
+            f"(False if ({v} := {vc}) is None or ({lo} := {lc}) is None or ({hi} := {hc}) is None"
             f" else {test})",
             BOOLEAN,
         )
@@ -525,7 +526,7 @@ class ExprCompiler:
         test = f"{v} in {tup}"
         if e.negated:
             test = f"not ({test})"
-        return f"(None if ({v} := {vc}) is None else {test})", BOOLEAN
+        return f"(False if ({v} := {vc}) is None else {test})", BOOLEAN
 
     def _c_Like(self, e: ast.Like):
         vc, vt = self.compile(e.expr)
@@ -539,10 +540,10 @@ class ExprCompiler:
             test = f"{rx}.fullmatch({v}) is not None"
         else:
             v = self._tmp()
-            test = f"_ops.like({v}, {pc}, {e.escape!r})"
+            test = f"bool(_ops.like({v}, {pc}, {e.escape!r}))"
         if e.negated:
             test = f"not ({test})"
-        return f"(None if ({v} := {vc}) is None else {test})", BOOLEAN
+        return f"(False if ({v} := {vc}) is None else {test})", BOOLEAN
 
     def _c_IsNull(self, e: ast.IsNull):
         code, _ = self.compile(e.expr)
@@ -621,6 +622,20 @@ class ExprCompiler:
             fields.append((name, t))
             parts.append(f"{name!r}: {c}")
         return "{" + ", ".join(parts) + "}", SqlStruct(tuple(fields))
+
+
+def _guarded(fn, name: str, errors: list):
+    """A UDF call that fails yields NULL for that call and logs why (ksqlDB semantics)."""
+
+    def call(*args):
+        try:
+            return fn(*args)
+        except Exception as e:  # noqa: BLE001 - any UDF failure is a per-record error
+            errors.append(f"Error computing function {name}: {e}")
+            return None
+
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    return call
 
 
 def build_function(source: str, namespace: dict[str, Any], name: str):

@@ -646,6 +646,9 @@ class Engine:
             )
         key_cols = plan.key_columns
         value_cols = plan.value_columns
+        for fprop in ("FORMAT", "KEY_FORMAT", "VALUE_FORMAT"):
+            if props.get(fprop) is not None:
+                check_format_name(str(props[fprop]))
         explicit_key_format = props.get("KEY_FORMAT") is not None
         if not key_cols and explicit_key_format:
             raise KsqlStatementError("Key format specified for stream without key columns.")

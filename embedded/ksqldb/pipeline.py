@@ -142,14 +142,32 @@ class QueryPipeline:
         value_exprs = plan.all_exprs if self.transient else plan.value_exprs
         is_table = plan.source.kind == "TABLE"
 
-        def emit_keys(indent: str) -> str:
+        key_slots = set(range(nkey))
+
+        def key_only(e: ast.Expr) -> bool:
+            for x in ast.walk(e):
+                if isinstance(x, ast.ColumnRef):
+                    slot = plan.scope.resolve(x)
+                    if slot is None or slot.index not in key_slots:
+                        return False
+            return True
+
+        # the output key is the input key unchanged: a NULL input key stays NULL
+        passthrough = (not plan.partitioned and nkey > 0 and len(key_exprs) == nkey and all(
+            isinstance(e, ast.ColumnRef) for e in key_exprs
+        ))
+        ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
+
+        def emit_keys(indent: str, only_key_refs: bool = False) -> str:
             """Code computing the key tuple `kk` (errors → NULL key column)."""
             names = []
             for i, e in enumerate(key_exprs):
                 code, _ = comp.compile(e)
                 var = f"_k{i}"
                 names.append(var)
-                if _safe(e):
+                if only_key_refs and not key_only(e):
+                    add(f"{indent}{var} = None")
+                elif _safe(e):
                     add(f"{indent}{var} = {code}")
                 else:
                     add(f"{indent}try:")
@@ -167,12 +185,10 @@ class QueryPipeline:
             add("            continue")
         else:
             add(f"            r = [*k, *{null_values}, ts, rec[3], rec[4]]")
-            if plan.partitioned:
-                kk = "(" + "None, " * len(key_exprs) + ")"
-            else:
-                kk = emit_keys("            ")
+            kk = emit_keys("            ", only_key_refs=plan.partitioned)
+            kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             add("            try:")
-            add(f"                out.append((_kenc({kk}), None, ts))")
+            add(f"                out.append(({kenc}, None, ts))")
             add("            except Exception as e:")
             add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -225,6 +241,9 @@ class QueryPipeline:
                 add(f"            {var} = None")
         row = "[" + ", ".join(vals) + "]"
         if self.transient:
+            add("        if _ue:")
+            add("            errs.extend(('evaluate', m, rec) for m in _ue)")
+            add("            _ue.clear()")
             add(f"        out.append({row})")
         else:
             if sink_ts is not None:
@@ -234,8 +253,12 @@ class QueryPipeline:
                 add("        except Exception as e:")
                 add("            errs.append(('timestamp', _reason(e), rec))")
                 add("            continue")
+            add("        if _ue:")
+            add("            errs.extend(('evaluate', m, rec) for m in _ue)")
+            add("            _ue.clear()")
+            kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             add("        try:")
-            add(f"            out.append((_kenc({kk}), _venc({row}), ts))")
+            add(f"            out.append(({kenc}, _venc({row}), ts))")
             add("        except Exception as e:")
             add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")

@@ -295,6 +295,8 @@ class Planner:
                             f"aliased as: {names}."
                         )
                 missing = [c.name for c in source.schema.key if c.name not in key_items]
+                if missing:
+                    missing = [c.name for c in source.schema.key]
                 if missing and not self.new_planner():
                     if len(missing) == 1:
                         raise KsqlStatementError(
@@ -459,6 +461,7 @@ class Planner:
                 else:
                     missing.append(qualify(e, scope).sql())
             if missing:
+                missing = [qualify(e, scope).sql() for e in exprs]
                 if len(missing) == 1:
                     raise KsqlStatementError(
                         f"The query used to build `{sink_name}` must include the partitioning "

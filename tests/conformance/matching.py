@@ -24,6 +24,7 @@ import fastavro
 from embedded.ksqldb.functions.java_time import EPOCH, EPOCH_DATE
 from embedded.ksqldb.interfaces import SchemaRegistry
 from embedded.ksqldb.types import SqlType
+from embedded.ksqldb.values import DECIMAL_CONTEXT
 
 
 class EncodeError(Exception):
@@ -112,7 +113,7 @@ def _json_to_avro(v: Any, schema: Any) -> Any:
     if logical == "decimal":
         d = Decimal(str(v))
         scale = int(schema.get("scale", 0))
-        return d.quantize(Decimal(1).scaleb(-scale))
+        return d.quantize(Decimal(1).scaleb(-scale), context=DECIMAL_CONTEXT)
     if typ == "record":
         if not isinstance(v, dict):
             raise EncodeError(f"not a record: {v!r}")

@@ -213,7 +213,8 @@ def compile_parser(pattern: str):
             fields.append(("zone", count))
         else:
             raise PatternError(f"Unsupported pattern letter for parsing: {letter}")
-    return re.compile("".join(regex) + r"\Z", re.IGNORECASE), fields
+    # like DateTimeFormatter.parse(text, ParsePosition): trailing text is ignored
+    return re.compile("".join(regex), re.IGNORECASE), fields
 
 
 def parse_to_datetime(text: str, pattern: str, tz: str | None = None) -> dt.datetime:

@@ -282,7 +282,7 @@ UDFS = [
     _double_fn("LN", _ln),
     overloaded(
         "LOG",
-        [(["DOUBLE"], DOUBLE, _log10), (["DOUBLE", "DOUBLE"], DOUBLE, _log_base)],
+        [(["DOUBLE"], DOUBLE, _ln), (["DOUBLE", "DOUBLE"], DOUBLE, _log_base)],
         category="MATHEMATICAL",
     ),
     overloaded("POWER", [(["DOUBLE", "DOUBLE"], DOUBLE, _pow)], category="MATHEMATICAL"),

@@ -64,7 +64,7 @@ def split_full_name(full: str) -> tuple[str, str | None]:
 # ------------------------------------------------------------------ SQL → Avro schema
 
 
-def avro_type(t: SqlType, name: str, namespace: str | None) -> Any:
+def avro_type(t: SqlType, name: str, namespace: str | None, top: bool = False) -> Any:
     """Avro schema (JSON-able) for a non-null value of SQL type `t`."""
     base = t.base
     if base == "BOOLEAN":
@@ -104,7 +104,7 @@ def avro_type(t: SqlType, name: str, namespace: str | None) -> Any:
         return {"type": "map", "values": ["null", avro_type(t.value, name + "_MapValue", namespace)]}
     if isinstance(t, SqlStruct):
         return record_schema(
-            [(n, ft) for n, ft in t.fields], name, namespace, nested=True
+            [(n, ft) for n, ft in t.fields], name, namespace, nested=not top
         )
     raise SerdeError(f"Avro cannot represent type {t}")
 
@@ -133,7 +133,7 @@ def schema_for_columns(
         name = key_record_name(source_name) if is_key else VALUE_RECORD
         namespace = NAMESPACE
     if unwrapped and len(columns) == 1:
-        return avro_type(columns[0].type, name, namespace)
+        return avro_type(columns[0].type, name, namespace, top=True)
     return record_schema([(c.name, c.type) for c in columns], name, namespace)
 
 

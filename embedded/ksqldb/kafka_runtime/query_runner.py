@@ -1,0 +1,104 @@
+"""A persistent query on the broker: the engine's pure pipeline inside the shared
+exactly-once loop (`fraudstream.transactional`), one thread per query.
+
+Records that fail to decode or evaluate come back from the pipeline as error records;
+they go to the processing-log topic inside the same transaction, so the log and the
+sink agree on what happened to every input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from embedded.ksqldb.engine import PersistentQuery
+from fraudstream.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
+
+log = logging.getLogger("embedded.ksqldb.query")
+
+
+@dataclass
+class QueryStats:
+    processed: int = 0
+    emitted: int = 0
+    errors: int = 0
+    batches: int = 0
+    aborts: int = 0
+    last_error: str = ""
+    started_at: float = field(default_factory=time.time)
+    state: str = "RUNNING"
+    failure: str = ""
+
+
+class _Hooks(LoopHooks):
+    def __init__(self, stats: QueryStats, query_id: str) -> None:
+        self.stats = stats
+        self.query_id = query_id
+
+    def committed(self, msgs, outputs, seconds, result) -> None:
+        errors = result or 0
+        self.stats.processed += len(msgs)
+        self.stats.emitted += len(outputs) - errors
+        self.stats.errors += errors
+        self.stats.batches += 1
+
+    def aborted(self, reason: str) -> None:
+        self.stats.aborts += 1
+        log.warning("query %s: transaction aborted (%s); retrying the batch", self.query_id, reason)
+
+    def topic_missing(self, topic: str) -> None:
+        log.warning("query %s: source topic %s does not exist (yet)", self.query_id, topic)
+
+
+class QueryRunner:
+    def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
+                 processing_log_topic: str, batch_size: int = 2000, max_wait_ms: int = 100) -> None:
+        self.query = query
+        self.stats = QueryStats()
+        self.stop_event = threading.Event()
+        self.processing_log_topic = processing_log_topic
+        reset = query.auto_offset_reset.lower()
+        cfg = LoopConfig(
+            bootstrap_servers=bootstrap_servers,
+            group=f"_confluent-ksql-{service_id}query_{query.query_id}",
+            topics=[query.source_topic],
+            transactional_id=f"{service_id}{query.query_id}",
+            client_id=f"ksql-{query.query_id}",
+            batch_size=batch_size,
+            max_wait_ms=max_wait_ms,
+            auto_offset_reset="earliest" if reset == "earliest" else "latest",
+        )
+        self.loop = TransactionalLoop(cfg, self._process, self.stop_event, _Hooks(self.stats, query.query_id))
+        self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loop.run()
+        except Exception as exc:  # the query dies, the server keeps serving; SHOW QUERIES says why
+            self.stats.state = "ERROR"
+            self.stats.failure = str(exc)
+            log.exception("query %s failed", self.query.query_id)
+
+    def _process(self, msgs: list) -> tuple[list[Produce], int]:
+        batch = [(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
+                 for m in msgs]
+        outputs, errors = self.query.pipeline.process(batch)
+        produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
+        if errors:
+            self.stats.last_error = errors[-1].reason
+            for e in errors:
+                produced.append(Produce(self.processing_log_topic, None,
+                                        json.dumps(e.as_log_entry()).encode(), None, None))
+        return produced, len(errors)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        self.stats.state = "TERMINATED" if self.stats.state != "ERROR" else "ERROR"

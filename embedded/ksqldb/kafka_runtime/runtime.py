@@ -1,0 +1,142 @@
+"""The engine wired to a real cluster: the object the REST server talks to.
+
+Statements run under one lock (the engine is single-threaded by design); accepted
+distributed statements go to the command topic before the response is sent; persistent
+queries run in threads of their own; on start the command topic is replayed, and only the
+queries still alive after the replay are started, so a query that was terminated or
+dropped earlier never processes a record again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from embedded.ksqldb.engine import Engine, PersistentQuery
+from embedded.ksqldb.kafka_runtime.admin import KafkaTopicAdmin
+from embedded.ksqldb.kafka_runtime.command_topic import CommandTopic, command_topic_name
+from embedded.ksqldb.kafka_runtime.push import PushQueryRunner
+from embedded.ksqldb.kafka_runtime.query_runner import QueryRunner
+from embedded.ksqldb.kafka_runtime.registry import HttpSchemaRegistry
+from embedded.ksqldb.kafka_runtime.writer import KafkaRecordWriter
+
+log = logging.getLogger("embedded.ksqldb.runtime")
+
+
+class KafkaRuntime:
+    def __init__(self, bootstrap_servers: str, schema_registry_url: str | None = None,
+                 service_id: str = "default_", config: dict[str, Any] | None = None,
+                 batch_size: int = 2000) -> None:
+        self.bootstrap = bootstrap_servers
+        self.service_id = service_id
+        self.batch_size = batch_size
+        self.admin = KafkaTopicAdmin(bootstrap_servers)
+        self.registry = HttpSchemaRegistry(schema_registry_url) if schema_registry_url else None
+        self.writer = KafkaRecordWriter(bootstrap_servers)
+        engine_config = {"ksql.service.id": service_id, **(config or {})}
+        self.engine = Engine(self.admin, self.registry, self.writer, config=engine_config)
+        self.engine.add_listener(self)
+        self.lock = threading.RLock()
+        self.runners: dict[str, QueryRunner] = {}
+        self.push_queries: dict[str, PushQueryRunner] = {}
+        self._replaying = False
+        self._pending: dict[str, PersistentQuery] = {}
+        self.processing_log_topic = f"{service_id}ksql_processing_log"
+        self.commands: CommandTopic | None = None
+        self._persisted = 0
+        self.state = "INITIALIZING"
+        self.started_at = time.time()
+        self.replay_failures: list[str] = []
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self.admin.create_topic(self.processing_log_topic, 1, 1)
+        self.commands = CommandTopic(self.bootstrap, command_topic_name(self.service_id), self.admin)
+        with self.lock:
+            self._replaying = True
+            try:
+                for cmd in self.commands.read_all():
+                    try:
+                        self.engine.execute(cmd.statement_text + ";", dict(cmd.properties))
+                    except Exception as exc:  # a source deleted behind our back, and similar
+                        msg = f"replaying command {cmd.sequence} failed: {exc}"
+                        self.replay_failures.append(msg)
+                        log.error(msg)
+            finally:
+                self._replaying = False
+            self._persisted = len(self.engine.commands)
+            for query in list(self._pending.values()):
+                self._launch(query)
+            self._pending.clear()
+        self.state = "READY"
+
+    def shutdown(self) -> None:
+        self.state = "TERMINATING"
+        for runner in list(self.push_queries.values()):
+            runner.close()
+        for runner in list(self.runners.values()):
+            runner.stop_event.set()
+        for runner in list(self.runners.values()):
+            runner.stop()
+        self.writer.close()
+        self.state = "TERMINATED"
+
+    # ---- engine listener -------------------------------------------------------------
+    def query_started(self, query: PersistentQuery) -> None:
+        if self._replaying:
+            self._pending[query.query_id] = query
+        else:
+            self._launch(query)
+
+    def query_terminated(self, query: PersistentQuery) -> None:
+        self._pending.pop(query.query_id, None)
+        runner = self.runners.pop(query.query_id, None)
+        if runner is not None:
+            runner.stop()
+
+    def _launch(self, query: PersistentQuery) -> None:
+        runner = QueryRunner(query, self.bootstrap, self.service_id, self.processing_log_topic,
+                             batch_size=self.batch_size)
+        self.runners[query.query_id] = runner
+        runner.start()
+
+    # ---- requests --------------------------------------------------------------------
+    def execute(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict]:
+        with self.lock:
+            entities = self.engine.execute(sql, properties if properties is not None else {})
+            new = self.engine.commands[self._persisted:]
+            if new and self.commands is not None:
+                self.commands.append(new)
+            self._persisted = len(self.engine.commands)
+            for entity in entities:
+                runner = self.runners.get((entity.get("commandStatus") or {}).get("queryId") or "")
+                if runner is not None and runner.stats.state == "ERROR":
+                    entity["commandStatus"]["status"] = "ERROR"
+                    entity["commandStatus"]["message"] = runner.stats.failure
+            return entities
+
+    def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
+        with self.lock:
+            query = self.engine.create_push_query(sql, properties or {})
+        runner = PushQueryRunner(query, self.bootstrap)
+        self.push_queries[query.query_id] = runner
+        return runner
+
+    def finish_push(self, runner: PushQueryRunner) -> None:
+        runner.close()
+        self.push_queries.pop(runner.query_id, None)
+
+    def close_push(self, query_id: str) -> bool:
+        runner = self.push_queries.get(query_id)
+        if runner is None:
+            return False
+        runner.close()
+        return True
+
+    def cluster_id(self) -> str:
+        try:
+            return self.admin.admin.list_topics(timeout=5).cluster_id or ""
+        except Exception:
+            return ""
