@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 
 from embedded.schema_registry.errors import RegistryStartError
@@ -58,11 +59,23 @@ def _run(args: argparse.Namespace) -> int:
         raise RegistryStartError(f"no Kafka given: pass --bootstrap-servers or set {ENV_BOOTSTRAP}")
     if not processes.port_is_free(args.port, args.host):
         raise RegistryStartError(f"port {args.port} on {args.host} is already in use")
+    server: uvicorn.Server | None = None
+
+    def on_signal(signum: int, frame: object) -> None:
+        # Before the server runs: leave at once. While it runs: let it drain, then return 0.
+        # (uvicorn re-raises the signal after its graceful shutdown; with this handler in
+        # place that re-raise lands here instead of killing the process with -15.)
+        if server is None:
+            raise SystemExit(0)
+        server.should_exit = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     store = SchemaStore()
     kafka = KafkaLog(args.bootstrap_servers, store.apply, topic=args.topic, timeout=args.kafka_timeout)
-    kafka.start()
-    store.attach(writer=kafka.append, sync=kafka.sync)
     try:
+        kafka.start()
+        store.attach(writer=kafka.append, sync=kafka.sync)
         app = create_app(store, max_body_bytes=args.max_body_bytes)
         config = uvicorn.Config(app, host=args.host, port=args.port, log_config=None,
                                 log_level=args.log_level, access_log=True, lifespan="off",

@@ -9,6 +9,8 @@ does after reading the `_schemas` topic to its end.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -75,9 +77,16 @@ def _reason(log_file: Path | None) -> str:
 
 
 def stop_registry(proc: Popen, timeout: float = 20.0) -> int | None:
-    """SIGTERM, then SIGKILL after `timeout`; returns the exit code (0 on a clean stop)."""
-    processes.stop_pid(proc.pid, timeout=timeout)
-    try:
-        return proc.wait(timeout=5)
-    except Exception:
+    """SIGTERM, then SIGKILL after `timeout`; returns the exit code (0 on a clean stop).
+
+    Waits on the Popen itself so the real exit status is seen (a pid-only stop, as
+    `fraudstream down` does with `processes.stop_pid`, works too but cannot report it).
+    """
+    if proc.poll() is not None:
         return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)
