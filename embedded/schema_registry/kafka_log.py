@@ -83,8 +83,8 @@ class KafkaLog:
             ) from None
         self._ensure_topic(admin, metadata)
         common = {"bootstrap.servers": self.bootstrap_servers, "logger": quiet, "log_level": 3}
-        self._producer = Producer({**common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
-                                   "message.timeout.ms": int(self.timeout * 1000)})
+        self._common = common
+        self._producer = self._new_producer()
         self._consumer = Consumer({**common, "group.id": f"embedded-schema-registry-{uuid.uuid4().hex[:8]}",
                                    "enable.auto.commit": False, "enable.partition.eof": True,
                                    "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
@@ -102,6 +102,12 @@ class KafkaLog:
             raise RegistryStartError(f"could not read topic {self.topic}: {exc.message}") from None
         log.info("read %d records of %s (offset %d); %d skipped", self.applied_records, self.topic,
                  self._next_offset, self.bad_records)
+
+    def _new_producer(self) -> Producer:
+        # Deliveries end (acknowledged or failed) within message.timeout.ms, and `append`
+        # waits longer than that: an answer is never sent while a write may still land.
+        return Producer({**self._common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
+                         "message.timeout.ms": int(self.timeout * 1000)})
 
     def _ensure_topic(self, admin: AdminClient, metadata) -> None:
         topic = metadata.topics.get(self.topic)
@@ -156,6 +162,7 @@ class KafkaLog:
 
     def _read_loop(self) -> None:
         assert self._consumer is not None
+        last_error = ""
         while not self._stop.is_set():
             try:
                 msg = self._consumer.poll(0.2)
@@ -169,9 +176,11 @@ class KafkaLog:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     self._advance(msg.offset())
-                else:
-                    log.warning("reading %s: %s", self.topic, err.str())
+                elif err.str() != last_error:   # a broker outage repeats one error many times
+                    last_error = err.str()
+                    log.warning("reading %s: %s", self.topic, last_error)
                 continue
+            last_error = ""
             try:
                 rec = decode(msg.key(), msg.value())
             except RecordError as exc:
@@ -218,7 +227,20 @@ class KafkaLog:
     # ---- writing ---------------------------------------------------------------------------
 
     def append(self, records: list[Record]) -> None:
-        """Produce, wait for Kafka's acknowledgement, then for the reader to apply them."""
+        """Produce, wait for Kafka's acknowledgement, then for the reader to apply them.
+
+        On any failure nothing was acknowledged to the caller; the producer is replaced,
+        because an idempotent producer whose messages timed out may be left unusable.
+        """
+        try:
+            self._produce(records)
+        except StoreError:
+            if self._producer is not None:
+                self._producer.flush(0)
+                self._producer = self._new_producer()
+            raise
+
+    def _produce(self, records: list[Record]) -> None:
         assert self._producer is not None
         results: list[tuple[KafkaError | None, int]] = []
 
@@ -236,7 +258,7 @@ class KafkaLog:
                 raise StoreError(f"Write to the Kafka store failed: {exc}") from None
             except BufferError as exc:
                 raise StoreError(f"Write to the Kafka store failed: {exc}") from None
-        remaining = self._producer.flush(self.timeout)
+        remaining = self._producer.flush(self.timeout + 10)
         if remaining or len(results) < len(records):
             raise StoreTimeoutError(f"Write to the Kafka store timed out after {self.timeout:.0f}s")
         failed = [err for err, _ in results if err is not None]

@@ -104,3 +104,13 @@ def _still_serving(http: httpx.Client, subject: str) -> None:
     assert http.get("/").status_code == 200
     ok = http.post(f"/subjects/{subject}-ok/versions", json={"schema": GOOD}, headers=HEADERS)
     assert ok.status_code == 200 and isinstance(ok.json()["id"], int)
+
+
+def test_schema_larger_than_a_kafka_record_is_42209(http: httpx.Client, subject: str) -> None:
+    # Under the 2 MiB body limit, over the producer's 1 MB message limit.
+    big = rec([{"name": "a", "type": "string", "doc": "x" * 1_200_000}])
+    resp = http.post(f"/subjects/{subject}/versions", json={"schema": big}, headers=HEADERS)
+    assert resp.status_code == 422 and resp.json()["error_code"] == 42209, resp.text
+    assert "too large" in resp.json()["message"]
+    assert http.get(f"/subjects/{subject}/versions").status_code == 404   # nothing registered
+    _still_serving(http, subject)
