@@ -13,7 +13,11 @@ Four figures, all through the same transactional consume-transform-produce loop
                   forward pass chosen by `--inference auto`);
 2. naive        — the same processor with `model.predict` called once per event;
 3. passthrough  — decode each record and re-encode it unchanged with its own schema (no
-                  model), written to the output topic: the cost of Kafka + serde alone;
+                  model), written to the output topic: the cost of Kafka + serde alone
+                  (it re-encodes the 34-field input record, the scorer a 10-field score,
+                  so the scorer can be faster than this baseline);
+3b. no model    — the scorer's own processor with an identity forward pass (score 0):
+                  what the forward pass costs end to end;
 4. latency      — the scorer at a fixed input rate: event time (Kafka timestamp set by the
                   producer) to the moment a read-committed consumer receives the score.
 
@@ -182,6 +186,15 @@ class PerEventPredict:
                           for i in range(len(x))])
 
 
+class NoModel:
+    """Forward pass that returns its input: the scorer's full path with the model's cost removed."""
+
+    name = "identity"
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float64)
+
+
 class Timed:
     """Wraps a processor: time of the first batch, time of the last commit, events done."""
 
@@ -318,15 +331,21 @@ def main(argv: list[str] | None = None) -> int:
         pt = run_loop(cfg("passthrough"), Passthrough(registry), args.events, timeout=600)
         print(f"passthrough: {pt.rate():10.0f} events/s", flush=True)
 
+        # -- 2b. the scorer's own path without a model ------------------------------------------
+        nm = run_loop(cfg("nomodel"), scoring_processor(cfg("nomodel"), NoModel()), args.events, timeout=600)
+        print(f"no model:    {nm.rate():10.0f} events/s", flush=True)
+
         # -- 3. naive ----------------------------------------------------------------------------
         naive_cfg = cfg("naive")
         naive_proc = scoring_processor(naive_cfg, PerEventPredict(model))
         nv = run_loop(naive_cfg, naive_proc, args.naive_events, timeout=900)
         print(f"naive:       {nv.rate():10.1f} events/s", flush=True)
 
-        results["events_per_s"] = {"scorer": scorer_rate, "passthrough": pt.rate(), "naive": nv.rate()}
+        results["events_per_s"] = {"scorer": scorer_rate, "passthrough": pt.rate(), "naive": nv.rate(),
+                                   "no_model": nm.rate()}
         results["ratios"] = {"scorer_over_naive": scorer_rate / nv.rate(),
-                             "scorer_over_passthrough": scorer_rate / pt.rate()}
+                             "scorer_over_passthrough": scorer_rate / pt.rate(),
+                             "scorer_over_no_model": scorer_rate / nm.rate()}
 
         # -- 4. latency at a fixed rate ----------------------------------------------------------
         lat_topic = f"{run_id}_lat_in"
@@ -397,8 +416,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  scorer       {eps['scorer']:10.0f} events/s   ({results['inference_path']} forward pass)")
     print(f"  naive        {eps['naive']:10.1f} events/s   (model.predict per event, {args.naive_events} events)")
     print(f"  passthrough  {eps['passthrough']:10.0f} events/s   (decode + re-encode, no model)")
+    print(f"  no model     {eps['no_model']:10.0f} events/s   (the scorer's path, identity forward pass)")
     print(f"  scorer / naive       = {r['scorer_over_naive']:8.1f}   (goal >= 100)")
     print(f"  scorer / passthrough = {r['scorer_over_passthrough']:8.2f}   (goal >= 0.5)")
+    print(f"  scorer / no model    = {r['scorer_over_no_model']:8.2f}   (what the forward pass costs end to end)")
     print(f"latency event time -> committed score at {args.rate:.0f} events/s: "
           f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (max {lat['max']:.1f} ms, {lat['events']} events)")
     print("forward pass alone, ms per batch (ratio = predict / path):")

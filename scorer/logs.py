@@ -43,5 +43,5 @@ def setup(level: str = "info", stream=None) -> None:
     handler._fraudstream_json = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "tensorflow", "absl"):
+    for noisy in ("uvicorn", "uvicorn.error", "uvicorn.access", "httpx", "httpx2", "httpcore", "tensorflow", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

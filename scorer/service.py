@@ -80,7 +80,7 @@ class ScorerService:
         self.health.state = "waiting_for_model"
         self.health.detail = f"no model {self.cfg.model_name!r} in {self.cfg.models_topic!r} yet"
         started = time.monotonic()
-        next_log = 0.0
+        next_log = 1.0  # a model that is there loads within about a second: say nothing then
         while not self.stop.is_set():
             self.health.beat()
             if self.watcher.failure is not None:
