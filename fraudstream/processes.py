@@ -124,3 +124,56 @@ def tail(path: Path, lines: int = 20) -> list[str]:
             return fh.read().decode("utf-8", "replace").splitlines()[-lines:]
     except OSError:
         return []
+
+
+class ServiceStartError(RuntimeError):
+    """A service process exited or did not answer during start-up."""
+
+
+def start_http_service(name: str, module: str, args: list[str], *, host: str = "127.0.0.1",
+                       port: int | None = None, health_path: str = "/", log_file: Path | None = None,
+                       timeout: float = 90.0, env: dict[str, str] | None = None,
+                       cwd: Path | None = None) -> tuple[str, subprocess.Popen]:
+    """Run `python -m module --host H --port P *args` detached; return (url, process) once
+    `GET health_path` answers below 500. On failure the process is stopped and the reason
+    (the last line of its log) raised as ServiceStartError."""
+    import sys
+    import tempfile
+
+    import httpx
+
+    port = port or free_port(host)
+    if log_file is None:
+        fd, tmp = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
+        os.close(fd)
+        log_file = Path(tmp)
+    cmd = [sys.executable, "-m", module, "--host", host, "--port", str(port), *args]
+    proc = start_detached(cmd, log_file, env=env if env is not None else dict(os.environ), cwd=cwd)
+    url = f"http://{host}:{port}"
+    deadline = time.monotonic() + timeout
+    with httpx.Client(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last = [ln for ln in tail(log_file, 30) if ln.strip()]
+                reason = last[-1].strip() if last else f"exit code {proc.returncode}"
+                raise ServiceStartError(f"{name} exited during start-up: {reason[:300]} (see {log_file})")
+            try:
+                if client.get(url + health_path).status_code < 500:
+                    return url, proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+    stop_process(proc)
+    raise ServiceStartError(f"{name} did not answer on {url}{health_path} within {timeout:.0f}s (see {log_file})")
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> int | None:
+    """SIGTERM, then SIGKILL after `timeout`; the exit code (0 on a clean stop)."""
+    if proc.poll() is not None:
+        return proc.returncode
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait(timeout=10)

@@ -169,28 +169,15 @@ class Stack:
 
     def _start_http_service(self, state: StackState, say, name: str, module: str,
                             args: list[str], health: str, timeout: float = 90.0) -> None:
-        import httpx
-
         port = self._preferred_port(name)
-        url = f"http://127.0.0.1:{port}"
         log = self.home / "logs" / f"{name}.log"
         say(f"starting {name}")
-        cmd = [sys.executable, "-m", module, "--host", "127.0.0.1", "--port", str(port), *args]
-        proc = processes.start_detached(cmd, log, env=dict(os.environ), cwd=self.home)
+        try:
+            url, proc = processes.start_http_service(name, module, args, port=port, health_path=health,
+                                                     log_file=log, timeout=timeout, cwd=self.home)
+        except processes.ServiceStartError as exc:
+            raise StackError(str(exc)) from exc
         state.services[name] = ServiceState(name, proc.pid, url, str(log), port, marker=module)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                last = [ln for ln in processes.tail(log, 30) if ln.strip()]
-                reason = last[-1] if last else f"exit code {proc.returncode}"
-                raise StackError(f"{name} exited during start-up: {reason[:300]} (see {log})")
-            try:
-                if httpx.get(url + health, timeout=2).status_code < 500:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise StackError(f"{name} did not answer on {url}{health} within {timeout:.0f}s (see {log})")
 
     def _stop_all(self, state: StackState) -> list[str]:
         stopped = []

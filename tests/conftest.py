@@ -89,3 +89,22 @@ def schema_registry_url(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathF
         yield url
     finally:
         stop_registry(proc)
+
+
+@pytest.fixture(scope="session")
+def ksql_url(kafka_bootstrap: str, schema_registry_url: str,
+             tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A KSQL server for the session: KSQL_URL (real ksqlDB) wins, else the embedded engine."""
+    existing = os.environ.get("KSQL_URL", "").strip().rstrip("/")
+    if existing:
+        yield existing
+        return
+    from embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
+
+    log_file = tmp_path_factory.mktemp("ksqldb") / "ksqldb.log"
+    url, proc = start_ksql_server(kafka_bootstrap, schema_registry_url, log_file=log_file,
+                                  service_id=f"test_{uuid.uuid4().hex[:6]}_")
+    try:
+        yield url
+    finally:
+        stop_ksql_server(proc)

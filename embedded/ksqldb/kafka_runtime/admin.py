@@ -26,7 +26,9 @@ class KafkaTopicAdmin:
                 raise KsqlError(f"Could not create topic '{name}': {err.str()}") from exc
 
     def describe_topic(self, name: str) -> TopicInfo | None:
-        md = self.admin.list_topics(topic=name, timeout=self.timeout)
+        # A metadata request naming the topic would make a broker with
+        # auto.create.topics.enable create it (with default partitions): list all instead.
+        md = self.admin.list_topics(timeout=self.timeout)
         topic = md.topics.get(name)
         if topic is None or topic.error is not None:
             return None

@@ -135,6 +135,19 @@ class KafkaRuntime:
         runner.close()
         return True
 
+    def row_inserter(self, target: str):
+        """A callable inserting one JSON row into `target` (for /inserts-stream)."""
+        from embedded.ksqldb.kafka_runtime.inserts import make_inserter, resolve_target
+
+        with self.lock:
+            source = resolve_target(self.engine.metastore.sources, target)
+
+        def execute(sql: str) -> None:
+            with self.lock:
+                self.engine.execute(sql, {})
+
+        return make_inserter(execute, source)
+
     def cluster_id(self) -> str:
         try:
             return self.admin.admin.list_topics(timeout=5).cluster_id or ""
