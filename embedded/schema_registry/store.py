@@ -287,16 +287,19 @@ class SchemaStore:
         new = self._parse_new(schema, schema_type, references)
         if schema_id is not None and (not isinstance(schema_id, int) or schema_id < 1):
             raise SchemaRegistryError(f"Invalid schema id {schema_id!r}", http_status=422, error_code=42207)
+        # Already a live version? Answer without the write lock or a log round trip, as the
+        # real registry's registerOrForward does; serializers re-register on every start.
+        with self._state:
+            existing = self._existing(subject, new, schema_id, version)
+        if existing is not None:
+            return existing
         with self._write:
             self._sync()
             with self._state:
+                existing = self._existing(subject, new, schema_id, version)
+                if existing is not None:
+                    return existing
                 live = self._entries(subject, deleted=False)
-                for entry in reversed(live):
-                    if (entry.schema == new.canonical
-                            or self._parsed_stored(entry.schema).equality_key == new.equality_key):
-                        if schema_id is None or schema_id == entry.id:
-                            if version is None or version == entry.version:
-                                return Registration(entry.id, entry.version, created=False)
                 previous = [(e.version, self._parsed_stored(e.schema)) for e in live]
                 messages = compatibility.check(self._level_for(subject), new, previous)
                 if messages:
@@ -322,6 +325,14 @@ class SchemaStore:
                 self._parsed.setdefault(new.canonical, new)
             self._writer(plan)
             return Registration(new_id, next_version, created=True)
+
+    def _existing(self, subject: str, new: AvroSchema, schema_id: int | None,
+                  version: int | None) -> Registration | None:
+        for entry in reversed(self._entries(subject, deleted=False)):
+            if entry.schema == new.canonical or self._parsed_stored(entry.schema).equality_key == new.equality_key:
+                if (schema_id is None or schema_id == entry.id) and (version is None or version == entry.version):
+                    return Registration(entry.id, entry.version, created=False)
+        return None
 
     def delete_subject(self, subject: str, permanent: bool = False) -> list[int]:
         """DELETE /subjects/{s}[?permanent=true]: the versions deleted."""
