@@ -42,6 +42,19 @@ def test_waits_for_a_model_then_scores_exactly_the_reference(kafka_bootstrap, sc
         assert svc.metric("fraudstream_scorer_model_version") == 5
         anomalies = svc.metric("fraudstream_scorer_anomalies_total")
         assert svc.metric("fraudstream_scorer_dlq_total") == 0
+        assert svc.metric("fraudstream_scorer_batch_size_sum") == 400
+        assert svc.metric("fraudstream_scorer_batch_latency_seconds_count") >= 400 / 128
+        deadline = time.monotonic() + 10
+        while True:  # lag is refreshed once a second; both partitions report and are drained
+            lag = [ln for ln in svc.get("/metrics").text.splitlines()
+                   if ln.startswith("fraudstream_scorer_consumer_lag{")]
+            if len(lag) == 2 and all(float(ln.rsplit(" ", 1)[1]) == 0 for ln in lag):
+                break
+            assert time.monotonic() < deadline, lag
+            time.sleep(0.2)
+        health = svc.get("/health").json()
+        assert health["state"] == "running" and health["inference"] == "numpy"
+        assert len(health["assigned_partitions"]) == 2
         svc.finish()
 
     assert len(scores) == 400
