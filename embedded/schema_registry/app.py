@@ -227,6 +227,11 @@ def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) ->
                                   deleted=flag(request, "deleted"))
         return raw(request, entry.schema)
 
+    async def referenced_by(request: Request) -> Response:
+        # Schema references are not supported, so nothing references anything.
+        store.get_version(request.path_params["subject"], request.path_params["version"], deleted=True)
+        return reply(request, [])
+
     async def delete_version(request: Request) -> Response:
         version = await run_in_threadpool(store.delete_version, request.path_params["subject"],
                                           request.path_params["version"], flag(request, "permanent"))
@@ -277,6 +282,14 @@ def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) ->
             out["messages"] = messages
         return reply(request, out)
 
+    async def get_mode(request: Request) -> Response:
+        # Modes cannot be changed here: the registry is always READWRITE.
+        subject = subject_of(request)
+        if subject is not None and not flag(request, "defaultToGlobal"):
+            raise SchemaRegistryError(f"Subject '{subject}' does not have subject-level mode configured",
+                                      http_status=404, error_code=40409)
+        return reply(request, {"mode": "READWRITE"})
+
     # ---- errors ---------------------------------------------------------------------------
 
     def error_response(request: Request, status: int, code: int, message: str) -> Response:
@@ -316,6 +329,7 @@ def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) ->
         Route("/subjects/{subject}/versions/{version}", get_version, methods=["GET"]),
         Route("/subjects/{subject}/versions/{version}", delete_version, methods=["DELETE"]),
         Route("/subjects/{subject}/versions/{version}/schema", get_version_schema, methods=["GET"]),
+        Route("/subjects/{subject}/versions/{version}/referencedby", referenced_by, methods=["GET"]),
         Route("/subjects/{subject}", lookup, methods=["POST"]),
         Route("/subjects/{subject}", delete_subject, methods=["DELETE"]),
         Route("/config", get_config, methods=["GET"]),
@@ -324,6 +338,8 @@ def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) ->
         Route("/config/{subject}", get_config, methods=["GET"]),
         Route("/config/{subject}", put_config, methods=["PUT"]),
         Route("/config/{subject}", delete_config, methods=["DELETE"]),
+        Route("/mode", get_mode, methods=["GET"]),
+        Route("/mode/{subject}", get_mode, methods=["GET"]),
         Route("/compatibility/subjects/{subject}/versions", test_compatibility, methods=["POST"]),
         Route("/compatibility/subjects/{subject}/versions/{version}", test_compatibility, methods=["POST"]),
     ]

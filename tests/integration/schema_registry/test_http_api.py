@@ -154,3 +154,14 @@ def test_delete_subject_and_versions_like_the_python_client_expects(http: httpx.
     assert http.delete(f"/subjects/{subject}?permanent=TRUE").json() == [1, 2]
     assert _error(http.delete(f"/subjects/{subject}"))[:2] == (404, 40401)
     assert _error(http.get(f"/schemas/ids/{id1}"))[:2] == (404, 40403)
+
+
+def test_read_only_mode_and_referenced_by(http: httpx.Client, subject: str) -> None:
+    client = SchemaRegistryClient({"url": str(http.base_url)})
+    client.register_schema(subject, Schema(V1, "AVRO"))
+    assert client.get_referenced_by(subject, 1) == []
+    assert _error(http.get(f"/subjects/{subject}/versions/5/referencedby"))[:2] == (404, 40402)
+    assert client.get_global_mode() == "READWRITE"
+    assert http.get(f"/mode/{subject}?defaultToGlobal=true").json() == {"mode": "READWRITE"}
+    assert _error(http.get(f"/mode/{subject}"))[:2] == (404, 40409)
+    assert _error(http.put("/mode", json={"mode": "READONLY"}, headers=POST_HEADERS))[:2] == (405, 405)
