@@ -129,7 +129,7 @@ class SchemaStore:
         self._max_id = 0
         self._global_level: CompatibilityLevel | None = None
         self._subject_levels: dict[str, CompatibilityLevel] = {}
-        self._parsed: dict[str, AvroSchema] = {}
+        self._parsed: dict[str, AvroSchema | None] = {}
         self.skipped_records = 0
 
     def attach(self, *, writer: Callable[[list[Record]], None], sync: Callable[[], None]) -> None:
@@ -235,12 +235,33 @@ class SchemaStore:
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _parsed_stored(self, text: str) -> AvroSchema:
-        cached = self._parsed.get(text)
-        if cached is None:
-            cached = parse(text)
-            self._parsed[text] = cached
-        return cached
+    def _parsed_stored(self, text: str) -> AvroSchema | None:
+        """The parsed form of a stored schema; None for one we cannot parse (e.g. a Protobuf
+        schema a real registry wrote to the shared topic), which then takes part in no
+        comparison or compatibility check."""
+        if text in self._parsed:
+            return self._parsed[text]
+        try:
+            parsed: AvroSchema | None = parse(text)
+        except InvalidSchemaError:
+            log.warning("a stored schema is not Avro this registry can parse; it is skipped in checks")
+            parsed = None
+        self._parsed[text] = parsed
+        return parsed
+
+    def _history(self, entries: list[SchemaVersion]) -> list[tuple[int, AvroSchema]]:
+        out = []
+        for e in entries:
+            parsed = self._parsed_stored(e.schema)
+            if parsed is not None:
+                out.append((e.version, parsed))
+        return out
+
+    def _same(self, entry: SchemaVersion, new: AvroSchema) -> bool:
+        if entry.schema == new.canonical:
+            return True
+        parsed = self._parsed_stored(entry.schema)
+        return parsed is not None and parsed.equality_key == new.equality_key
 
     def _entries(self, subject: str, deleted: bool) -> list[SchemaVersion]:
         """Versions of `subject`, oldest first; soft-deleted ones only if `deleted`."""
@@ -300,7 +321,7 @@ class SchemaStore:
                 if existing is not None:
                     return existing
                 live = self._entries(subject, deleted=False)
-                previous = [(e.version, self._parsed_stored(e.schema)) for e in live]
+                previous = self._history(live)
                 messages = compatibility.check(self._level_for(subject), new, previous)
                 if messages:
                     raise IncompatibleSchemaError(subject, messages)
@@ -329,7 +350,7 @@ class SchemaStore:
     def _existing(self, subject: str, new: AvroSchema, schema_id: int | None,
                   version: int | None) -> Registration | None:
         for entry in reversed(self._entries(subject, deleted=False)):
-            if entry.schema == new.canonical or self._parsed_stored(entry.schema).equality_key == new.equality_key:
+            if self._same(entry, new):
                 if (schema_id is None or schema_id == entry.id) and (version is None or version == entry.version):
                     return Registration(entry.id, entry.version, created=False)
         return None
@@ -465,7 +486,7 @@ class SchemaStore:
                 if e.schema == new.canonical:
                     return e
             for e in reversed(entries):
-                if self._parsed_stored(e.schema).equality_key == new.equality_key:
+                if self._same(e, new):
                     return e
         raise SchemaNotFoundError()
 
@@ -499,12 +520,12 @@ class SchemaStore:
             level = self._level_for(subject)
             live = self._entries(subject, deleted=False)
             if v is None or v == LATEST:
-                previous = [(e.version, self._parsed_stored(e.schema)) for e in live]
+                previous = self._history(live)
                 if v is None and not live and not self._entries(subject, deleted=True):
                     raise SubjectNotFoundError(subject)
             else:
                 entry = self.get_version(subject, v)
-                previous = [(entry.version, self._parsed_stored(entry.schema))]
+                previous = self._history([entry])
                 if level.transitive:
                     level = CompatibilityLevel(level.value.removesuffix("_TRANSITIVE"))
         if v is None and level is not CompatibilityLevel.NONE and not level.transitive:

@@ -260,3 +260,12 @@ def test_unknown_and_foreign_record_types_are_skipped() -> None:
     s.apply(records.decode(b'{"keytype":"MODE","subject":"x","magic":0}', b'{"mode":"READONLY"}'))
     s.apply(records.decode(b'{"keytype":"CONFIG","magic":0}', b'{"normalize":true}'))
     assert s.skipped_records == 2 and s.level().value == "BACKWARD"
+
+
+def test_foreign_schema_types_on_the_topic_do_not_break_avro_subjects() -> None:
+    s = SchemaStore()
+    s.apply(records.schema_record("p-value", 1, 5, 'syntax = "proto3"; message M {}', schema_type="PROTOBUF"))
+    assert s.get_version("p-value", 1).as_json()["schemaType"] == "PROTOBUF"
+    reg = s.register("p-value", V1)                      # nothing Avro to be incompatible with
+    assert (reg.id, reg.version) == (6, 2)
+    assert s.lookup("p-value", V1).version == 2
