@@ -29,7 +29,10 @@ and a tombstone (null value) withdraws a model. `publish_bundle` creates the top
 Scoring helpers live here too (`feature_matrix`, `ModelBundle.scores`) so that trainer and
 scorer compute the anomaly score in exactly the same way: standardise with the bundle's
 scaler, reconstruct with the autoencoder, score = mean squared reconstruction error over
-the standardised features, anomaly = score > threshold.
+the standardised features, anomaly = score > threshold. The trainer's published model
+may end in a fixed per-feature residual scaling (built-in Keras layers, see
+`trainer.model.calibrate`); it is part of the model, so a reader needs to know nothing
+about it: the score is always mean((z - model(z))^2).
 """
 
 from __future__ import annotations
@@ -268,19 +271,28 @@ class ModelBundle:
             raise ModelBundleError(
                 f"bundle {self.name!r} expects {len(self.feature_names)} features, got shape {z.shape}"
             )
-        model = self.load_keras_model()
-        out = np.empty(len(z), dtype=np.float64)
-        for start in range(0, len(z), batch_size):
-            chunk = z[start:start + batch_size]
-            recon = np.asarray(model.predict_on_batch(chunk), dtype=np.float64)
-            out[start:start + batch_size] = np.mean((chunk.astype(np.float64) - recon) ** 2, axis=1)
-        return out
+        return reconstruction_mse(self.load_keras_model(), z, batch_size)
 
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) > self.threshold
 
     def feature_matrix(self, frame: "pd.DataFrame") -> np.ndarray:
         return feature_matrix(frame, self.feature_names)
+
+
+def reconstruction_mse(model: "keras.Model", z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Mean squared reconstruction error per row of standardised inputs: the anomaly score.
+
+    Shared by trainer and scorer so both score identically; one `predict_on_batch` per
+    chunk of rows.
+    """
+    z32 = np.asarray(z, dtype=np.float32)
+    out = np.empty(len(z32), dtype=np.float64)
+    for start in range(0, len(z32), batch_size):
+        chunk = z32[start:start + batch_size]
+        recon = np.asarray(model.predict_on_batch(chunk), dtype=np.float64)
+        out[start:start + batch_size] = np.mean((chunk.astype(np.float64) - recon) ** 2, axis=1)
+    return out
 
 
 def load_keras_model(data: bytes) -> "keras.Model":

@@ -125,8 +125,8 @@ def run_train(args) -> int:
 
     from trainer.errors import OptionError
 
-    out = Console()
-    err = Console(stderr=True)
+    out = Console(soft_wrap=True)  # paths and figures stay on one line in logs
+    err = Console(stderr=True, soft_wrap=True)
     if args.model and not args.evaluate_csv:
         raise OptionError("--model is for --evaluate-csv: it chooses the model that scores the CSV")
     if args.val_fraction + args.test_fraction >= 1:

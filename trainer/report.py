@@ -104,12 +104,13 @@ def plot_histograms(y: np.ndarray, s: np.ndarray, threshold: float | None, path:
     bins = np.logspace(np.log10(lo), np.log10(max(s.max(), lo * 10)), 80)
     for cls, name, colour in ((0, "normal", "tab:blue"), (1, "fraud", "tab:red")):
         vals = np.clip(s[y == cls], lo, None)
-        ax.hist(vals, bins=bins, alpha=0.55, density=True, color=colour, label=f"{name} ({len(vals):,})")
+        ax.hist(vals, bins=bins, alpha=0.55, color=colour, label=f"{name} ({len(vals):,})")
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", lw=1, label=f"threshold {threshold:.4g}")
     ax.set_xscale("log")
-    ax.set_xlabel("reconstruction error (MSE, standardised features)")
-    ax.set_ylabel("density")
+    ax.set_yscale("log")  # a few hundred frauds next to many thousand normal rows stay visible
+    ax.set_xlabel("anomaly score: reconstruction error (mean square, scaled residuals)")
+    ax.set_ylabel("rows (log scale)")
     ax.set_title("Reconstruction error per class")
     ax.legend()
     fig.tight_layout()
