@@ -146,6 +146,9 @@ class ExprCompiler:
         self.registry = registry
         self.ns: dict[str, Any] = namespace if namespace is not None else {}
         self.row_var = row_var
+        #: optional slot index → Python expression, for code that holds row values in
+        #: local variables instead of a list (the columnar batch path)
+        self.slot_code: dict[int, str] | None = None
         self.clause = "SELECT"
         self._n = 0
         self.ns.setdefault("_ops", ops)
@@ -216,6 +219,8 @@ class ExprCompiler:
         if slot is None:
             name = f"{e.source}.{e.name}" if e.source else e.name
             raise self.error(f"{self.clause} column '{name}' cannot be resolved.")
+        if self.slot_code is not None:
+            return self.slot_code[slot.index], slot.type
         return f"{self.row_var}[{slot.index}]", slot.type
 
     def _c_Dereference(self, e: ast.Dereference):

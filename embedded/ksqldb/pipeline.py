@@ -105,6 +105,9 @@ class QueryPipeline:
         self.generated_source = self._generate(
             registry, source_timestamp, sink_timestamp, value_coercions
         )
+        self._columnar: "_ColumnarPath | None" = None
+        if not transient and source_timestamp is None and sink_timestamp is None and not value_coercions:
+            self._columnar = _ColumnarPath.build(self, registry)
         #: counts for metrics / processing-log summaries
         self.processed = 0
         self.failed = 0
@@ -275,7 +278,12 @@ class QueryPipeline:
 
     def process(self, batch: Sequence[Sequence[Any]]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
         """Transform a batch of input records; never raises for bad records."""
-        rows, errs = self._run(batch, self.query_id, self.source_topic, self.sink_topic)
+        res = None
+        if self._columnar is not None and len(batch) >= _ColumnarPath.MIN_BATCH:
+            res = self._columnar.run(batch)
+        if res is None:
+            res = self._run(batch, self.query_id, self.source_topic, self.sink_topic)
+        rows, errs = res
         topic = self.sink_topic
         outputs = [OutputRecord(topic, k, v, ts) for k, v, ts in rows]  # type: ignore[arg-type]
         self.processed += len(batch)
@@ -303,3 +311,191 @@ class QueryPipeline:
 
 def _q(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", " ")
+
+
+class _ColumnarPath:
+    """Batch path for DELIMITED → AVRO queries: Arrow parses the batch, runs of DOUBLE
+    columns copied to the output are encoded for the whole batch with NumPy, and only
+    the columns that expressions use are turned into Python values.
+
+    Same compiled expressions, same results as the per-record path (which remains the
+    reference): whenever the batch is not plain (a NULL value, a record the CSV parser
+    rejects, ...) `run` returns None and the caller processes it record by record.
+    """
+
+    MIN_BATCH = 16
+
+    def __init__(self) -> None:
+        self.reader = None
+        self.fn = None
+        self.runs: list[list[int]] = []  # source value column index per run position
+        self.needed: list[int] = []
+        self.source = ""
+
+    @classmethod
+    def build(cls, pipe: "QueryPipeline", registry) -> "_ColumnarPath | None":
+        from embedded.ksqldb.serde.avro import AvroValueSerde
+        from embedded.ksqldb.serde.avro_fast import build_record_encoder
+        from embedded.ksqldb.serde.delimited import ColumnarDelimitedReader, DelimitedValueSerde
+
+        plan = pipe.plan
+        src = plan.source
+        if src.kind != "STREAM" or not isinstance(pipe.value_in, DelimitedValueSerde):
+            return None
+        vout = pipe.value_out
+        if not isinstance(vout, AvroValueSerde) or vout.physical or vout.unwrapped or vout._codec is None:
+            return None
+        value_cols = src.schema.value
+        if not ColumnarDelimitedReader.supports(value_cols):
+            return None
+        nkey = len(src.schema.key)
+        nval = len(value_cols)
+
+        def value_double_col(e: ast.Expr) -> int | None:
+            if isinstance(e, ast.ColumnRef):
+                slot = plan.scope.resolve(e)
+                if slot is not None and nkey <= slot.index < nkey + nval and slot.type.base == "DOUBLE":
+                    return slot.index - nkey
+            return None
+
+        exprs = plan.value_exprs
+        runs: list[tuple[int, int]] = []
+        i = 0
+        while i < len(exprs):
+            if value_double_col(exprs[i]) is not None:
+                j = i
+                while j < len(exprs) and value_double_col(exprs[j]) is not None:
+                    j += 1
+                if j - i >= 2:
+                    runs.append((i, j))
+                i = j
+            else:
+                i += 1
+        if not runs:
+            return None
+        in_run = {p for a, b in runs for p in range(a, b)}
+        self = cls()
+        self.reader = ColumnarDelimitedReader(value_cols, pipe.value_in.delimiter)
+        self.runs = [[value_double_col(exprs[p]) for p in range(a, b)] for a, b in runs]  # type: ignore[misc]
+
+        # which source value columns expressions need as Python values
+        others = [e for p, e in enumerate(exprs) if p not in in_run] + list(plan.key_exprs)
+        if plan.where is not None:
+            others.append(plan.where)
+        needed: set[int] = set()
+        for e in others:
+            for x in ast.walk(e):
+                if isinstance(x, ast.ColumnRef):
+                    slot = plan.scope.resolve(x)
+                    if slot is not None and nkey <= slot.index < nkey + nval:
+                        needed.add(slot.index - nkey)
+        self.needed = sorted(needed)
+
+        ns: dict[str, Any] = {"_kdec": pipe.key_in.decode, "_reason": _reason,
+                              "_kenc": pipe.key_out.encode}
+        ns["_venc"] = build_record_encoder(vout.columns, vout._header, runs)
+        comp = ExprCompiler(plan.scope, registry, ns)
+        slot_code: dict[int, str] = {}
+        for j in range(nkey):
+            slot_code[j] = f"k[{j}]"
+        for c in self.needed:
+            slot_code[nkey + c] = f"_c{c}[i]"
+        slot_code[nkey + nval] = "ts"
+        slot_code[nkey + nval + 1] = "rec[3]"
+        slot_code[nkey + nval + 2] = "rec[4]"
+        comp.slot_code = slot_code
+        ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
+
+        lines = ["def _run_col(batch, cols, segs):", "    out = []", "    errs = []"]
+        add = lines.append
+        for c in self.needed:
+            add(f"    _c{c} = cols[{c}]")
+        for k in range(len(runs)):
+            add(f"    _g{k} = segs[{k}]")
+        add("    for i in range(len(batch)):")
+        add("        rec = batch[i]")
+        add("        try:")
+        add("            k = _kdec(rec[0])")
+        add("        except Exception as e:")
+        add("            errs.append(('deserialize key', _reason(e), rec))")
+        add("            continue")
+        add("        ts = rec[2]")
+        if plan.where is not None:
+            comp.clause = "WHERE"
+            pred = comp.compile_predicate(plan.where)
+            add("        try:")
+            add(f"            _w = {pred}")
+            add("        except Exception as e:")
+            add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
+            add("            _w = None")
+            add("        if not _w:")
+            add("            continue")
+        comp.clause = "SELECT"
+        keys = []
+        for n, e in enumerate(plan.key_exprs):
+            code, _ = comp.compile(e)
+            add("        try:")
+            add(f"            _k{n} = {code}")
+            add("        except Exception as e:")
+            add(f"            errs.append(('evaluate', 'Error computing key expression {_q(e.sql())}: ' + _reason(e), rec))")
+            add(f"            _k{n} = None")
+            keys.append(f"_k{n}")
+        vals = []
+        for p, e in enumerate(exprs):
+            if p in in_run:
+                vals.append("None")
+                continue
+            code, _ = comp.compile(e)
+            var = f"_v{p}"
+            vals.append(var)
+            if _safe(e):
+                add(f"        {var} = {code}")
+            else:
+                add("        try:")
+                add(f"            {var} = {code}")
+                add("        except Exception as e:")
+                add(f"            errs.append(('evaluate', 'Error computing expression {_q(e.sql())}: ' + _reason(e), rec))")
+                add(f"            {var} = None")
+        add("        if _ue:")
+        add("            errs.extend(('evaluate', m, rec) for m in _ue)")
+        add("            _ue.clear()")
+        kk = "(" + "".join(k + ", " for k in keys) + ")"
+        segargs = "".join(f", _g{k}[i]" for k in range(len(runs)))
+        add("        try:")
+        add(f"            out.append((_kenc({kk}), _venc([{', '.join(vals)}]{segargs}), ts))")
+        add("        except Exception as e:")
+        add("            errs.append(('serialize', _reason(e), rec))")
+        add("    return out, errs")
+        self.source = "\n".join(lines)
+        self.fn = build_function(self.source, ns, "_run_col")
+        return self
+
+    def run(self, batch: Sequence[Sequence[Any]]):
+        import numpy as np
+
+        from embedded.ksqldb.serde.avro_fast import double_run_block, opt_double
+
+        values = [rec[1] for rec in batch]
+        if None in values:
+            return None
+        table = self.reader.read(values)  # type: ignore[union-attr]
+        if table is None:
+            return None
+        n = len(batch)
+        cols: dict[int, list] = {c: table.column(c).to_pylist() for c in self.needed}
+        segs = []
+        for run in self.runs:
+            chunks = [table.column(c) for c in run]
+            arrays = [np.asarray(ch.to_numpy(zero_copy_only=False), dtype=np.float64) for ch in chunks]
+            block, width = double_run_block(arrays)
+            seg = [block[i * width:(i + 1) * width] for i in range(n)]
+            if any(ch.null_count for ch in chunks):
+                nulls = np.zeros(n, dtype=bool)
+                for ch in chunks:
+                    if ch.null_count:
+                        nulls |= np.asarray(ch.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+                pyvals = [ch.to_pylist() for ch in chunks]
+                for i in np.flatnonzero(nulls):
+                    seg[i] = b"".join(b"\x00" if pv[i] is None else opt_double(pv[i]) for pv in pyvals)
+            segs.append(seg)
+        return self.fn(batch, cols, segs)  # type: ignore[misc]

@@ -75,6 +75,19 @@ def _wants_v1_json(accept: str | None) -> bool:
     return False
 
 
+async def _let_frame_go(http2: bool) -> None:
+    """Give Hypercorn's HTTP/2 sender a turn so this row leaves as its own DATA frame.
+
+    Hypercorn buffers a stream's body and sends what has accumulated; rows yielded back
+    to back would share a frame, and ksql-python-ng parses each received chunk as one row
+    (real ksqlDB writes a frame per row). Under HTTP/1.1 each body message is already its
+    own chunk.
+    """
+    if http2:
+        await anyio.sleep(0)
+        await anyio.sleep(0)
+
+
 def _schema_string(runner: PushQueryRunner) -> str:
     q = runner.query
     return ", ".join(f"`{n}` {t}" for n, t in zip(q.column_names, q.column_types))
@@ -168,12 +181,16 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         accept = (request.headers.get("accept") or "").lower()
         as_array = "application/json" in accept and DELIMITED not in accept
 
+        http2 = request.scope.get("http_version") == "2"
+
         async def delimited() -> AsyncIterator[bytes]:
             yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
+            await _let_frame_go(http2)
             try:
                 async for batch in _row_batches(runner):
                     for row in batch:
                         yield (dumps(row_to_json(row, types)) + "\n").encode()
+                        await _let_frame_go(http2)
             except KsqlError as exc:
                 yield (json.dumps({"@type": "generic_error", "error_code": 50000, "message": exc.message}) + "\n").encode()
 
@@ -206,11 +223,15 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
             meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,
                     "columnTypes": runner.query.column_types}
 
+            http2 = request.scope.get("http_version") == "2"
+
             async def delimited() -> AsyncIterator[bytes]:
                 yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
+                await _let_frame_go(http2)
                 async for batch in _row_batches(runner):
                     for row in batch:
                         yield (dumps(row_to_json(row, types)) + "\n").encode()
+                        await _let_frame_go(http2)
 
             return StreamingResponse(delimited(), media_type=DELIMITED)
 

@@ -377,7 +377,9 @@ class AvroValueSerde(ValueSerde):
         """A faster encode for the common flat record of our own schema, else None."""
         if self.physical or self.unwrapped or self._codec is None:
             return None
-        return None
+        from embedded.ksqldb.serde.avro_fast import build_record_encoder
+
+        return build_record_encoder(self.columns, self._header)
 
 
 class AvroKeySerde(KeySerde):

@@ -92,31 +92,82 @@ def field_parser(t: SqlType):
     raise SerdeError(f"The 'DELIMITED' format does not support type '{base}'")
 
 
+def unquote(x: str) -> str | None:
+    """A field of the fast path: strip surrounding quotes; ValueError if malformed."""
+    if x[0] != '"':
+        return x
+    if len(x) < 2 or x[-1] != '"':
+        raise ValueError("quoted field spans a delimiter")
+    inner = x[1:-1]
+    if '"' in inner:
+        if inner.replace('""', "").find('"') >= 0:
+            raise ValueError("unescaped quote in quoted field")
+        inner = inner.replace('""', '"')
+    return inner or None
+
+
 def build_decoder(columns: Sequence[Column], delim: str, what: str):
-    """Generate `decode(text) -> list` for the columns (empty field → None)."""
-    ns: dict[str, Any] = {"_split_quoted": split_quoted, "_SerdeError": SerdeError}
+    """Generate `decode(text) -> list` for the columns (empty field → None).
+
+    Fast path: `str.split` on the delimiter, quotes stripped per field; a line whose
+    quoting does not survive a plain split (a quoted delimiter, a quoted number) raises
+    ValueError inside the fast path and is re-parsed with the full CSV splitter.
+    """
+    ns: dict[str, Any] = {"_split_quoted": split_quoted, "_SerdeError": SerdeError, "_unq": unquote}
     n = len(columns)
-    parts = []
-    for i, c in enumerate(columns):
-        p = field_parser(c.type)
-        if p is None:
-            parts.append(f"(_x if (_x := f[{i}]) else None)")
-        elif p is int:
-            parts.append(f"(int(_x) if (_x := f[{i}]) else None)")
-        elif p is float:
-            parts.append(f"(float(_x) if (_x := f[{i}]) else None)")
-        else:
-            ns[f"_p{i}"] = p
-            parts.append(f"(_p{i}(_x) if (_x := f[{i}]) else None)")
+
+    def conversions(fast: bool, runs: bool) -> list[str]:
+        parts = []
+        i = 0
+        while i < n:
+            c = columns[i]
+            p = field_parser(c.type)
+            if runs and p is float:
+                j = i
+                while j < n and field_parser(columns[j].type) is float:
+                    j += 1
+                if j - i >= 2:
+                    # one C-level pass over a run of DOUBLE fields; an empty (NULL) or
+                    # malformed field raises ValueError and the line takes the slow path
+                    parts.append(f"*_map(float, f[{i}:{j}])")
+                    i = j
+                    continue
+            if p is None:
+                if fast:
+                    parts.append(f"(_unq(_x) if (_x := f[{i}]) else None)")
+                else:
+                    parts.append(f"(_x if (_x := f[{i}]) else None)")
+            elif p is int:
+                parts.append(f"(int(_x) if (_x := f[{i}]) else None)")
+            elif p is float:
+                parts.append(f"(float(_x) if (_x := f[{i}]) else None)")
+            else:
+                ns[f"_p{i}"] = p
+                if fast:
+                    parts.append(f"(_p{i}(_unq(_x) or '') if (_x := f[{i}]) else None)")
+                else:
+                    parts.append(f"(_p{i}(_x) if (_x := f[{i}]) else None)")
+            i += 1
+        return parts
+
+    ns["_map"] = map
+    q = chr(34)
     src = [
         "def decode(s):",
-        f"    if '\"' in s:",
-        f"        f = _split_quoted(s, {delim!r})",
-        "    else:",
-        f"        f = s.split({delim!r})",
+        f"    f = s.split({delim!r})",
+        f"    if len(f) == {n}:",
+        "        try:",
+        f"            if '{q}' not in s:",
+        f"                return [{', '.join(conversions(False, True))}]",
+        f"            return [{', '.join(conversions(True, True))}]",
+        "        except ValueError:",
+        "            pass",
+        f"        if '{q}' not in s:",
+        f"            return [{', '.join(conversions(False, False))}]",
+        f"    f = _split_quoted(s, {delim!r})",
         f"    if len(f) != {n}:",
         f"        raise _SerdeError('Unexpected field count, csvFields:' + str(len(f)) + ' schemaFields:{n}')",
-        f"    return [{', '.join(parts)}]",
+        f"    return [{', '.join(conversions(False, False))}]",
     ]
     return build_function("\n".join(src), ns, "decode")
 
@@ -223,3 +274,62 @@ class DelimitedKeySerde(KeySerde):
         if all(v is None for v in values):
             return None
         return self._encode_fields(values).encode("utf-8")
+
+
+# ------------------------------------------------------------------ columnar batch reading
+
+_ARROW_TYPES = {"INTEGER": "int32", "BIGINT": "int64", "DOUBLE": "float64", "STRING": "string"}
+
+
+class ColumnarDelimitedReader:
+    """Parses a whole batch of DELIMITED values with Arrow's C++ CSV reader.
+
+    Used by the pipeline's columnar path for schemas of INT/BIGINT/DOUBLE/STRING columns.
+    It only answers when the batch is unambiguous for a line-oriented CSV parser (no
+    CR/LF inside a value, no NULL values); any parse problem (wrong field count, bad
+    number, invalid UTF-8) returns None and the caller processes the batch record by
+    record, so errors are attributed to the exact record as usual.
+    """
+
+    def __init__(self, columns: Sequence[Column], delimiter: str) -> None:
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        self.columns = list(columns)
+        names = [f"c{i}" for i in range(len(self.columns))]
+        self.read_options = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 30)
+        self.parse_options = pacsv.ParseOptions(
+            delimiter=delimiter, quote_char='"', double_quote=True, escape_char=False,
+            newlines_in_values=False, ignore_empty_lines=False,
+        )
+        self.convert_options = pacsv.ConvertOptions(
+            column_types={n: getattr(pa, _ARROW_TYPES[c.type.base])() for n, c in zip(names, self.columns)},
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+            check_utf8=True,
+        )
+        self._pa = pa
+        self._csv = pacsv
+
+    @staticmethod
+    def supports(columns: Sequence[Column]) -> bool:
+        try:
+            import pyarrow.csv  # noqa: F401
+        except ImportError:  # pragma: no cover - pyarrow is a dependency
+            return False
+        return bool(columns) and all(c.type.base in _ARROW_TYPES for c in columns)
+
+    def read(self, datas: Sequence[bytes]):
+        n = len(datas)
+        buf = b"\n".join(datas)
+        if buf.count(b"\n") != n - 1 or b"\r" in buf:
+            return None
+        try:
+            table = self._csv.read_csv(
+                self._pa.py_buffer(buf), read_options=self.read_options,
+                parse_options=self.parse_options, convert_options=self.convert_options,
+            )
+        except Exception:  # noqa: BLE001 - any problem: fall back to the per-record path
+            return None
+        if table.num_rows != n:
+            return None
+        return table
