@@ -63,3 +63,16 @@ def test_missing_and_empty_topics_are_clear_errors(kafka_bootstrap, schema_regis
     produce_values(kafka_bootstrap, topic_name, [b"junk", b"\x00"])
     with pytest.raises(TopicError, match="none of the 2 record"):
         read_topic(kafka_bootstrap, topic_name, registry_url=schema_registry_url, progress=False, timeout=10)
+
+
+def test_cli_on_a_missing_topic_prints_one_line_and_exits_non_zero(kafka_bootstrap, schema_registry_url, topic_name,
+                                                                  tmp_path, monkeypatch, capsys):
+    from fraudstream.cli.main import main
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
+    rc = main(["train", "--topic", topic_name, "--no-publish", "--out", str(tmp_path)])
+    err = " ".join(capsys.readouterr().err.split())  # the CLI's console wraps long lines
+    assert rc == TopicError.exit_code != 0
+    assert f"topic {topic_name!r} does not exist" in err and "Traceback" not in err
+    assert not (tmp_path / "fraud-autoencoder").exists()  # nothing half-written
