@@ -121,6 +121,7 @@ class QueryPipeline:
             "_vdec": self.value_in.decode,
             "_reason": _reason,
             "_OR": OutputRecord,
+            "_new": tuple.__new__,
         }
         comp = ExprCompiler(plan.scope, registry, ns)
         nkey = len(plan.source.schema.key)
@@ -191,7 +192,7 @@ class QueryPipeline:
             kk = emit_keys("            ", only_key_refs=plan.partitioned)
             kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             add("            try:")
-            add(f"                out.append(({kenc}, None, ts))")
+            add(f"                out.append(_new(_OR, (_sink, {kenc}, None, ts, ())))")
             add("            except Exception as e:")
             add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -219,7 +220,7 @@ class QueryPipeline:
             if is_table and not self.transient:
                 kk = emit_keys("            ")
                 add("            try:")
-                add(f"                out.append((_kenc({kk}), None, ts))")
+                add(f"                out.append(_new(_OR, (_sink, _kenc({kk}), None, ts, ())))")
                 add("            except Exception as e:")
                 add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -261,7 +262,7 @@ class QueryPipeline:
             add("            _ue.clear()")
             kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             add("        try:")
-            add(f"            out.append(({kenc}, _venc({row}), ts))")
+            add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc({row}), ts, ())))")
             add("        except Exception as e:")
             add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")
@@ -283,9 +284,7 @@ class QueryPipeline:
             res = self._columnar.run(batch)
         if res is None:
             res = self._run(batch, self.query_id, self.source_topic, self.sink_topic)
-        rows, errs = res
-        topic = self.sink_topic
-        outputs = [OutputRecord(topic, k, v, ts) for k, v, ts in rows]  # type: ignore[arg-type]
+        outputs, errs = res
         self.processed += len(batch)
         return outputs, self._errors(errs)
 
@@ -392,7 +391,8 @@ class _ColumnarPath:
         self.needed = sorted(needed)
 
         ns: dict[str, Any] = {"_kdec": pipe.key_in.decode, "_reason": _reason,
-                              "_kenc": pipe.key_out.encode}
+                              "_kenc": pipe.key_out.encode, "_OR": OutputRecord,
+                              "_new": tuple.__new__, "_sink": pipe.sink_topic}
         ns["_venc"] = build_record_encoder(vout.columns, vout._header, runs)
         comp = ExprCompiler(plan.scope, registry, ns)
         slot_code: dict[int, str] = {}
@@ -462,7 +462,7 @@ class _ColumnarPath:
         kk = "(" + "".join(k + ", " for k in keys) + ")"
         segargs = "".join(f", _g{k}[i]" for k in range(len(runs)))
         add("        try:")
-        add(f"            out.append((_kenc({kk}), _venc([{', '.join(vals)}]{segargs}), ts))")
+        add(f"            out.append(_new(_OR, (_sink, _kenc({kk}), _venc([{', '.join(vals)}]{segargs}), ts, ())))")
         add("        except Exception as e:")
         add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")

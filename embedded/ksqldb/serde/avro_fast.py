@@ -49,12 +49,26 @@ def opt_long(n: int) -> bytes:
     return bytes(out)
 
 
-def opt_str(s: str) -> bytes:
+def _opt_str(s: str) -> bytes:
     b = s.encode("utf-8")
     n = len(b)
     if n < 64:
         return _BRANCH1[n << 1] + b
     return opt_long(n) + b
+
+
+_STR_CACHE: dict[str, bytes] = {}
+_STR_CACHE_MAX = 8192
+
+
+def opt_str(s: str) -> bytes:
+    """Encoded optional string; short repeated values (users, labels) come from a cache."""
+    b = _STR_CACHE.get(s)
+    if b is None:
+        b = _opt_str(s)
+        if len(s) <= 64 and len(_STR_CACHE) < _STR_CACHE_MAX:
+            _STR_CACHE[s] = b
+    return b
 
 
 def opt_bytes(b: bytes) -> bytes:
