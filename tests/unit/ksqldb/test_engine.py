@@ -1,0 +1,167 @@
+"""Engine: statement execution, entities, errors, sandboxing, sessions, push queries."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embedded.ksqldb import (
+    Engine,
+    InMemorySchemaRegistry,
+    InMemoryTopicAdmin,
+    InputRecord,
+    KsqlParseError,
+    KsqlSelectToKsqlEndpointError,
+    KsqlStatementError,
+)
+
+SOURCE = ("CREATE STREAM TX (ID BIGINT KEY, `USER` VARCHAR, AMOUNT DOUBLE, CLASS VARCHAR) "
+          "WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='DELIMITED', PARTITIONS=2);")
+
+
+class Writer:
+    def __init__(self):
+        self.records = []
+
+    def produce(self, topic, key, value, timestamp, headers=()):
+        self.records.append((topic, key, value, timestamp))
+
+
+@pytest.fixture
+def engine():
+    return Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), Writer())
+
+
+def test_create_stream_creates_topic_and_answers_current_status(engine):
+    (entity,) = engine.execute(SOURCE)
+    assert entity["@type"] == "currentStatus"
+    assert entity["commandId"] == "stream/`TX`/create"
+    assert entity["commandStatus"] == {"status": "SUCCESS", "message": "Stream created", "queryId": None}
+    assert entity["statementText"].startswith("CREATE STREAM TX (ID BIGINT KEY, USER STRING")
+    assert "KAFKA_TOPIC='tx'" in entity["statementText"]
+    assert entity["warnings"] == []
+    assert engine.admin.describe_topic("tx").partitions == 2
+
+
+def test_missing_topic_without_partitions_is_a_statement_error(engine):
+    with pytest.raises(KsqlStatementError) as e:
+        engine.execute("CREATE STREAM S (V INT) WITH (KAFKA_TOPIC='nope', VALUE_FORMAT='JSON');")
+    assert "Topic 'nope' does not exist" in e.value.message
+    assert e.value.statement_text.startswith("CREATE STREAM S")
+    assert e.value.error_code == 40001
+
+
+def test_csas_query_id_message_and_sink_topic(engine):
+    engine.execute(SOURCE)
+    (entity,) = engine.execute(
+        "CREATE STREAM PRE WITH (VALUE_FORMAT='AVRO') AS SELECT ID, MASK_LEFT(`USER`, 2) AS `USER`, "
+        "AMOUNT, CLASS FROM TX WHERE CLASS IS NOT NULL EMIT CHANGES;")
+    qid = entity["commandStatus"]["queryId"]
+    assert qid == "CSAS_PRE_1"
+    assert entity["commandStatus"]["message"] == f"Created query with ID {qid}"
+    q = engine.queries[qid]
+    assert (q.source_topic, q.sink_topic, q.kind) == ("tx", "PRE", "CSAS")
+    assert engine.registry.get_latest("PRE-value") is not None
+    out, errs = q.pipeline.process([InputRecord(b"\x00" * 8, b'"Kai",12.5,"0"', 5, 0, 0)])
+    assert errs == [] and len(out) == 1 and out[0].topic == "PRE" and out[0].timestamp == 5
+
+
+def test_validation_is_all_or_nothing(engine):
+    with pytest.raises(KsqlStatementError):
+        engine.execute(SOURCE + "\nCREATE STREAM BAD AS SELECT NOPE FROM TX;")
+    assert engine.metastore.get("TX") is None
+    assert engine.admin.describe_topic("tx") is None
+
+
+def test_show_describe_drop_and_terminate(engine):
+    engine.execute(SOURCE)
+    engine.execute("CREATE STREAM C AS SELECT * FROM TX;")
+    (streams,) = engine.execute("show streams;")
+    assert streams["@type"] == "streams" and streams["statementText"] == "show streams;"
+    assert {s["name"] for s in streams["streams"]} == {"TX", "C"}
+    assert streams["streams"][0].keys() == {"type", "name", "topic", "keyFormat", "valueFormat", "isWindowed"}
+    (desc,) = engine.execute("DESCRIBE TX EXTENDED;")
+    d = desc["sourceDescription"]
+    assert [q["id"] for q in d["readQueries"]] == ["CSAS_C_1"]
+    assert d["fields"][0] == {"name": "ID", "schema": {"type": "BIGINT", "fields": None, "memberSchema": None}, "type": "KEY"}
+    with pytest.raises(KsqlStatementError, match="The following streams and/or tables read from this source: \\[C\\]"):
+        engine.execute("DROP STREAM TX;")
+    (drop,) = engine.execute("DROP STREAM C DELETE TOPIC;")
+    assert drop["commandStatus"]["message"] == "Source `C` (topic: C) was dropped."
+    assert engine.queries == {} and engine.admin.describe_topic("C") is None
+    (missing,) = engine.execute("DROP STREAM IF EXISTS C;")
+    assert missing["commandStatus"]["message"] == "Source `C` does not exist."
+    with pytest.raises(KsqlStatementError, match="Unknown queryId: NOPE"):
+        engine.execute("TERMINATE NOPE;")
+    with pytest.raises(KsqlStatementError, match="Could not find STREAM/TABLE 'X' in the Metastore"):
+        engine.execute("DESCRIBE X;")
+
+
+def test_show_tables_on_an_empty_engine(engine):
+    assert engine.execute("show tables;") == [
+        {"@type": "tables", "statementText": "show tables;", "tables": [], "warnings": []}
+    ]
+
+
+def test_select_on_the_ksql_endpoint_and_parse_errors(engine):
+    engine.execute(SOURCE)
+    with pytest.raises(KsqlSelectToKsqlEndpointError) as e:
+        engine.execute("SELECT * FROM TX EMIT CHANGES;")
+    assert e.value.error_code == 40002
+    with pytest.raises(KsqlParseError) as p:
+        engine.execute("noi;")
+    assert p.value.error_code == 40001
+
+
+def test_set_unset_are_session_properties(engine):
+    session = {}
+    assert engine.execute("SET 'auto.offset.reset'='earliest';", session) == []
+    assert session == {"auto.offset.reset": "earliest"}
+    engine.execute(SOURCE)
+    engine.execute("CREATE STREAM C AS SELECT * FROM TX;", session)
+    assert engine.queries["CSAS_C_1"].auto_offset_reset == "earliest"
+    engine.execute("UNSET 'auto.offset.reset';", session)
+    assert session == {}
+
+
+def test_insert_values_goes_through_the_writer(engine):
+    engine.execute(SOURCE)
+    engine.execute("INSERT INTO TX (ID, `USER`, AMOUNT) VALUES (7, 'Kai', 1.5);")
+    (topic, key, value, ts) = engine.writer.records[0]
+    assert topic == "tx" and key == (7).to_bytes(8, "big") and value == b"Kai,1.5,"
+    with pytest.raises(KsqlStatementError, match="Cannot insert values into an unknown stream/table: `NOPE`"):
+        engine.execute("INSERT INTO NOPE VALUES (1);")
+
+
+def test_push_query_schema_and_rows(engine):
+    engine.execute(SOURCE)
+    q = engine.create_push_query("SELECT ID, UCASE(`USER`) AS U, AMOUNT * 2 FROM TX WHERE AMOUNT > 1 EMIT CHANGES LIMIT 3;")
+    assert q.column_names == ["ID", "U", "KSQL_COL_0"]
+    assert q.column_types == ["BIGINT", "STRING", "DOUBLE"]
+    assert q.limit == 3 and q.query_id.startswith("transient_TX_")
+    rows, errs = q.pipeline.process_rows([
+        InputRecord((1).to_bytes(8, "big"), b"kai,2.0,0"),
+        InputRecord((2).to_bytes(8, "big"), b"hans,0.5,0"),
+    ])
+    assert rows == [[1, "KAI", 4.0]] and errs == []
+
+
+def test_commands_are_recorded_for_the_command_topic(engine):
+    engine.execute(SOURCE)
+    engine.execute("CREATE STREAM C AS SELECT * FROM TX; SHOW STREAMS;")
+    assert [c.statement_text.split()[2] for c in engine.commands] == ["TX", "C"]
+    replay = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    for c in engine.commands:
+        replay.execute(c.statement_text, dict(c.properties))
+    assert set(replay.queries) == set(engine.queries)
+
+
+def test_avro_source_without_columns_takes_them_from_the_registry(engine):
+    schema = {"type": "record", "name": "U", "fields": [{"name": "id", "type": "long"},
+                                                        {"name": "city", "type": ["null", "string"]}]}
+    engine.registry.register("users-value", json.dumps(schema))
+    engine.admin.create_topic("users", 1, 1)
+    engine.execute("CREATE TABLE USERS (UID STRING PRIMARY KEY) WITH (KAFKA_TOPIC='users', VALUE_FORMAT='AVRO');")
+    src = engine.metastore.get("USERS")
+    assert str(src.schema) == "`UID` STRING KEY, `ID` BIGINT, `CITY` STRING"
