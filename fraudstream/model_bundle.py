@@ -354,8 +354,9 @@ def ensure_models_topic(
 ) -> None:
     """Create `topic` compacted (one partition, so order per name is total) if missing.
 
-    An existing topic is left as it is, except that a `max.message.bytes` smaller than
-    needed is raised, since otherwise publishing a larger model fails on the broker.
+    An existing topic is made compacted if it is not (a client may have auto-created it
+    with the broker defaults) and a `max.message.bytes` smaller than needed is raised,
+    since otherwise publishing a larger model fails on the broker.
     """
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
@@ -384,17 +385,23 @@ def ensure_models_topic(
         configs = admin.describe_configs([res])[res].result(timeout=timeout)
     except KafkaException as exc:
         raise ModelBundleError(f"cannot read the configuration of {topic!r}: {exc}") from exc
+    changes = []
+    if "compact" not in configs["cleanup.policy"].value:
+        # e.g. auto-created by a client that asked for its metadata before the first publish
+        changes.append(ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET))
     current = int(configs["max.message.bytes"].value)
     if current < max_message_bytes:
-        res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=[ConfigEntry(
-            "max.message.bytes", str(max_message_bytes),
-            incremental_operation=AlterConfigOpType.SET)])
+        changes.append(ConfigEntry("max.message.bytes", str(max_message_bytes),
+                                   incremental_operation=AlterConfigOpType.SET))
+    if changes:
+        res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=changes)
         try:
             admin.incremental_alter_configs([res])[res].result(timeout=timeout)
         except KafkaException as exc:
             raise ModelBundleError(
-                f"topic {topic!r} accepts messages up to {current} bytes and raising it to "
-                f"{max_message_bytes} failed: {exc}"
+                f"topic {topic!r} needs {', '.join(f'{c.name}={c.value}' for c in changes)} "
+                f"(it has cleanup.policy={configs['cleanup.policy'].value}, max.message.bytes={current}) "
+                f"and changing it failed: {exc}"
             ) from exc
 
 

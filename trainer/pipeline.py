@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fraudstream.model_bundle import ModelBundle, latest_bundle, library_versions, publish_bundle
+from fraudstream.model_bundle import ModelBundle, ModelBundleError, latest_bundle, library_versions, publish_bundle
 from fraudstream.settings import TOPICS, Endpoints
 from trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
 from trainer.model import ModelConfig, calibrate, keras_bytes, limit_threads, reconstruction_errors, train
@@ -53,11 +53,16 @@ class RunResult:
     ingest: ingest.IngestResult
 
 
-def next_version(endpoints: Endpoints, opts: TrainOptions) -> int:
+def next_version(endpoints: Endpoints, opts: TrainOptions, console: Console) -> int:
     """ms since epoch, and above the version currently published under the name."""
     version = int(time.time() * 1000)
     if opts.publish:
-        current = latest_bundle(endpoints.bootstrap_servers, opts.models_topic, opts.model_name, timeout=opts.timeout)
+        try:
+            current = latest_bundle(endpoints.bootstrap_servers, opts.models_topic, opts.model_name,
+                                    timeout=opts.timeout)
+        except ModelBundleError as exc:  # a bad bundle must not block publishing a good one
+            console.print(f"[yellow]warning:[/yellow] {exc}; versioning by time only", highlight=False)
+            return version
         if current is not None and current.version >= version:
             version = current.version + 1
     return version
@@ -66,7 +71,7 @@ def next_version(endpoints: Endpoints, opts: TrainOptions) -> int:
 def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None) -> RunResult:
     console = console or Console(stderr=True)
     say = lambda msg: console.print(msg, highlight=False)  # noqa: E731
-    version = next_version(endpoints, opts)
+    version = next_version(endpoints, opts, console)
 
     got = ingest.read_topic(endpoints.bootstrap_servers, opts.topic, registry_url=endpoints.schema_registry_url,
                             max_records=opts.max_records, progress=opts.progress, console=console,

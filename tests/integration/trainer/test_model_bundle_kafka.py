@@ -44,3 +44,16 @@ def test_publish_and_read_back_latest(kafka_bootstrap, topic_name):
     p.produce(topic_name, key=b"m", value=None)
     assert p.flush(10) == 0
     assert latest_bundle(kafka_bootstrap, topic_name, "m", timeout=30) is None
+
+
+def test_an_auto_created_models_topic_is_made_compacted(kafka_bootstrap, topic_name):
+    from confluent_kafka.admin import NewTopic
+
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    admin.create_topics([NewTopic(topic_name, 1, config={"cleanup.policy": "delete"})])[topic_name].result(10)
+    publish_bundle(kafka_bootstrap, _bundle("m", 5, payload=bytes(2_000_000)), topic=topic_name)
+    res = ConfigResource(ResourceType.TOPIC, topic_name)
+    cfg = admin.describe_configs([res])[res].result(timeout=10)
+    assert cfg["cleanup.policy"].value == "compact"
+    assert int(cfg["max.message.bytes"].value) == MODELS_TOPIC_MAX_MESSAGE_BYTES
+    assert latest_bundle(kafka_bootstrap, topic_name, "m", timeout=30).version == 5
