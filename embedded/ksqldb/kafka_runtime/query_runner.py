@@ -31,6 +31,9 @@ class QueryStats:
     started_at: float = field(default_factory=time.time)
     state: str = "RUNNING"
     failure: str = ""
+    first_commit_at: float = 0.0  # perf_counter() of the first committed batch
+    first_batch: int = 0
+    last_commit_at: float = 0.0
 
 
 class _Hooks(LoopHooks):
@@ -40,6 +43,10 @@ class _Hooks(LoopHooks):
 
     def committed(self, msgs, outputs, seconds, result) -> None:
         errors = result or 0
+        now = time.perf_counter()
+        if not self.stats.first_commit_at:
+            self.stats.first_commit_at, self.stats.first_batch = now, len(msgs)
+        self.stats.last_commit_at = now
         self.stats.processed += len(msgs)
         self.stats.emitted += len(outputs) - errors
         self.stats.errors += errors
@@ -55,7 +62,7 @@ class _Hooks(LoopHooks):
 
 class QueryRunner:
     def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
-                 processing_log_topic: str, batch_size: int = 2000, max_wait_ms: int = 100) -> None:
+                 processing_log_topic: str, batch_size: int = 5000, max_wait_ms: int = 100) -> None:
         self.query = query
         self.stats = QueryStats()
         self.stop_event = threading.Event()

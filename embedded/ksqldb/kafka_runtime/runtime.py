@@ -28,7 +28,7 @@ log = logging.getLogger("embedded.ksqldb.runtime")
 class KafkaRuntime:
     def __init__(self, bootstrap_servers: str, schema_registry_url: str | None = None,
                  service_id: str = "default_", config: dict[str, Any] | None = None,
-                 batch_size: int = 2000) -> None:
+                 batch_size: int = 5000) -> None:
         self.bootstrap = bootstrap_servers
         self.service_id = service_id
         self.batch_size = batch_size
