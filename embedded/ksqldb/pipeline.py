@@ -14,6 +14,7 @@ ksqlDB does); a record that cannot be decoded, filtered or encoded is skipped an
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -130,11 +131,14 @@ class QueryPipeline:
         lines = ["def _run(batch, _qid, _topic, _sink):", "    out = []", "    errs = []"]
         add = lines.append
         add("    for rec in batch:")
-        add("        try:")
-        add("            k = _kdec(rec[0])")
-        add("        except Exception as e:")
-        add("            errs.append(('deserialize key', _reason(e), rec))")
-        add("            continue")
+        if nkey:
+            add("        try:")
+            add("            k = _kdec(rec[0])")
+            add("        except Exception as e:")
+            add("            errs.append(('deserialize key', _reason(e), rec))")
+            add("            continue")
+        else:
+            add("        k = ()")
         add("        try:")
         add("            v = _vdec(rec[1])")
         add("        except Exception as e:")
@@ -196,7 +200,11 @@ class QueryPipeline:
             add("            except Exception as e:")
             add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
-        add("        r = [*k, *v, ts, rec[3], rec[4]]")
+        if nkey:
+            add("        r = [*k, *v, ts, rec[3], rec[4]]")
+        else:
+            add("        r = v")
+            add("        r += (ts, rec[3], rec[4])")
 
         if source_ts is not None:
             ns["_src_ts"] = source_ts.function()
@@ -261,6 +269,8 @@ class QueryPipeline:
             add("            errs.extend(('evaluate', m, rec) for m in _ue)")
             add("            _ue.clear()")
             kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
+            if not key_exprs:
+                kenc = "None"
             add("        try:")
             add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc({row}), ts, ())))")
             add("        except Exception as e:")
@@ -273,19 +283,36 @@ class QueryPipeline:
             ns["_venc"] = fast or self.value_out.encode
         source = "\n".join(lines)
         self._run = build_function(source, ns, "_run")
+        self._run_msg = build_function(_for_messages(source, "_run", "_run_msg"), ns, "_run_msg")
         return source
 
     # ------------------------------------------------------------------ running
 
     def process(self, batch: Sequence[Sequence[Any]]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
-        """Transform a batch of input records; never raises for bad records."""
+        """Transform a batch of input records; never raises for bad records.
+
+        Records are tuples `(key, value, timestamp, partition, offset[, headers])`.
+        """
         res = None
         if self._columnar is not None and len(batch) >= _ColumnarPath.MIN_BATCH:
-            res = self._columnar.run(batch)
+            res = self._columnar.run(batch, False)
         if res is None:
             res = self._run(batch, self.query_id, self.source_topic, self.sink_topic)
         outputs, errs = res
         self.processed += len(batch)
+        return outputs, self._errors(errs)
+
+    def process_messages(self, msgs: Sequence[Any]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
+        """Like `process`, for confluent-kafka `Message` objects (or anything with
+        `key()`, `value()`, `timestamp()`, `partition()`, `offset()`): saves the runtime
+        building a tuple per record."""
+        res = None
+        if self._columnar is not None and len(msgs) >= _ColumnarPath.MIN_BATCH:
+            res = self._columnar.run(msgs, True)
+        if res is None:
+            res = self._run_msg(msgs, self.query_id, self.source_topic, self.sink_topic)
+        outputs, errs = res
+        self.processed += len(msgs)
         return outputs, self._errors(errs)
 
     def process_rows(self, batch: Sequence[Sequence[Any]]) -> tuple[list[list], list[ErrorRecord]]:
@@ -300,12 +327,26 @@ class QueryPipeline:
         self.failed += len(errs)
         out = []
         for stage, reason, rec in errs:
-            out.append(ErrorRecord(
-                self.query_id, stage, reason, self.source_topic,
-                rec[3] if len(rec) > 3 else 0, rec[4] if len(rec) > 4 else 0,
-                rec[2] if len(rec) > 2 else 0,
-            ))
+            if isinstance(rec, tuple):
+                part = rec[3] if len(rec) > 3 else 0
+                off = rec[4] if len(rec) > 4 else 0
+                ts = rec[2] if len(rec) > 2 else 0
+            else:
+                part, off, ts = rec.partition(), rec.offset(), rec.timestamp()[1]
+            out.append(ErrorRecord(self.query_id, stage, reason, self.source_topic, part, off, ts))
         return out
+
+
+_MSG_ACCESSORS = {
+    "rec[0]": "rec.key()", "rec[1]": "rec.value()", "rec[2]": "rec.timestamp()[1]",
+    "rec[3]": "rec.partition()", "rec[4]": "rec.offset()",
+}
+
+
+def _for_messages(source: str, name: str, new_name: str) -> str:
+    """The same generated loop reading confluent-kafka Message objects instead of tuples."""
+    out = re.sub(r"rec\[[0-4]\]", lambda m: _MSG_ACCESSORS[m.group(0)], source)
+    return out.replace(f"def {name}(", f"def {new_name}(", 1)
 
 
 def _q(text: str) -> str:
@@ -414,11 +455,12 @@ class _ColumnarPath:
             add(f"    _g{k} = segs[{k}]")
         add("    for i in range(len(batch)):")
         add("        rec = batch[i]")
-        add("        try:")
-        add("            k = _kdec(rec[0])")
-        add("        except Exception as e:")
-        add("            errs.append(('deserialize key', _reason(e), rec))")
-        add("            continue")
+        if nkey:
+            add("        try:")
+            add("            k = _kdec(rec[0])")
+            add("        except Exception as e:")
+            add("            errs.append(('deserialize key', _reason(e), rec))")
+            add("            continue")
         add("        ts = rec[2]")
         if plan.where is not None:
             comp.clause = "WHERE"
@@ -462,20 +504,22 @@ class _ColumnarPath:
         kk = "(" + "".join(k + ", " for k in keys) + ")"
         segargs = "".join(f", _g{k}[i]" for k in range(len(runs)))
         add("        try:")
-        add(f"            out.append(_new(_OR, (_sink, _kenc({kk}), _venc([{', '.join(vals)}]{segargs}), ts, ())))")
+        kenc = f"_kenc({kk})" if keys else "None"
+        add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc([{', '.join(vals)}]{segargs}), ts, ())))")
         add("        except Exception as e:")
         add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")
         self.source = "\n".join(lines)
         self.fn = build_function(self.source, ns, "_run_col")
+        self.fn_msg = build_function(_for_messages(self.source, "_run_col", "_run_col_msg"), ns, "_run_col_msg")
         return self
 
-    def run(self, batch: Sequence[Sequence[Any]]):
+    def run(self, batch: Sequence[Any], messages: bool = False):
         import numpy as np
 
         from embedded.ksqldb.serde.avro_fast import double_run_block, opt_double
 
-        values = [rec[1] for rec in batch]
+        values = [m.value() for m in batch] if messages else [rec[1] for rec in batch]
         if None in values:
             return None
         table = self.reader.read(values)  # type: ignore[union-attr]
@@ -498,4 +542,5 @@ class _ColumnarPath:
                 for i in np.flatnonzero(nulls):
                     seg[i] = b"".join(b"\x00" if pv[i] is None else opt_double(pv[i]) for pv in pyvals)
             segs.append(seg)
-        return self.fn(batch, cols, segs)  # type: ignore[misc]
+        fn = self.fn_msg if messages else self.fn
+        return fn(batch, cols, segs)  # type: ignore[misc]

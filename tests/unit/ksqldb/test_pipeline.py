@@ -95,3 +95,36 @@ def test_expression_failure_nulls_the_column_and_logs():
     outputs, errors = p.process([InputRecord(None, b'{"A": 7, "B": -1}'), InputRecord(None, b'{"A": 7, "B": 0}')])
     assert [json.loads(o.value) for o in outputs] == [{"Q": -7, "M": None}, {"Q": None, "M": "abc"}]
     assert len(errors) == 2 and all(e.stage == "evaluate" for e in errors)
+
+
+class FakeMessage:
+    """Duck-typed confluent-kafka Message."""
+
+    def __init__(self, rec):
+        self._r = rec
+
+    def key(self):
+        return self._r[0]
+
+    def value(self):
+        return self._r[1]
+
+    def timestamp(self):
+        return (1, self._r[2])
+
+    def partition(self):
+        return self._r[3]
+
+    def offset(self):
+        return self._r[4]
+
+
+def test_process_messages_equals_process_for_both_paths():
+    engine, p = pipeline_engine()
+    rows = make_rows(50) + [InputRecord(b"x", b"broken", 9, 1, 999)]
+    for batch in (rows, rows[:5]):  # columnar-sized and per-record-sized batches
+        expected_out, expected_err = p.process(batch)
+        out, err = p.process_messages([FakeMessage(r) for r in batch])
+        assert out == expected_out
+        assert err == expected_err
+    assert err[-1].offset == 999 and err[-1].partition == 1
