@@ -121,10 +121,11 @@ class FakeMessage:
 
 def test_process_messages_equals_process_for_both_paths():
     engine, p = pipeline_engine()
-    rows = make_rows(50) + [InputRecord(b"x", b"broken", 9, 1, 999)]
-    for batch in (rows, rows[:5]):  # columnar-sized and per-record-sized batches
+    broken = InputRecord(b"x", b"broken", 9, 1, 999)
+    rows = make_rows(50) + [broken]
+    for batch in (rows, rows[:5] + [broken]):  # columnar-sized and per-record-sized batches
         expected_out, expected_err = p.process(batch)
         out, err = p.process_messages([FakeMessage(r) for r in batch])
         assert out == expected_out
         assert err == expected_err
-    assert err[-1].offset == 999 and err[-1].partition == 1
+        assert err[-1].offset == 999 and err[-1].partition == 1
