@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     forest = IsolationForest(n_estimators=200, random_state=args.seed, n_jobs=1).fit(z_train)
     results.append(("IsolationForest (200 trees)", -forest.score_samples(z_eval), time.perf_counter() - t))
 
-    header = f"| model | ROC-AUC | AUPRC raw | AUPRC prevalence-corrected (0.1727%) | fit+score s |"
+    header = "| model | ROC-AUC | AUPRC raw | AUPRC prevalence-corrected (0.1727%) | fit+score s |"
     print()
     print(header)
     print("|---|---|---|---|---|")
@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nevaluation rows: {len(y_eval):,}, frauds {int(y_eval.sum())} ({100 * y_eval.mean():.1f}% raw)")
     ours_m = table[0][1]
     goal_auc = ours_m["roc_auc"] >= 0.95
-    goal_ap = all(ours_m[k]["auprc"] > m[k]["auprc"] for name, m in table[1:] if "ablation" not in name for k in ("raw", "prevalence_corrected"))
+    baselines = [m for name, m in table[1:] if "ablation" not in name]
+    goal_ap = all(ours_m[k]["auprc"] > m[k]["auprc"] for m in baselines for k in ("raw", "prevalence_corrected"))
     print(f"goal ROC-AUC >= 0.95: {'met' if goal_auc else 'NOT met'}; "
           f"AUPRC above both baselines (raw and corrected): {'met' if goal_ap else 'NOT met'}")
     return 0
