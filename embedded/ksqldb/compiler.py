@@ -149,6 +149,8 @@ class ExprCompiler:
         #: optional slot index → Python expression, for code that holds row values in
         #: local variables instead of a list (the columnar batch path)
         self.slot_code: dict[int, str] | None = None
+        #: a FunctionCall compiled without the per-call error guard (see _c_FunctionCall)
+        self.unguarded: ast.Expr | None = None
         self.clause = "SELECT"
         self._n = 0
         self.ns.setdefault("_ops", ops)
@@ -268,7 +270,12 @@ class ExprCompiler:
             raise self.error(str(ex)) from None
         except EvaluationError as ex:
             raise self.error(str(ex)) from None
-        fname = self.const(_guarded(resolved.impl, name, self.ns.setdefault("_udf_errors", [])), "_f")
+        if e is self.unguarded:
+            # the whole column is this call: the caller's try/except already turns a
+            # failure into NULL + a logged error, so skip the per-call guard
+            fname = self.const(resolved.impl, "_f")
+        else:
+            fname = self.const(_guarded(resolved.impl, name, self.ns.setdefault("_udf_errors", [])), "_f")
         codes = [c for c, _ in args]
         if resolved.converters:
             codes = [

@@ -237,7 +237,9 @@ class QueryPipeline:
         kk = emit_keys("        ") if not self.transient else "()"
         vals = []
         for i, e in enumerate(value_exprs):
+            comp.unguarded = e if isinstance(e, ast.FunctionCall) else None
             code, _ = comp.compile(e)
+            comp.unguarded = None
             conv = value_coercions[i] if value_coercions else None
             if conv is not None:
                 code = f"{comp.const(conv, '_vc')}({code})"
@@ -485,9 +487,10 @@ class _ColumnarPath:
         vals = []
         for p, e in enumerate(exprs):
             if p in in_run:
-                vals.append("None")
                 continue
+            comp.unguarded = e if isinstance(e, ast.FunctionCall) else None
             code, _ = comp.compile(e)
+            comp.unguarded = None
             var = f"_v{p}"
             vals.append(var)
             if _safe(e):

@@ -177,13 +177,20 @@ def build_record_encoder(
     """`encode(values[, seg0, ...]) -> bytes` (Confluent header included) for a flat record.
 
     With `runs`, each (start, end) range of columns is not taken from `values` but from
-    an extra argument holding its pre-encoded bytes (see `double_run_block`).
+    an extra argument holding its pre-encoded bytes (see `double_run_block`); `values`
+    then holds only the other columns, in order.
     """
     ns: dict[str, Any] = {
         "_H": header, "_StructError": struct.error, "_ol": opt_long, "_os": opt_str,
         "_od": opt_double,
     }
     run_at = {a: (k, b) for k, (a, b) in enumerate(runs)}
+    in_run = {p for a, b in runs for p in range(a, b)}
+    # position of each non-run column in the compact `values` list
+    pos = {}
+    for c in range(len(columns)):
+        if c not in in_run:
+            pos[c] = len(pos)
     args = "".join(f", s{k}" for k in range(len(runs)))
     lines = [f"def encode(v{args}):", "    p = [_H]"]
     i = 0
@@ -202,23 +209,23 @@ def build_record_encoder(
             if j - i >= 2:
                 sname = f"_pack{i}"
                 ns[sname] = struct.Struct("<" + "Bd" * (j - i)).pack
-                args = ", ".join(f"2, v[{k}]" for k in range(i, j))
+                args = ", ".join(f"2, v[{pos[k]}]" for k in range(i, j))
                 lines.append("    try:")
                 lines.append(f"        p.append({sname}({args}))")
                 lines.append("    except _StructError:")
                 for k in range(i, j):
-                    lines.append(f"        p.append(b'\\x00' if (x := v[{k}]) is None else _od(x))")
+                    lines.append(f"        p.append(b'\\x00' if (x := v[{pos[k]}]) is None else _od(x))")
                 i = j
                 continue
-            lines.append(f"    p.append(b'\\x00' if (x := v[{i}]) is None else _od(x))")
+            lines.append(f"    p.append(b'\\x00' if (x := v[{pos[i]}]) is None else _od(x))")
         elif t.base in ("INTEGER", "BIGINT", "TIMESTAMP", "DATE", "TIME"):
-            lines.append(f"    p.append(b'\\x00' if (x := v[{i}]) is None else _ol(x))")
+            lines.append(f"    p.append(b'\\x00' if (x := v[{pos[i]}]) is None else _ol(x))")
         elif t.base == "STRING":
-            lines.append(f"    p.append(b'\\x00' if (x := v[{i}]) is None else _os(x))")
+            lines.append(f"    p.append(b'\\x00' if (x := v[{pos[i]}]) is None else _os(x))")
         else:
             wname = f"_w{i}"
             ns[wname] = optional_writer(t)
-            lines.append(f"    p.append({wname}(v[{i}]))")
+            lines.append(f"    p.append({wname}(v[{pos[i]}]))")
         i += 1
     lines.append("    return b''.join(p)")
     return build_function("\n".join(lines), ns, "encode")
