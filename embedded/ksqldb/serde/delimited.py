@@ -75,11 +75,29 @@ def _parse_decimal(t: SqlDecimal):
     return parse
 
 
+def _int32(s: str) -> int:
+    v = int(s)
+    if not -(2**31) <= v <= 2**31 - 1:
+        raise ValueError(f"Value out of range for INTEGER: {s}")
+    return v
+
+
+def _int64(s: str) -> int:
+    v = int(s)
+    if not -(2**63) <= v <= 2**63 - 1:
+        raise ValueError(f"Value out of range for BIGINT: {s}")
+    return v
+
+
 def field_parser(t: SqlType):
     base = t.base
     if base == "STRING":
         return None  # identity
-    if base in ("INTEGER", "BIGINT", "TIMESTAMP", "DATE", "TIME"):
+    if base == "INTEGER":
+        return _int32
+    if base in ("BIGINT", "TIMESTAMP"):
+        return _int64
+    if base in ("DATE", "TIME"):
         return int
     if base == "DOUBLE":
         return float
