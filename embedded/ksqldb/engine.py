@@ -55,7 +55,7 @@ from embedded.ksqldb.schema import (
 )
 from embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
 from embedded.ksqldb.serde.avro import columns_from_schema, schema_for_columns
-from embedded.ksqldb.types import SqlType
+from embedded.ksqldb.types import SqlType, quote_identifier
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "ksql.persistence.default.format.key": "KAFKA",
@@ -587,7 +587,7 @@ class Engine:
 
     def _canonical_create(self, stmt: ast.CreateSource, source: DataSource) -> str:
         cols = ", ".join(
-            f"{c.name} {c.type}" + (" KEY" if c.namespace == KEY and source.kind == "STREAM" else
+            f"{quote_identifier(c.name)} {c.type}" + (" KEY" if c.namespace == KEY and source.kind == "STREAM" else
                                     " PRIMARY KEY" if c.namespace == KEY else "")
             for c in source.schema.columns
         )
@@ -607,7 +607,7 @@ class Engine:
         else:
             props["CLEANUP_POLICY"] = "'compact'"
         with_ = ", ".join(f"{k}={v}" for k, v in sorted(props.items()))
-        head = f"CREATE {'SOURCE ' if stmt.is_source else ''}{stmt.kind} {stmt.name}"
+        head = f"CREATE {'SOURCE ' if stmt.is_source else ''}{stmt.kind} {quote_identifier(stmt.name)}"
         return f"{head} ({cols}) WITH ({with_});"
 
     # ------------------------------------------------------------------ C*AS / INSERT INTO

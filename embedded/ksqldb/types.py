@@ -127,8 +127,11 @@ DECIMAL_MAX_PRECISION = 1000  # ksqlDB allows large precisions; Java BigDecimal 
 
 
 def quote_identifier(name: str) -> str:
-    """Back-quote a name only when ksqlDB's formatter would (not plain upper-case)."""
-    if _PLAIN_IDENTIFIER.match(name):
+    """Back-quote a name only when ksqlDB's formatter would (not plain upper-case, or a
+    reserved word)."""
+    from embedded.ksqldb.lexer import RESERVED
+
+    if _PLAIN_IDENTIFIER.match(name) and name not in RESERVED:
         return name
     return "`" + name.replace("`", "``") + "`"
 
