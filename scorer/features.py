@@ -125,6 +125,16 @@ def _explain_row(plan: Plan, record: dict) -> BadRecord:
     return BadRecord("non_numeric", "a feature is not a finite number")
 
 
+def _as_id(value: Any) -> int | BadRecord:
+    """ID is a long in the scoring stream; a writer that declared it as text (e.g. a KSQL
+    stream with `Id VARCHAR`) is accepted when the text is an integer."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return BadRecord("missing_id", f"ID is {'null' if value is None else repr(value)}, not a long")
+
+
 @dataclass
 class Batch:
     """The scorable rows of a batch (in input order) and the reasons for the others."""
@@ -187,9 +197,9 @@ def extract(items: Sequence[tuple[Plan, dict] | BadRecord], n_features: int) -> 
         if not finite[row]:
             bad[i] = _explain_row(plan, rec)
             continue
-        rid = rec.get(plan.id_field)
-        if rid is None or isinstance(rid, bool) or not isinstance(rid, int):
-            bad[i] = BadRecord("missing_id", f"ID is {'null' if rid is None else repr(rid)}, not a long")
+        rid = _as_id(rec.get(plan.id_field))
+        if isinstance(rid, BadRecord):
+            bad[i] = rid
             continue
         try:
             label = parse_label(rec.get(plan.class_field)) if plan.class_field else None

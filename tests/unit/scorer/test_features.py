@@ -83,3 +83,16 @@ def test_string_typed_feature_is_checked_per_value() -> None:
 def test_empty_batch() -> None:
     batch = extract([], 30)
     assert batch.x.shape == (0, 30) and batch.index == []
+
+
+def test_id_written_as_text_is_accepted_when_it_is_an_integer() -> None:
+    p = plan()
+    rows = raw_rows(3)
+    recs = [scoring_record(i, r) for i, r in enumerate(rows)]
+    recs[0]["ID"] = "17"
+    recs[1]["ID"] = "x17"
+    recs[2]["ID"] = True
+    batch = extract([(p, r) for r in recs], 30)
+    assert batch.ids == [17]
+    assert batch.bad[1].category == "missing_id" and "x17" in batch.bad[1].reason
+    assert batch.bad[2].category == "missing_id"
