@@ -165,3 +165,24 @@ def test_avro_source_without_columns_takes_them_from_the_registry(engine):
     engine.execute("CREATE TABLE USERS (UID STRING PRIMARY KEY) WITH (KAFKA_TOPIC='users', VALUE_FORMAT='AVRO');")
     src = engine.metastore.get("USERS")
     assert str(src.schema) == "`UID` STRING KEY, `ID` BIGINT, `CITY` STRING"
+
+
+def test_timestamp_column_sets_rowtime_and_pseudo_columns(engine):
+    engine.execute(
+        "CREATE STREAM E (ID INT KEY, TS VARCHAR, V INT) WITH (KAFKA_TOPIC='e', VALUE_FORMAT='JSON', "
+        "PARTITIONS=1, TIMESTAMP='ts', TIMESTAMP_FORMAT='yyyy-MM-dd HH:mm:ss');"
+        "CREATE STREAM O AS SELECT ID, V, ROWTIME AS RT, ROWPARTITION AS P, ROWOFFSET AS OFF FROM E;"
+    )
+    p = engine.queries["CSAS_O_1"].pipeline
+    out, errs = p.process([
+        InputRecord((1).to_bytes(4, "big"), b'{"TS": "1970-01-01 00:00:10", "V": 5}', 999, 3, 42),
+        InputRecord((2).to_bytes(4, "big"), b'{"TS": "not a time", "V": 6}', 999, 3, 43),
+    ])
+    assert [json.loads(o.value) for o in out] == [{"V": 5, "RT": 10000, "P": 3, "OFF": 42}]
+    assert out[0].timestamp == 10000
+    assert len(errs) == 1 and errs[0].stage == "timestamp" and errs[0].offset == 43
+
+
+def test_timestamp_column_must_exist(engine):
+    with pytest.raises(KsqlStatementError, match="does not exist in the schema: 'NOPE'"):
+        engine.execute("CREATE STREAM E (V INT) WITH (KAFKA_TOPIC='e', VALUE_FORMAT='JSON', PARTITIONS=1, TIMESTAMP='nope');")
