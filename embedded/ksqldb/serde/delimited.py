@@ -314,6 +314,7 @@ class ColumnarDelimitedReader:
         import pyarrow.csv as pacsv
 
         self.columns = list(columns)
+        self.delimiter = delimiter.encode("utf-8")
         names = [f"c{i}" for i in range(len(self.columns))]
         self.read_options = pacsv.ReadOptions(column_names=names, use_threads=False, block_size=1 << 30)
         self.parse_options = pacsv.ParseOptions(
@@ -328,6 +329,23 @@ class ColumnarDelimitedReader:
         self._pa = pa
         self._csv = pacsv
 
+    def _plain_quotes(self, buf: bytes) -> bool:
+        """Every quote either opens a field (after a delimiter or at a line start) or
+        closes one (before a delimiter or at a line end), never both. Anything else — an
+        escaped quote, text after a closing quote — is left to the exact per-record
+        parser, which rejects what commons-csv (and so ksqlDB) rejects."""
+        import numpy as np
+
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        idx = np.flatnonzero(arr == 34)
+        last = len(arr) - 1
+        d = self.delimiter[0] if len(self.delimiter) == 1 else -1
+        prev = arr[np.maximum(idx - 1, 0)]
+        nxt = arr[np.minimum(idx + 1, last)]
+        is_open = (idx == 0) | (prev == d) | (prev == 10)
+        is_close = (idx == last) | (nxt == d) | (nxt == 10)
+        return bool(np.all(is_open ^ is_close))
+
     @staticmethod
     def supports(columns: Sequence[Column]) -> bool:
         try:
@@ -340,6 +358,8 @@ class ColumnarDelimitedReader:
         n = len(datas)
         buf = b"\n".join(datas)
         if buf.count(b"\n") != n - 1 or b"\r" in buf:
+            return None
+        if b'"' in buf and not self._plain_quotes(buf):
             return None
         try:
             table = self._csv.read_csv(

@@ -228,3 +228,13 @@ def test_avro_reads_foreign_schemas_with_coercion():
     assert serde.decode(data) == ["10", "B", 4.0]
     with pytest.raises(SerdeError, match="magic byte"):
         serde.decode(b"\x01garbage")
+
+
+def test_columnar_reader_declines_quotes_commons_csv_would_reject():
+    reader = ColumnarDelimitedReader([Column("A", STRING), Column("B", DOUBLE)], ",")
+    assert reader.read([b'"ab"c,1.0']) is None  # text after a closing quote
+    assert reader.read([b'"a""b",1.0']) is None  # escaped quote: left to the exact parser
+    row = DelimitedValueSerde([Column("A", STRING), Column("B", DOUBLE)])
+    with pytest.raises(SerdeError):
+        row.decode(b'"ab"c,1.0')
+    assert reader.read([b'"a,b",1.0', b'"",2']).to_pylist() == [{"c0": "a,b", "c1": 1.0}, {"c0": None, "c1": 2.0}]
