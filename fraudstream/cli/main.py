@@ -31,6 +31,7 @@ COMMAND_MODULES = [
 # Commands that need a cluster: their endpoints are resolved (and the embedded stack
 # started if nothing is configured) before they run.
 STACK_FREE = {"up", "down", "status", "env"}
+TENSORFLOW_COMMANDS = {"train", "score"}
 
 
 def _exists(module: str) -> bool:
@@ -62,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     err = Console(stderr=True)
+    if args.command in TENSORFLOW_COMMANDS:
+        from fraudstream.tf_runtime import quiet_import
+
+        quiet_import()
     try:
         if args.command not in STACK_FREE and getattr(args, "needs_cluster", True):
             from fraudstream.cli import endpoints

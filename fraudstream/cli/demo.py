@@ -1,0 +1,151 @@
+"""`fraudstream demo`: the whole pipeline, end to end, on the embedded stack.
+
+users → KSQL statements → labelled history → trainer → model published → live scorer →
+live, partly unlabelled events → monitor. Every step is the same command a user would
+type; the demo only chains them, waits where the pipeline is asynchronous, and stops
+what it started (unless --keep-running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from rich.console import Console
+from rich.rule import Rule
+
+from fraudstream.errors import FraudstreamError
+from fraudstream.settings import TOPICS, Endpoints, home_dir
+
+out = Console()
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the pipeline end to end on the embedded stack, then stop it")
+    p.add_argument("--history", type=int, default=60_000, help="labelled transactions to train on")
+    p.add_argument("--live", type=int, default=10_000, help="live events to score")
+    p.add_argument("--rate", type=float, default=1_000.0, help="live events per second")
+    p.add_argument("--live-fraud-rate", type=float, default=0.01,
+                   help="fraud share of the live events (higher than real life, so alerts show up)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--keep-running", action="store_true", help="leave the stack (and data) running at the end")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=run, needs_cluster=False)
+
+
+def _step(title: str) -> None:
+    out.print(Rule(f"[bold cyan]{title}"))
+
+
+def _cli(argv: list[str]) -> None:
+    from fraudstream.cli.main import main
+
+    code = main(argv)
+    if code != 0:
+        raise FraudstreamError(f"`fraudstream {' '.join(argv)}` failed with exit code {code}")
+
+
+def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float) -> int:
+    """Records of `topic` a read-committed consumer sees, waiting up to `timeout` for `at_least`."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-count-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < at_least and time.monotonic() < deadline:
+            seen += sum(1 for m in consumer.consume(2000, timeout=0.5) if m.error() is None)
+    finally:
+        consumer.close()
+    return seen
+
+
+def run(args: argparse.Namespace) -> int:
+    from fraudstream.cli import endpoints
+    from fraudstream.stack import Stack
+
+    started_stack = False
+    if not endpoints.from_environment():
+        stack = Stack()
+        started_stack = stack.running() is None
+    _step("1/8 the stack")
+    ep: Endpoints = endpoints.resolve(autostart=True)
+    out.print(endpoints.describe(ep))
+    if not ep.schema_registry_url or not ep.ksql_url:
+        raise FraudstreamError("the demo needs a schema registry and a KSQL server besides Kafka")
+    scorer: subprocess.Popen | None = None
+    live: subprocess.Popen | None = None
+    artifacts = home_dir() / "artifacts"
+    try:
+        _step("2/8 the user table")
+        _cli(["produce", "users"])
+
+        _step("3/8 KSQL statements (ksql/*.ksql)")
+        _cli(["ksql", "apply", "--wait", "60"])
+
+        _step(f"4/8 {args.history:,} labelled transactions (history)")
+        _cli(["produce", "transactions", "--source", "synthetic", "--count", str(args.history),
+              "--unlabeled-fraction", "0", "--seed", str(args.seed)])
+        out.print("waiting for KSQL to mask and convert them to Avro …")
+        seen = _count_committed(ep.bootstrap_servers, TOPICS.preprocessed, args.history, timeout=180)
+        out.print(f"{seen:,} records in {TOPICS.preprocessed}")
+        if seen < args.history:
+            raise FraudstreamError(f"only {seen} of {args.history} records reached {TOPICS.preprocessed}")
+
+        _step("5/8 train, evaluate and publish the autoencoder")
+        _cli(["train", "--epochs", str(args.epochs), "--out", str(artifacts), "--seed", str(args.seed)])
+
+        _step("6/8 start the live scorer")
+        logs = home_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        scorer_log = open(logs / "demo-scorer.log", "ab")
+        scorer = subprocess.Popen([sys.executable, "-m", "fraudstream.cli.main", "score", "--instance-id", "demo"],
+                                  stdout=scorer_log, stderr=subprocess.STDOUT, env=env)
+        out.print(f"scorer pid {scorer.pid}, log {logs / 'demo-scorer.log'}")
+
+        _step(f"7/8 {args.live:,} live events at {args.rate:,.0f}/s, half of them unlabelled")
+        live_log = open(logs / "demo-live-producer.log", "ab")
+        live = subprocess.Popen(
+            [sys.executable, "-m", "fraudstream.cli.main", "produce", "transactions", "--source", "synthetic",
+             "--count", str(args.live), "--rate", str(args.rate), "--unlabeled-fraction", "0.5",
+             "--fraud-rate", str(args.live_fraud_rate), "--seed", str(args.seed + 1),
+             "--id-start", str(args.history + 1), "--quiet"],
+            stdout=live_log, stderr=subprocess.STDOUT, env=env)
+        out.print("waiting for the first scores …")
+        first = _count_committed(ep.bootstrap_servers, TOPICS.scores, 1, timeout=180)
+        if first == 0:
+            raise FraudstreamError(f"no score arrived in {TOPICS.scores}; see {logs / 'demo-scorer.log'}")
+
+        _step("8/8 the monitor (fraud_scores)")
+        duration = max(10.0, args.live / max(args.rate, 1.0) + 8)
+        _cli(["monitor", "--from-beginning", "--duration", f"{duration:.0f}"])
+        out.print()
+        if live.wait(120) != 0:
+            raise FraudstreamError(f"the live producer failed; see {logs / 'demo-live-producer.log'}")
+        # the scoring stream carries every event: the history is scored too
+        total = args.history + args.live
+        scored = _count_committed(ep.bootstrap_servers, TOPICS.scores, total, timeout=120)
+        out.print(f"[green]{scored:,} of {total:,} events scored ({args.history:,} history + {args.live:,} live), "
+                  f"each exactly once[/green]; model artifacts and report under {artifacts}")
+        if scored != total:
+            raise FraudstreamError(f"expected {total} scores in {TOPICS.scores}, found {scored}")
+    finally:
+        for proc in (live, scorer):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        if started_stack and not args.keep_running:
+            _step("stopping the embedded stack (data kept; `fraudstream down --purge` deletes it)")
+            _cli(["down"])
+    return 0

@@ -1,0 +1,35 @@
+"""The README's demo command, end to end, as a user runs it (small numbers)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.stack.test_stack_cli import pids_under
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_the_whole_pipeline_and_stops_everything(tmp_path: Path):
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("KAFKA_BOOTSTRAP_SERVERS", "SCHEMA_REGISTRY_URL", "KSQL_URL")}
+    env.update(FRAUDSTREAM_HOME=str(home), COLUMNS="120")
+    proc = subprocess.run([sys.executable, "-m", "fraudstream.cli.main", "demo", "--history", "20000",
+                           "--live", "2000", "--rate", "1000", "--epochs", "3"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-3000:]
+    assert "22,000 of 22,000 events scored" in output
+    assert "published fraud-autoencoder" in output
+    assert "Traceback" not in output
+    reports = list((home / "artifacts").glob("fraud-autoencoder/*/metrics.json"))
+    assert len(reports) == 1
+    assert "stopped: ksqldb, schema-registry, kafka" in output
+    assert pids_under(home) == []
