@@ -8,6 +8,9 @@ the main CLI fills from the embedded stack when nothing is configured);
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import threading
 
 from fraudstream.settings import TOPICS, Endpoints
 from producers.records import FORMATS
@@ -66,6 +69,24 @@ def _common(p: argparse.ArgumentParser, default_topic: str) -> None:
     p.add_argument("--delivery-timeout", type=_positive_float, default=60.0, metavar="SECONDS",
                    help="a record not acknowledged within this time counts as failed (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """`docker stop`, the stack manager and `kill` send SIGTERM: treat it like Ctrl-C, so
+    an endless producer still flushes what it handed over and prints its summary."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def register(subparsers) -> None:
@@ -136,8 +157,10 @@ def run_transactions(args: argparse.Namespace) -> int:
         dlq_topic=args.dlq_topic, connect_timeout=args.connect_timeout,
         delivery_timeout=args.delivery_timeout, quiet=args.quiet,
     )
-    summary = produce_transactions(opts)
-    if summary.interrupted and args.count is not None:
+    with _sigterm_as_interrupt():
+        summary = produce_transactions(opts)
+    # Stopping an endless stream is how it ends; a cut-short --count run is not a success.
+    if summary.interrupted and (args.count is not None or args.source != "synthetic"):
         return 130
     return 0
 
@@ -152,7 +175,8 @@ def run_users(args: argparse.Namespace) -> int:
         connect_timeout=args.connect_timeout, delivery_timeout=args.delivery_timeout,
         quiet=args.quiet,
     )
-    summary = produce_users(opts)
+    with _sigterm_as_interrupt():
+        summary = produce_users(opts)
     return 130 if summary.interrupted else 0
 
 

@@ -202,3 +202,37 @@ def test_missing_topic_is_created_with_three_partitions(kafka_bootstrap, topic_n
     produce(kafka_bootstrap, topic_name, count=10)
     meta = AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(topic_name, timeout=10)
     assert len(meta.topics[topic_name].partitions) == 3
+
+
+def test_sigterm_stops_an_endless_stream_without_losing_records(kafka_bootstrap, topic_name,
+                                                                topic_reader):
+    """Stopped like `docker stop` does it: flush, summary, exit 0; the summary's count is
+    exactly what the topic holds."""
+    import re
+    import signal
+    import time
+
+    environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
+    proc = subprocess.Popen([sys.executable, "-m", "producers.cli", "produce", "transactions",
+                             "--rate", "2000", "--topic", topic_name], cwd=REPO, env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until records arrive, then stop it
+            admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+            if topic_name in admin.list_topics(timeout=10).topics and topic_reader(topic_name):
+                break
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    sent = int(re.search(r"sent (\d+), failed 0", out).group(1))
+    assert "(interrupted)" in out
+    assert sent > 0
+    records = topic_reader(topic_name)
+    assert len(records) == sent
+    assert sorted(int(r.key) for r in records) == list(range(1, sent + 1))
