@@ -69,6 +69,11 @@ def register(subparsers) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--topic", default=TOPICS.preprocessed, help="input topic (default: %(default)s)")
     data.add_argument("--max-records", type=_positive_int, help="read at most this many records")
+    data.add_argument("--wait-records", type=_positive_int, metavar="N",
+                      help="first wait until the topic holds at least N records (offsets), e.g. in compose "
+                           "where the trainer starts before the history has arrived")
+    data.add_argument("--wait-timeout", type=_positive_float, default=900.0, metavar="SECONDS",
+                      help="give up waiting after this long (default: %(default)s)")
     data.add_argument("--val-fraction", type=_fraction, default=0.2, help="validation share (default: %(default)s)")
     data.add_argument("--test-fraction", type=_fraction, default=0.2, help="test share (default: %(default)s)")
     model = p.add_argument_group("model")
@@ -138,6 +143,8 @@ def run_train(args) -> int:
 
     from trainer import pipeline
 
+    if args.wait_records:
+        _wait_for_records(endpoints.bootstrap_servers, args.topic, args.wait_records, args.wait_timeout, err)
     result = pipeline.run(opts, endpoints, console=err)
     for line in pipeline.summary_lines(result.metrics):
         out.print(line, highlight=False)
@@ -154,6 +161,26 @@ def run_train(args) -> int:
         m = evaluate_csv(result.bundle, args.evaluate_csv, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
         _print_csv(out, m, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
     return 0
+
+
+def _wait_for_records(bootstrap: str, topic: str, wanted: int, timeout: float, err) -> None:
+    """Poll the topic's committed offset span until it reaches `wanted` (a missing topic waits too)."""
+    from trainer.errors import TopicError
+    from trainer.ingest import topic_ranges
+
+    deadline = time.monotonic() + timeout
+    have = 0
+    with err.status(f"waiting for {wanted:,} records in {topic} …") as status:
+        while time.monotonic() < deadline:
+            try:
+                have = sum(hi - lo for lo, hi in topic_ranges(bootstrap, topic).values())
+            except TopicError:
+                have = 0
+            if have >= wanted:
+                return
+            status.update(f"waiting for {wanted:,} records in {topic}: {have:,} so far …")
+            time.sleep(2)
+    raise TopicError(f"{topic} held {have:,} records after {timeout:.0f}s, fewer than --wait-records {wanted:,}")
 
 
 def _evaluate_only(args, endpoints: Endpoints, out) -> int:
