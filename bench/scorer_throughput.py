@@ -7,7 +7,7 @@ Uses KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL when set, otherwise starts an
 broker and registry in a temporary directory (stopped at the end).
 
 Throughput figures, all through the same transactional consume-transform-produce loop
-(`scorer.loop.TransactionalLoop`), the same wire-format serde, the same batch settings:
+(`scorer.loop.ScoringLoop` on `fraudstream.transactional`), the same wire-format serde, the same batch settings:
 
 1. scorer       — the service's `ScoringProcessor` with the model as `ScorerService`
                   prepares it (batch decode, one forward pass per batch, forward pass
@@ -226,12 +226,12 @@ class Timed:
 
 def run_loop(cfg, processor, limit: int, timeout: float) -> Timed:
     from scorer.http import Health
-    from scorer.loop import TransactionalLoop
+    from scorer.loop import ScoringLoop
     from scorer.metrics import ScorerMetrics
 
     stop = threading.Event()
     timed = Timed(processor, limit, stop)
-    loop = TransactionalLoop(cfg, timed, ScorerMetrics(), Health(), stop, on_commit=timed.committed)
+    loop = ScoringLoop(cfg, timed, ScorerMetrics(), Health(), stop, on_commit=timed.committed)
     timer = threading.Timer(timeout, stop.set)
     timer.start()
     try:

@@ -18,7 +18,7 @@ from fraudstream.schemas import load as load_schema
 from scorer.config import ScorerConfig
 from scorer.errors import ScorerError
 from scorer.http import Health, HttpServer
-from scorer.loop import TransactionalLoop
+from scorer.loop import ScoringLoop
 from scorer.metrics import ScorerMetrics
 from scorer.models import ModelWatcher, ScoringModel
 from scorer.processing import ScoringProcessor
@@ -37,7 +37,7 @@ class ScorerService:
         self.http: HttpServer | None = None
         self.watcher: ModelWatcher | None = None
         self.processor: ScoringProcessor | None = None
-        self.loop: TransactionalLoop | None = None
+        self.loop: ScoringLoop | None = None
         self.model: ScoringModel | None = None
         # Called after each committed transaction with (messages, output); tests and the
         # benchmark observe batches through it.
@@ -115,7 +115,7 @@ class ScorerService:
                 self.health.state = "stopped"
                 return 0
             self._swap_model()
-            self.loop = TransactionalLoop(cfg, self.processor, self.metrics, self.health, self.stop,
+            self.loop = ScoringLoop(cfg, self.processor, self.metrics, self.health, self.stop,
                                           before_batch=self._swap_model, on_commit=self.on_commit)
             self.loop.run()
             self.health.state = "stopped"

@@ -1,5 +1,6 @@
-"""The transactional loop on its own (no registry, no model): an aborted transaction is
-rewound and retried, and nothing it produced becomes visible."""
+"""The scorer's loop on its own (no registry, no model): a registry outage mid-batch
+aborts the transaction, which is rewound and retried, and nothing it produced becomes
+visible."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from confluent_kafka import Producer
 from scorer.config import ScorerConfig
 from scorer.errors import SchemaRegistryError
 from scorer.http import Health
-from scorer.loop import TransactionalLoop
+from fraudstream.transactional import Produce
+from scorer.loop import ScoringLoop
 from scorer.metrics import ScorerMetrics
 from scorer.processing import Output
 from tests.integration.scorer.support import Topics, create_topic, read_committed
@@ -34,7 +36,8 @@ class FailingCopy:
         out = Output(records=[(m.key(), m.value(), m.timestamp()[1]) for m in msgs])
         if self.calls in self.fail_on:
             loop = self.loop_ref[0]
-            loop._produce(Output(records=out.records[: len(out.records) // 2 + 1]))  # half-written batch
+            half = out.records[: len(out.records) // 2 + 1]
+            loop.inner._produce([Produce(loop.cfg.output_topic, k, v, ts) for k, v, ts in half])
             loop.producer.flush(10)  # on the broker, inside the open transaction
             raise SchemaRegistryError("registry went away (injected)")
         return out
@@ -57,7 +60,7 @@ def test_aborted_batches_are_retried_and_invisible(kafka_bootstrap, topic_name) 
     metrics = ScorerMetrics()
     proc = FailingCopy(ref, fail_on={2, 5, 6})
     done = []
-    loop = TransactionalLoop(cfg, proc, metrics, Health(), stop,
+    loop = ScoringLoop(cfg, proc, metrics, Health(), stop,
                              on_commit=lambda msgs, out: done.extend(m.key() for m in msgs))
     ref.append(loop)
     th = threading.Thread(target=loop.run)
