@@ -93,9 +93,7 @@ class QueryRunner:
             log.exception("query %s failed", self.query.query_id)
 
     def _process(self, msgs: list) -> tuple[list[Produce], int]:
-        batch = [(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
-                 for m in msgs]
-        outputs, errors = self.query.pipeline.process(batch)
+        outputs, errors = self.query.pipeline.process_messages(msgs)
         produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
         if errors:
             self.stats.last_error = errors[-1].reason
