@@ -120,10 +120,17 @@ class CsvSource:
             raise SourceError(f"{self.name}: empty file, no transactions to produce")
         index, text = first
         fields = [_normalise(f) for f in _split(text)]
+        header = None
         if fields == [c.lower() for c in KAGGLE_COLUMNS]:
-            return "kaggle", index + 1
-        if fields == [c.lower() for c in EXTENDED_COLUMNS]:
-            return "extended", index + 1
+            header = "kaggle"
+        elif fields == [c.lower() for c in EXTENDED_COLUMNS]:
+            header = "extended"
+        if header is not None:
+            whole_file = len(head) < SNIFF_LINES
+            if whole_file and not any(t.strip() for t in texts[index + 1:]):
+                # found before any broker is contacted
+                raise SourceError(f"{self.name}: no transactions in the file (only a header)")
+            return header, index + 1
         counts = [len(_split(t)) for t in texts if t.strip()]
         most = max(set(counts), key=counts.count)
         if most == len(EXTENDED_COLUMNS):

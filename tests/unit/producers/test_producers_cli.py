@@ -71,3 +71,11 @@ def test_users_avro_needs_a_registry(monkeypatch, capsys):
     monkeypatch.delenv("SCHEMA_REGISTRY_URL", raising=False)
     assert cli.main(["produce", "users", "--format", "avro", "--bootstrap-servers", UNREACHABLE]) == 2
     assert "schema registry" in capsys.readouterr().err
+
+
+def test_header_only_file_fails_before_contacting_kafka(tmp_path, capsys):
+    path = tmp_path / "header.csv"
+    path.write_text(",".join(["Time", *[f"V{i}" for i in range(1, 29)], "Amount", "Class"]) + "\n")
+    assert cli.main(["produce", "transactions", "--source", str(path),
+                     "--bootstrap-servers", UNREACHABLE, "--connect-timeout", "30"]) == 4
+    assert "no transactions in the file" in capsys.readouterr().err
