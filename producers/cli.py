@@ -13,11 +13,14 @@ import signal
 import threading
 
 from fraudstream.settings import TOPICS, Endpoints
-from producers.records import FORMATS
-from producers.synthetic import DEFAULT_FRAUD_RATE
-from producers.transactions import DEFAULT_PARTITIONS, TransactionOptions, produce_transactions
-from producers.user_table import USER_FORMATS, UserOptions, produce_users
-from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE
+from producers.defaults import (
+    DEFAULT_FRAUD_RATE,
+    DEFAULT_PARTITIONS,
+    DEFAULT_POOL_SEED,
+    DEFAULT_POOL_SIZE,
+    TRANSACTION_FORMATS,
+    USER_FORMATS,
+)
 
 
 def _positive_float(text: str) -> float:
@@ -115,7 +118,7 @@ def register(subparsers) -> None:
                     help=f"share of frauds in synthetic data (default: {DEFAULT_FRAUD_RATE}, the dataset's 0.1727 %%)")
     tx.add_argument("--unlabeled-fraction", type=_fraction, default=0.0, metavar="P",
                     help="leave Class empty for this share of records, like live events (default: 0)")
-    tx.add_argument("--format", choices=FORMATS, default="delimited",
+    tx.add_argument("--format", choices=TRANSACTION_FORMATS, default="delimited",
                     help="value format (default: %(default)s)")
     tx.add_argument("--strict", action="store_true",
                     help="stop with a non-zero exit at the first bad input row (default: skip, report, count)")
@@ -147,6 +150,8 @@ def register(subparsers) -> None:
 
 
 def run_transactions(args: argparse.Namespace) -> int:
+    from producers.transactions import TransactionOptions, produce_transactions
+
     env = Endpoints.from_env()
     opts = TransactionOptions(
         bootstrap_servers=args.bootstrap_servers or env.bootstrap_servers,
@@ -166,6 +171,8 @@ def run_transactions(args: argparse.Namespace) -> int:
 
 
 def run_users(args: argparse.Namespace) -> int:
+    from producers.user_table import UserOptions, produce_users
+
     env = Endpoints.from_env()
     registry = env.schema_registry_url if args.schema_registry_url is None else args.schema_registry_url
     opts = UserOptions(

@@ -31,9 +31,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from producers.calibration import FEATURES
+from producers.defaults import TRANSACTION_FORMATS
 
 COLUMNS = ["Id", "Timestamp", "User", *FEATURES, "Class"]
-FORMATS = ("delimited", "json")
+FORMATS = TRANSACTION_FORMATS
 UNLABELLED = -1
 _CLASS_DELIMITED = pa.array(['"0"', '"1"', ""])  # index 2 = unlabelled: empty, unquoted
 _CLASS_JSON = pa.array(['"0"', '"1"', "null"])

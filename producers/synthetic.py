@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from producers.calibration import FEATURES
+from producers.defaults import DEFAULT_FRAUD_RATE
 from producers.errors import ProducerConfigError
 from producers.synthetic_model import ClassModel, load_model
 
-DEFAULT_FRAUD_RATE = 0.001727  # 0.1727 %: 492 frauds in 284,807 transactions (Kaggle)
 COLUMNS = [*FEATURES, "Class"]
 _TIME = 0
 _AMOUNT = len(FEATURES) - 1

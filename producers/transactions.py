@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraudstream.settings import TOPICS
+from producers.defaults import DEFAULT_PARTITIONS
 from producers.errors import BadRowError, DeliveryError, ProducerConfigError
 from producers.pacing import Pacer
 from producers.records import ENCODERS, FORMATS, UNLABELLED, TransactionBatch, iso_utc
@@ -25,7 +26,6 @@ from producers.sources import BadRow, CsvSource, SourceBatch, SyntheticSource
 from producers.synthetic import DEFAULT_FRAUD_RATE
 from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
 
-DEFAULT_PARTITIONS = 3  # what ksql/01_source.ksql declares for creditcardfraud_source
 
 
 @dataclass

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 
 from fraudstream import schemas
 from fraudstream.settings import TOPICS
+from producers.defaults import DEFAULT_PARTITIONS, USER_FORMATS
 from producers.errors import DeliveryError, ProducerConfigError, ProducerError
 from producers.report import Reporter, Summary
 from producers.sink import KafkaSink
-from producers.transactions import DEFAULT_PARTITIONS
 from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
 
-USER_FORMATS = ("auto", "avro", "json")
 
 
 @dataclass

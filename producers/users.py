@@ -16,10 +16,9 @@ from functools import cached_property
 
 import numpy as np
 
+from producers.defaults import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE
 from producers.errors import ProducerConfigError
 
-DEFAULT_POOL_SIZE = 1000
-DEFAULT_POOL_SEED = 0
 PREMIUM_SHARE = 1 / 6
 _BLOCK = 1024
 
