@@ -1,10 +1,11 @@
 """`fraudstream produce transactions`: source -> records -> Kafka, in batches.
 
-The hot path per batch: a source batch of NumPy columns (generated or parsed by Arrow),
-Ids / Users / missing labels assigned with vectorised NumPy, Timestamps from the pacing
-schedule, all values encoded at once by Arrow (`producers.records`), then one
-`produce()` call per record — the only per-record Python work, the same call a bare
-confluent-kafka loop makes (bench/produce.py measures the difference).
+The hot path per batch: a source batch of NumPy columns (generated, or parsed by Arrow),
+Ids / Users / missing labels assigned with vectorised NumPy, Timestamps from the clock or
+the pacing schedule, all values encoded at once by Arrow (`producers.records`) — in a
+worker thread, one batch ahead — then one `produce()` call per record on the main
+thread: the only per-record Python work, the same call a bare confluent-kafka loop makes
+(bench/produce.py measures the difference).
 """
 
 from __future__ import annotations
