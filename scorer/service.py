@@ -18,6 +18,7 @@ from fraudstream.schemas import load as load_schema
 from scorer.config import ScorerConfig
 from scorer.errors import ScorerError
 from scorer.http import Health, HttpServer
+from scorer.inference import single_threaded_blas
 from scorer.loop import ScoringLoop
 from scorer.metrics import ScorerMetrics
 from scorer.models import ModelWatcher, ScoringModel
@@ -101,6 +102,7 @@ class ScorerService:
     def run(self) -> int:
         cfg = self.cfg
         try:
+            single_threaded_blas()
             self.start_http()
             ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.dlq_topic])
             client = registry_client(cfg.schema_registry_url)

@@ -79,3 +79,14 @@ def test_unknown_mode() -> None:
 
     with pytest.raises(ModelError, match="unknown inference mode"):
         inference.build(build_model(), 30, "gpu")
+
+
+def test_blas_is_limited_to_one_thread_for_the_scorer_process() -> None:
+    import subprocess
+    import sys
+
+    code = ("from threadpoolctl import threadpool_info; from scorer.inference import single_threaded_blas; "
+            "assert single_threaded_blas(); "
+            "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[1]"
