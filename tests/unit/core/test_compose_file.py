@@ -30,7 +30,7 @@ def compose_schema() -> dict:
 
 
 def test_valid_against_compose_spec_schema(compose: dict, compose_schema: dict):
-    validator = jsonschema.validators.validator_for(compose_schema)(compose_schema)
+    validator = jsonschema.Draft201909Validator(compose_schema)
     errors = sorted(validator.iter_errors(compose), key=lambda e: list(e.path))
     assert not errors, "\n".join(f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors)
 
@@ -40,7 +40,7 @@ def test_schema_rejects_a_broken_file(compose: dict, compose_schema: dict):
     broken = json.loads(json.dumps(compose))
     broken["services"]["kafka"]["ports"] = "9092"  # must be a list
     broken["services"]["kafka"]["depends_on"] = {"x": {"condition": "when_ready"}}
-    assert list(jsonschema.validators.validator_for(compose_schema)(compose_schema).iter_errors(broken))
+    assert list(jsonschema.Draft201909Validator(compose_schema).iter_errors(broken))
 
 
 def test_dependencies_name_real_services(compose: dict):
