@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -117,11 +118,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     broker = None
+    # a SIGTERM (timeout, CI) still runs the `finally` below: no orphaned broker
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if not bootstrap:
         from embedded.kafka import KafkaBroker
 
-        broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
+        broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="bench-produce-kafka-")))
         broker.start()
         bootstrap = broker.bootstrap
     try:

@@ -77,19 +77,24 @@ def _csv_quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _numbers(column: np.ndarray) -> pa.Array:
-    """Shortest round-trip text of each float64 (Arrow's C++ formatter)."""
-    return pc.cast(pa.array(column), pa.string())
+def _numbers(features: np.ndarray) -> list[pa.Array]:
+    """Shortest round-trip text of every float64 (Arrow's C++ formatter), per column.
+
+    One cast over all columns at once, then zero-copy slices: one trip out of the GIL
+    instead of thirty, which matters while the main thread is busy producing.
+    """
+    n, k = features.shape
+    text = pc.cast(pa.array(np.asarray(features).ravel(order="F")), pa.string())
+    return [text.slice(j * n, n) for j in range(k)]
 
 
 def encode_delimited(batch: TransactionBatch) -> list[bytes]:
     if len(batch) == 0:
         return []
-    feats = np.asfortranarray(batch.features)
     parts = [pc.cast(pa.array(batch.ids, pa.int64()), pa.string()),
              _string_literals(batch.timestamps, _csv_quote),
              _string_literals(batch.users, _csv_quote)]
-    parts += [_numbers(feats[:, j]) for j in range(feats.shape[1])]
+    parts += _numbers(batch.features)
     parts.append(_CLASS_DELIMITED.take(pa.array(batch._class_index())))
     joined = pc.binary_join_element_wise(*parts, ",")
     return pc.cast(joined, pa.binary()).to_pylist()
@@ -98,13 +103,13 @@ def encode_delimited(batch: TransactionBatch) -> list[bytes]:
 def encode_json(batch: TransactionBatch) -> list[bytes]:
     if len(batch) == 0:
         return []
-    feats = np.asfortranarray(batch.features)
+    numbers = _numbers(batch.features)
     parts: list = [pa.scalar('{"Id":'), pc.cast(pa.array(batch.ids, pa.int64()), pa.string()),
                    pa.scalar(',"Timestamp":'), _string_literals(batch.timestamps, json.dumps),
                    pa.scalar(',"User":'), _string_literals(batch.users, json.dumps)]
     for j, name in enumerate(FEATURES):
         parts.append(pa.scalar(f',"{name}":'))
-        parts.append(_numbers(feats[:, j]))
+        parts.append(numbers[j])
     parts += [pa.scalar(',"Class":'), _CLASS_JSON.take(pa.array(batch._class_index())),
               pa.scalar("}")]
     joined = pc.binary_join_element_wise(*parts, "")

@@ -31,6 +31,9 @@ REASON_HEADER = "fraudstream.dlq.reason"
 CATEGORY_HEADER = "fraudstream.dlq.category"
 SOURCE_HEADER = "fraudstream.dlq.source"
 MAX_ERRORS_KEPT = 5
+# Unpaced sends go in slices with a poll() between them: poll serves delivery reports
+# and releases the GIL, which lets the worker thread preparing the next batch run.
+UNPACED_SLICE = 512
 
 
 def producer_config(bootstrap: str, delivery_timeout_s: float = 60.0) -> dict:
@@ -125,7 +128,7 @@ class KafkaSink:
         n = len(values)
         i = 0
         while i < n:
-            m = pacer.take(n - i) if pacer is not None else n - i
+            m = pacer.take(n - i) if pacer is not None else min(n - i, UNPACED_SLICE)
             end = i + m
             for value, key in zip(values[i:end], keys[i:end]):
                 while True:
