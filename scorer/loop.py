@@ -140,6 +140,10 @@ class ScoringLoop:
         finally:
             self.health.state = "stopping"
             self.metrics.ready.set(0)
+            # The shared loop closed the consumer and flushed the producer; dropping the
+            # clients destroys their librdkafka handles now instead of at garbage collection.
+            self.inner.consumer = None
+            self.inner.producer = None
 
     # ---- called by the shared loop --------------------------------------------------------
     def _before_batch(self) -> None:
