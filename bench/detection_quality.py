@@ -33,7 +33,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-DEFAULT_SAMPLE = ROOT.parent / "shared" / "data" / "creditcard_sample.csv"
+from fraudstream.settings import shared_dir  # noqa: E402
+
+DEFAULT_SAMPLE = (shared_dir() or ROOT.parent / "shared") / "data" / "creditcard_sample.csv"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from fraudstream.settings import shared_dir
+
+_SHARED = shared_dir()
+SHARED_DATA = (_SHARED / "data") if _SHARED else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def _docker_answers() -> bool:

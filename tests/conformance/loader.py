@@ -14,8 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from fraudstream.settings import shared_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CORPUS_DIR = REPO_ROOT.parent / "shared" / "ksql-conformance" / "qtt"
+CORPUS_DIR = ((shared_dir() or REPO_ROOT.parent / "shared") / "ksql-conformance" / "qtt")
 OWN_CASES_DIR = Path(__file__).resolve().parent / "cases"
 
 UNSUPPORTED_FORMATS = ("PROTOBUF_NOSR", "PROTOBUF", "JSON_SR")
