@@ -13,6 +13,7 @@ import importlib.util
 import sys
 
 from rich.console import Console
+from rich.markup import escape
 
 from fraudstream import __version__
 from fraudstream.errors import FraudstreamError
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             endpoints.resolve(autostart=True)
         return int(args.func(args) or 0)
     except FraudstreamError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
