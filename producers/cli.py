@@ -12,6 +12,10 @@ import contextlib
 import signal
 import threading
 
+from fraudstream.cli.argtypes import fraction as _fraction
+from fraudstream.cli.argtypes import non_negative_int as _non_negative_int
+from fraudstream.cli.argtypes import positive_float as _positive_float
+from fraudstream.cli.argtypes import positive_int as _positive_int
 from fraudstream.settings import TOPICS, Endpoints
 from producers.defaults import (
     DEFAULT_FRAUD_RATE,
@@ -21,43 +25,6 @@ from producers.defaults import (
     TRANSACTION_FORMATS,
     USER_FORMATS,
 )
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be within [0, 1], got {text}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = _non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
 
 
 def _common(p: argparse.ArgumentParser, default_topic: str) -> None:

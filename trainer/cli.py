@@ -9,6 +9,9 @@ import argparse
 import time
 from pathlib import Path
 
+from fraudstream.cli.argtypes import open_fraction as _fraction
+from fraudstream.cli.argtypes import positive_float as _positive_float
+from fraudstream.cli.argtypes import positive_int as _positive_int
 from fraudstream.settings import TOPICS, Endpoints
 
 EPILOG = """\
@@ -28,33 +31,6 @@ class _ModelAction(argparse.Action):
         setattr(namespace, self.dest, values)
         if values != "published":
             namespace.needs_cluster = False
-
-
-def _positive_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if v <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"{text} must be positive")
-    return v
-
-
-def _fraction(text: str) -> float:
-    v = _positive_float(text)
-    if v >= 1:
-        raise argparse.ArgumentTypeError(f"{text} must be below 1")
-    return v
 
 
 def register(subparsers) -> None:
