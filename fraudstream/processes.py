@@ -133,10 +133,12 @@ class ServiceStartError(RuntimeError):
 def start_http_service(name: str, module: str, args: list[str], *, host: str = "127.0.0.1",
                        port: int | None = None, health_path: str = "/", log_file: Path | None = None,
                        timeout: float = 90.0, env: dict[str, str] | None = None,
-                       cwd: Path | None = None) -> tuple[str, subprocess.Popen]:
+                       cwd: Path | None = None, ready_status: int = 500,
+                       error_prefix: str = "") -> tuple[str, subprocess.Popen]:
     """Run `python -m module --host H --port P *args` detached; return (url, process) once
-    `GET health_path` answers below 500. On failure the process is stopped and the reason
-    (the last line of its log) raised as ServiceStartError."""
+    `GET health_path` answers with a status below `ready_status`. On failure the process
+    is stopped and the reason (the last log line, preferring lines that start with
+    `error_prefix`) raised as ServiceStartError."""
     import sys
     import tempfile
 
@@ -154,11 +156,13 @@ def start_http_service(name: str, module: str, args: list[str], *, host: str = "
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                last = [ln for ln in tail(log_file, 30) if ln.strip()]
-                reason = last[-1].strip() if last else f"exit code {proc.returncode}"
-                raise ServiceStartError(f"{name} exited during start-up: {reason[:300]} (see {log_file})")
+                last = [ln for ln in tail(log_file, 50) if ln.strip()]
+                own = [ln for ln in last if error_prefix and ln.startswith(error_prefix)]
+                reason = (own or last)[-1].strip() if last else f"exit code {proc.returncode}"
+                raise ServiceStartError(f"{name} exited with code {proc.returncode} during start-up: "
+                                        f"{reason[:300]} (log: {log_file})")
             try:
-                if client.get(url + health_path).status_code < 500:
+                if client.get(url + health_path).status_code < ready_status:
                     return url, proc
             except httpx.HTTPError:
                 pass
