@@ -21,25 +21,21 @@ would dead-letter the same record on every run.
 
 from __future__ import annotations
 
-import io
-import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import fastavro
 import pandas as pd
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
                            TimeElapsedColumn)
 from rich.text import Text
 
+from fraudstream.avro_wire import WriterSchemas, decode_values, registry_client
 from fraudstream.errors import ConfigError, KafkaUnavailableError
 from fraudstream.model_bundle import PartitionRange
 from trainer.errors import TopicError
 
-MAGIC = 0
-HEADER_LEN = 5
+__all__ = ["WriterSchemas", "decode_values", "read_topic", "registry_fetcher", "topic_ranges"]
 MAX_KEPT_SKIPS = 10_000  # skipped records kept with details; all are counted
 
 
@@ -73,95 +69,17 @@ class IngestResult:
         return f"{self.skipped_count} undecodable record(s) skipped: {shown}{more}"
 
 
-class WriterSchemas:
-    """Writer schemas by id: fetched once, parsed once; a failed lookup is remembered too."""
-
-    def __init__(self, fetch: Callable[[int], str | dict]):
-        self._fetch = fetch
-        self._parsed: dict[int, Any] = {}
-        self._failed: dict[int, str] = {}
-
-    def get(self, schema_id: int) -> tuple[Any, str | None]:
-        """(parsed schema, None) or (None, reason)."""
-        parsed = self._parsed.get(schema_id)
-        if parsed is not None:
-            return parsed, None
-        if schema_id in self._failed:
-            return None, self._failed[schema_id]
-        try:
-            raw = self._fetch(schema_id)
-            schema = fastavro.parse_schema(raw if isinstance(raw, dict) else json.loads(raw))
-            if not (isinstance(schema, dict) and schema.get("type") == "record"):
-                raise ValueError("the writer schema is not an Avro record")
-        except Exception as exc:  # registry 404, network, bad JSON, non-Avro schema
-            reason = f"schema id {schema_id} unusable: {type(exc).__name__}: {exc}"
-            self._failed[schema_id] = reason
-            return None, reason
-        self._parsed[schema_id] = schema
-        return schema, None
-
-    @property
-    def ids(self) -> list[int]:
-        return sorted(self._parsed)
-
-
 def registry_fetcher(url: str) -> Callable[[int], str]:
     """Fetch a schema by id with the Confluent client (its own cache is per-client)."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-
-    client = SchemaRegistryClient({"url": url})
+    client = registry_client(url)
 
     def fetch(schema_id: int) -> str:
         schema = client.get_schema(schema_id)
         if schema.schema_type not in (None, "AVRO"):
-            raise ValueError(f"schema type {schema.schema_type}, not AVRO")
+            raise LookupError(f"schema type {schema.schema_type}, not AVRO")
         return schema.schema_str
 
     return fetch
-
-
-def decode_values(values: Sequence[bytes | None], schemas: WriterSchemas) -> tuple[list[dict], list[int], list[tuple[int, str]]]:
-    """Decode Confluent-framed Avro values: (records, their indices in `values`, failures).
-
-    The hot loop of the ingest; kept free of per-record allocations beyond the reader's.
-    """
-    records: list[dict] = []
-    ok: list[int] = []
-    failures: list[tuple[int, str]] = []
-    reader = fastavro.schemaless_reader
-    get = schemas.get
-    cache: dict[bytes, tuple[Any, str | None]] = {}
-    for i, value in enumerate(values):
-        if value is None:
-            failures.append((i, "null value (tombstone)"))
-            continue
-        n = len(value)
-        if n < HEADER_LEN or value[0] != MAGIC:
-            failures.append((i, f"not Confluent Avro wire format (magic byte {value[0] if n else 'missing'}, {n} bytes)"))
-            continue
-        head = value[1:HEADER_LEN]
-        entry = cache.get(head)
-        if entry is None:
-            entry = cache[head] = get(int.from_bytes(head, "big"))
-        schema, why = entry
-        if schema is None:
-            failures.append((i, why))
-            continue
-        fo = io.BytesIO(value)
-        fo.seek(HEADER_LEN)
-        try:
-            rec = reader(fo, schema, None)
-        except Exception as exc:  # EOFError, StopIteration, UnicodeDecodeError, ValueError ...
-            failures.append((i, f"Avro body does not decode with schema id {int.from_bytes(head, 'big')}: "
-                                f"{type(exc).__name__}: {exc}".rstrip(": ")))
-            continue
-        if fo.tell() != n:
-            failures.append((i, f"{n - fo.tell()} trailing byte(s) after the Avro body "
-                                f"(schema id {int.from_bytes(head, 'big')})"))
-            continue
-        records.append(rec)
-        ok.append(i)
-    return records, ok, failures
 
 
 class RateColumn(ProgressColumn):

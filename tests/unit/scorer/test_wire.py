@@ -57,7 +57,7 @@ def test_decode_fetches_each_writer_schema_once() -> None:
 
 
 @pytest.mark.parametrize("value, fragment", [
-    (None, "no value"),
+    (None, "null value"),
     (b"\x00\x00", "shorter than"),
     (b"\x01\x00\x00\x00\x2a" + b"x" * 10, "magic byte 1"),
 ])
@@ -86,7 +86,7 @@ def test_truncated_and_trailing_bytes() -> None:
     good = wire(1, PARSED, scoring_record(1, raw_rows(1)[0]))
     with pytest.raises(BadRecord, match="does not decode"):
         decode(good[:40], schemas)
-    with pytest.raises(BadRecord, match="trailing bytes"):
+    with pytest.raises(BadRecord, match="trailing byte"):
         decode(good + b"\x00\x00", schemas)
 
 
