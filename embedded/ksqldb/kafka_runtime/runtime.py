@@ -111,11 +111,31 @@ class KafkaRuntime:
                 self.commands.append(new)
             self._persisted = len(self.engine.commands)
             for entity in entities:
+                self._add_statistics(entity)
                 runner = self.runners.get((entity.get("commandStatus") or {}).get("queryId") or "")
                 if runner is not None and runner.stats.state == "ERROR":
                     entity["commandStatus"]["status"] = "ERROR"
                     entity["commandStatus"]["message"] = runner.stats.failure
             return entities
+
+    def _add_statistics(self, entity: dict) -> None:
+        """DESCRIBE … EXTENDED: the counters of the queries writing the source, as ksqlDB
+        reports them in `statistics` / `errorStats` (free text)."""
+        desc = entity.get("sourceDescription")
+        if not desc or not desc.get("extended"):
+            return
+        writers = [self.runners.get(q.get("id", "")) for q in desc.get("writeQueries", [])]
+        writers = [r for r in writers if r is not None]
+        if not writers:
+            return
+        processed = sum(r.stats.processed for r in writers)
+        emitted = sum(r.stats.emitted for r in writers)
+        failed = sum(r.stats.errors for r in writers)
+        elapsed = max(time.time() - min(r.stats.started_at for r in writers), 1e-9)
+        desc["statistics"] = (f"consumer-messages-per-sec: {processed / elapsed:.2f} "
+                              f"consumer-total-messages: {processed} producer-total-messages: {emitted}")
+        last = next((r.stats.last_error for r in writers if r.stats.last_error), "")
+        desc["errorStats"] = f"consumer-failed-messages: {failed}" + (f" last-failure: {last}" if last else "")
 
     def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
         with self.lock:

@@ -135,6 +135,8 @@ def test_csas_mask_left_ifnull_delimited_to_avro(client: KSQLAPI, kafka_bootstra
     desc = client.ksql(f"DESCRIBE {sink} EXTENDED")[0]["sourceDescription"]
     assert [q["id"] for q in desc["writeQueries"]] == [status["queryId"]]
     assert desc["valueFormat"] == "AVRO"
+    assert "consumer-total-messages: 4 producer-total-messages: 3" in desc["statistics"]
+    assert desc["errorStats"].startswith("consumer-failed-messages: 1 last-failure: ")
 
 
 def test_describe_show_terminate_drop(client: KSQLAPI):
