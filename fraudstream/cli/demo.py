@@ -49,17 +49,42 @@ def _cli(argv: list[str]) -> None:
         raise FraudstreamError(f"`fraudstream {' '.join(argv)}` failed with exit code {code}")
 
 
-def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float) -> int:
-    """Records of `topic` a read-committed consumer sees, waiting up to `timeout` for `at_least`."""
-    from confluent_kafka import Consumer
+def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """{partition: end offset} of `topic` now; {} when it does not exist yet.
 
+    The demo counts only what it adds itself, so it can run again on a stack (or a
+    compose cluster) that keeps the data of earlier runs.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-offsets-{uuid.uuid4().hex[:8]}"})
+    try:
+        md = consumer.list_topics(timeout=10).topics.get(topic)
+        if md is None or md.error is not None:
+            return {}
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
+    finally:
+        consumer.close()
+
+
+def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float,
+                     since: dict[int, int] | None = None) -> int:
+    """Records of `topic` after the offsets `since` that a read-committed consumer sees,
+    waiting up to `timeout` for `at_least` of them."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    since = since or {}
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-count-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "enable.auto.commit": False})
-    consumer.subscribe([topic])
+                         "isolation.level": "read_committed", "enable.auto.commit": False})
     seen = 0
     deadline = time.monotonic() + timeout
     try:
+        while time.monotonic() < deadline:
+            md = consumer.list_topics(timeout=10).topics.get(topic)
+            if md is not None and md.error is None and md.partitions:
+                consumer.assign([TopicPartition(topic, p, since.get(p, OFFSET_BEGINNING)) for p in md.partitions])
+                break
+            time.sleep(0.5)
         while seen < at_least and time.monotonic() < deadline:
             seen += sum(1 for m in consumer.consume(2000, timeout=0.5) if m.error() is None)
     finally:
@@ -91,10 +116,15 @@ def run(args: argparse.Namespace) -> int:
         _cli(["ksql", "apply", "--wait", "60"])
 
         _step(f"4/8 {args.history:,} labelled transactions (history)")
+        # Ids stay unique across demo runs on a cluster that keeps its data.
+        id_base = int(time.time()) * 100_000
+        preprocessed_before = _end_offsets(ep.bootstrap_servers, TOPICS.preprocessed)
+        scores_before = _end_offsets(ep.bootstrap_servers, TOPICS.scores)
         _cli(["produce", "transactions", "--source", "synthetic", "--count", str(args.history),
-              "--unlabeled-fraction", "0", "--seed", str(args.seed)])
+              "--unlabeled-fraction", "0", "--seed", str(args.seed), "--id-start", str(id_base + 1)])
         out.print("waiting for KSQL to mask and convert them to Avro …")
-        seen = _count_committed(ep.bootstrap_servers, TOPICS.preprocessed, args.history, timeout=180)
+        seen = _count_committed(ep.bootstrap_servers, TOPICS.preprocessed, args.history, timeout=180,
+                                since=preprocessed_before)
         out.print(f"{seen:,} records in {TOPICS.preprocessed}")
         if seen < args.history:
             raise FraudstreamError(f"only {seen} of {args.history} records reached {TOPICS.preprocessed}")
@@ -117,10 +147,10 @@ def run(args: argparse.Namespace) -> int:
             [sys.executable, "-m", "fraudstream.cli.main", "produce", "transactions", "--source", "synthetic",
              "--count", str(args.live), "--rate", str(args.rate), "--unlabeled-fraction", "0.5",
              "--fraud-rate", str(args.live_fraud_rate), "--seed", str(args.seed + 1),
-             "--id-start", str(args.history + 1), "--quiet"],
+             "--id-start", str(id_base + args.history + 1), "--quiet"],
             stdout=live_log, stderr=subprocess.STDOUT, env=env)
         out.print("waiting for the first scores …")
-        first = _count_committed(ep.bootstrap_servers, TOPICS.scores, 1, timeout=180)
+        first = _count_committed(ep.bootstrap_servers, TOPICS.scores, 1, timeout=180, since=scores_before)
         if first == 0:
             raise FraudstreamError(f"no score arrived in {TOPICS.scores}; see {logs / 'demo-scorer.log'}")
 
@@ -132,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             raise FraudstreamError(f"the live producer failed; see {logs / 'demo-live-producer.log'}")
         # the scoring stream carries every event: the history is scored too
         total = args.history + args.live
-        scored = _count_committed(ep.bootstrap_servers, TOPICS.scores, total, timeout=120)
+        scored = _count_committed(ep.bootstrap_servers, TOPICS.scores, total, timeout=120, since=scores_before)
         out.print(f"[green]{scored:,} of {total:,} events scored ({args.history:,} history + {args.live:,} live), "
                   f"each exactly once[/green]; model artifacts and report under {artifacts}")
         if scored != total:

@@ -33,3 +33,11 @@ def test_demo_runs_the_whole_pipeline_and_stops_everything(tmp_path: Path):
     assert len(reports) == 1
     assert "stopped: ksqldb, schema-registry, kafka" in output
     assert pids_under(home) == []
+
+    # again, on the data the first run kept: counts only what this run adds, new Ids
+    again = subprocess.run([sys.executable, "-m", "fraudstream.cli.main", "demo", "--history", "5000",
+                            "--live", "500", "--rate", "1000", "--epochs", "2"],
+                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert "5,500 of 5,500 events scored" in again.stdout
+    assert pids_under(home) == []
