@@ -35,6 +35,12 @@ class PushQueryRunner:
         self.closed.set()
 
     def rows(self) -> Iterator[list]:
+        for batch in self.batches():
+            yield from batch
+
+    def batches(self) -> Iterator[list[list]]:
+        """Rows in the batches they arrive in; an empty list when a poll found nothing, so
+        a caller can notice a closed client between polls."""
         q = self.query
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"_confluent-ksql-{q.query_id}",
                              "enable.auto.commit": False, "isolation.level": "read_committed",
@@ -52,14 +58,17 @@ class PushQueryRunner:
                 batch = [(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
                          for m in msgs if m.error() is None]
                 if not batch:
+                    yield []
                     continue
                 rows, errors = q.pipeline.process_rows(batch)
                 self.errors += len(errors)
-                for row in rows:
-                    yield row
-                    self.rows_sent += 1
-                    if limit is not None and self.rows_sent >= limit:
-                        return
+                if limit is not None and self.rows_sent + len(rows) >= limit:
+                    rows = rows[: limit - self.rows_sent]
+                    self.rows_sent += len(rows)
+                    yield rows
+                    return
+                self.rows_sent += len(rows)
+                yield rows
         finally:
             consumer.close()
 

@@ -13,8 +13,9 @@ import base64
 import binascii
 import json
 import secrets
+import threading
+import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio
 from starlette.applications import Starlette
@@ -88,6 +89,15 @@ async def _let_frame_go(http2: bool) -> None:
         await anyio.sleep(0)
 
 
+def _close_when_idle(gen, attempts: int = 200) -> None:
+    for _ in range(attempts):
+        try:
+            gen.close()
+            return
+        except ValueError:  # "generator already executing" in the worker thread
+            time.sleep(0.05)
+
+
 def _schema_string(runner: PushQueryRunner) -> str:
     q = runner.query
     return ", ".join(f"`{n}` {t}" for n, t in zip(q.column_names, q.column_types))
@@ -145,25 +155,25 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
                 generic_error(exc.error_code, exc.message)
 
     async def _row_batches(runner: PushQueryRunner) -> AsyncIterator[list]:
-        """Rows from the runner's generator, read in a worker thread a batch at a time."""
-        it = runner.rows()
+        """Rows as each poll of the source delivers them, read in a worker thread; ends
+        at LIMIT, on close-query, or when the client goes away (the finally closes it)."""
+        it = runner.batches()
 
-        def take() -> list:
-            batch = []
-            for row in it:
-                batch.append(row)
-                if len(batch) >= 100:
-                    break
-            return batch
+        def take() -> list | None:
+            return next(it, None)
 
         try:
             while True:
                 batch = await anyio.to_thread.run_sync(take)
-                if not batch:
+                if batch is None:
                     return
-                yield batch
+                if batch:
+                    yield batch
         finally:
             runtime.finish_push(runner)
+            # The reader may still be inside a poll in its worker thread: close the
+            # generator (and with it the query's consumer) once that poll returns.
+            threading.Thread(target=_close_when_idle, args=(it,), daemon=True).start()
 
     async def query_stream(request: Request) -> Response:
         payload = await _json_body(request)

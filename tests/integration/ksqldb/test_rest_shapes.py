@@ -1,0 +1,89 @@
+"""Wire shapes of the REST API that ksql-python does not exercise, checked against the
+reference (../shared/reference/ksqldb-rest-api.md): /query in its v1 JSON form,
+/query-stream as one JSON array, close-query of a running push query, and errors."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+EARLIEST = {"ksql.streams.auto.offset.reset": "earliest"}
+
+
+@pytest.fixture(scope="module")
+def stream(ksql_url: str) -> str:
+    name = f"SHAPES_{uuid.uuid4().hex[:6]}".upper()
+    for sql in (f"CREATE STREAM {name} (ID BIGINT, AMT DOUBLE) WITH (KAFKA_TOPIC='{name.lower()}', "
+                f"VALUE_FORMAT='JSON', PARTITIONS=1);",
+                f"INSERT INTO {name} (ID, AMT) VALUES (1, 20.5);",
+                f"INSERT INTO {name} (ID, AMT) VALUES (2, 99.0);"):
+        assert httpx.post(ksql_url + "/ksql", json={"ksql": sql}).status_code == 200
+    return name
+
+
+def test_query_v1_json_array(ksql_url: str, stream: str):
+    resp = httpx.post(ksql_url + "/query", headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=60,
+                      json={"ksql": f"SELECT ID, AMT FROM {stream} EMIT CHANGES LIMIT 2;",
+                            "streamsProperties": EARLIEST})
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("application/vnd.ksql.v1+json")
+    items = json.loads(resp.text)
+    assert items[0]["header"]["schema"] == "`ID` BIGINT, `AMT` DOUBLE"
+    assert items[0]["header"]["queryId"].startswith(f"transient_{stream}_")
+    assert [i["row"]["columns"] for i in items[1:3]] == [[1, 20.5], [2, 99.0]]
+    assert items[3] == {"finalMessage": "Limit Reached"}
+    assert resp.text.count(",\n") == 3  # items joined by ",\n" as the server writes them
+
+
+def test_query_stream_json_array(ksql_url: str, stream: str):
+    resp = httpx.post(ksql_url + "/query-stream", headers={"Accept": "application/json"}, timeout=60,
+                      json={"sql": f"SELECT * FROM {stream} EMIT CHANGES LIMIT 2;", "properties": EARLIEST})
+    body = json.loads(resp.text)
+    assert body[0]["columnNames"] == ["ID", "AMT"] and body[0]["columnTypes"] == ["BIGINT", "DOUBLE"]
+    assert body[1:] == [[1, 20.5], [2, 99.0]]
+
+
+def test_close_query_ends_a_running_push_query(ksql_url: str, stream: str):
+    lines: list[bytes] = []
+    done = threading.Event()
+
+    def read() -> None:
+        with httpx.stream("POST", ksql_url + "/query-stream", timeout=60,
+                          json={"sql": f"SELECT * FROM {stream} EMIT CHANGES;", "properties": EARLIEST}) as r:
+            for line in r.iter_lines():
+                lines.append(line)
+        done.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 30
+    while len(lines) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    query_id = json.loads(lines[0])["queryId"]
+    assert httpx.post(ksql_url + "/close-query", content=json.dumps({"queryId": query_id})).status_code == 200
+    assert done.wait(15), "the push query kept streaming after close-query"
+
+
+def test_errors(ksql_url: str, stream: str):
+    select = httpx.post(ksql_url + "/ksql", json={"ksql": f"SELECT * FROM {stream} EMIT CHANGES;"})
+    assert select.status_code == 400 and select.json()["error_code"] == 40002
+    unknown = httpx.post(ksql_url + "/ksql", json={"ksql": "DESCRIBE NOPE_NOT_THERE;"})
+    body = unknown.json()
+    assert unknown.status_code == 400 and body["@type"] == "statement_error" and body["error_code"] == 40001
+    assert "NOPE_NOT_THERE" in body["message"] and body["statementText"]
+    bad_json = httpx.post(ksql_url + "/ksql", content=b"{not json")
+    assert bad_json.status_code == 400 and bad_json.json()["error_code"] == 40000
+    missing = httpx.get(ksql_url + "/no/such/path")
+    assert missing.status_code == 404 and missing.text == "Not Found"
+    http1_inserts = httpx.post(ksql_url + "/inserts-stream", content=b'{"target":"X"}')
+    assert http1_inserts.status_code == 400 and http1_inserts.json()["error_code"] == 40004
+    root = httpx.get(ksql_url + "/", follow_redirects=False)
+    assert root.status_code == 307 and root.headers["location"] == "/info"
+    health = httpx.get(ksql_url + "/healthcheck").json()
+    assert health["isHealthy"] is True and health["serverState"] == "READY"
