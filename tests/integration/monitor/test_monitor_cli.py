@@ -44,7 +44,7 @@ def test_monitor_once_summarises_the_topic(kafka_bootstrap: str, schema_registry
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
-    assert re.search(r"scores\s+20\b", out) and re.search(r"anomalies\s+5\b", out)
+    assert re.search(r"scores\s+20\b", out) and re.search(r"anomalies\s+6\b", out)
     assert "4 / 1 / 2 / 12" in out            # TP / FP / FN / TN
     assert "0.800" in out and "0.667" in out  # precision 4/5, recall 4/6
     assert "v7: 20" in out
