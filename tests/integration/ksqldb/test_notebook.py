@@ -21,9 +21,11 @@ def test_notebook_cells_run_against_the_pipeline(kafka_bootstrap: str, schema_re
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
     monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
     monkeypatch.setenv("KSQL_URL", ksql_url)
+    from fraudstream.cli.main import main
+
+    assert main(["produce", "users", "--quiet"]) == 0  # the users table's schema comes from here
     with KsqlClient(ksql_url) as client:
         apply(client, ROOT / "ksql")
-    from fraudstream.cli.main import main
 
     assert main(["produce", "transactions", "--count", "3000", "--unlabeled-fraction", "0.3",
                  "--quiet", "--seed", "3"]) == 0

@@ -25,8 +25,8 @@ KSQL_DIR = Path(__file__).resolve().parents[3] / "ksql"
 
 
 def _statements(suffix: str) -> str:
-    """01_source.ksql + 02_preprocessed.ksql with every topic and stream name suffixed."""
-    text = (KSQL_DIR / "01_source.ksql").read_text() + "\n" + (KSQL_DIR / "02_preprocessed.ksql").read_text()
+    """01_source.ksql + 03_preprocessed.ksql with every topic and stream name suffixed."""
+    text = (KSQL_DIR / "01_source.ksql").read_text() + "\n" + (KSQL_DIR / "03_preprocessed.ksql").read_text()
     for name in ("creditcardfraud_source", "creditcardfraud_preprocessed_avro"):
         text = text.replace(name, f"{name}_{suffix}")
     return text
