@@ -295,6 +295,18 @@ def reconstruction_mse(model: "keras.Model", z: np.ndarray, batch_size: int = 40
     return out
 
 
+def keras_bytes(model) -> bytes:
+    """The `.keras` archive of `model` as bytes (Keras 3 saves to paths only)."""
+    fd, path = tempfile.mkstemp(suffix=".keras", prefix="fraudstream-model-")
+    os.close(fd)
+    try:
+        model.save(path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
 def load_keras_model(data: bytes) -> "keras.Model":
     """Load a Keras model from the bytes of a `.keras` file (compile=False: inference only)."""
     import keras  # noqa: PLC0415 - lazy: TensorFlow takes seconds to import

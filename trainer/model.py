@@ -183,18 +183,3 @@ def reconstruction_errors(model, z: np.ndarray, batch_size: int = 8192) -> np.nd
     from fraudstream.model_bundle import reconstruction_mse
 
     return reconstruction_mse(model, z, batch_size)
-
-
-def keras_bytes(model) -> bytes:
-    """The `.keras` archive of `model` as bytes (Keras 3 saves to paths only)."""
-    import os
-    import tempfile
-
-    fd, path = tempfile.mkstemp(suffix=".keras", prefix="fraudstream-model-")
-    os.close(fd)
-    try:
-        model.save(path)
-        with open(path, "rb") as fh:
-            return fh.read()
-    finally:
-        os.unlink(path)

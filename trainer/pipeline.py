@@ -13,7 +13,8 @@ from rich.console import Console
 from fraudstream.model_bundle import ModelBundle, ModelBundleError, latest_bundle, library_versions, publish_bundle
 from fraudstream.settings import TOPICS, Endpoints
 from trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
-from trainer.model import ModelConfig, calibrate, keras_bytes, limit_threads, reconstruction_errors, train
+from fraudstream.model_bundle import keras_bytes
+from trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import io
 import os
 import struct
-import tempfile
 
 import fastavro
 import numpy as np
 
+from fraudstream.model_bundle import keras_bytes
 from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -35,17 +35,6 @@ def build_model(seed: int = 1, n: int = 30, hidden=TRAINER_LAYERS, out_activatio
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(scale=0.4, size=w.shape).astype(np.float32) for w in model.get_weights()])
     return model
-
-
-def keras_bytes(model) -> bytes:
-    fd, path = tempfile.mkstemp(suffix=".keras")
-    os.close(fd)
-    try:
-        model.save(path)
-        with open(path, "rb") as fh:
-            return fh.read()
-    finally:
-        os.unlink(path)
 
 
 def make_bundle(version: int = 1, seed: int = 1, threshold: float = 2.0, name: str = "fraud-autoencoder",

@@ -11,7 +11,8 @@ import pytest
 from fraudstream.errors import InputError
 from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle
 from trainer.csv_eval import evaluate_csv, load_bundle, load_csv
-from trainer.model import ModelConfig, calibrate, keras_bytes, train
+from fraudstream.model_bundle import keras_bytes
+from trainer.model import ModelConfig, calibrate, train
 from trainer.prepare import fit_scaler
 
 

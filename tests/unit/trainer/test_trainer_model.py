@@ -7,7 +7,8 @@ import pytest
 
 from fraudstream.model_bundle import load_keras_model
 from trainer.errors import OptionError
-from trainer.model import ModelConfig, build, calibrate, keras_bytes, parse_layers, reconstruction_errors, train
+from fraudstream.model_bundle import keras_bytes
+from trainer.model import ModelConfig, build, calibrate, parse_layers, reconstruction_errors, train
 
 
 def _correlated(n, seed=0, dim=30):
