@@ -129,10 +129,10 @@ class Stack:
         """Start whatever is not running. Returns (state, started_anything)."""
         say = progress or (lambda msg: None)
         with self._lock():
-            state = self.running()
-            if state and all(s.alive() for s in state.services.values()):
+            state = self.load()
+            if state and state.services and all(s.alive() for s in state.services.values()):
                 return state, False
-            if state:  # partly dead: stop the rest and start cleanly
+            if state:  # partly dead (a crashed broker, a killed registry): stop the rest, start cleanly
                 self._stop_all(state)
             state = StackState(home=str(self.home), started_at=time.time())
             try:

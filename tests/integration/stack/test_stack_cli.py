@@ -123,3 +123,25 @@ def test_env_without_stack_fails_clearly(tmp_path: Path):
     res = run_cli(tmp_path / "empty", "env")
     assert res.returncode != 0
     assert "not running" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_up_after_a_crash_restarts_everything_and_leaves_no_orphan(tmp_path: Path):
+    home = tmp_path / "home"
+    assert run_cli(home, "up").returncode == 0
+    try:
+        before = json.loads((home / "stack.json").read_text())["services"]
+        os.kill(before["kafka"]["pid"], 9)  # the broker dies; registry and KSQL keep running
+        time.sleep(0.5)
+        status = run_cli(home, "status")
+        assert status.returncode == 1 and "down" in status.stdout
+        again = run_cli(home, "up")
+        assert again.returncode == 0, again.stderr
+        after = json.loads((home / "stack.json").read_text())["services"]
+        assert set(after) == set(before)
+        assert all(after[n]["pid"] != before[n]["pid"] for n in before), "every service restarted"
+        alive = set(pids_under(home))
+        assert not {svc["pid"] for svc in before.values()} & alive, "an old process was left running"
+        assert run_cli(home, "status").returncode == 0
+    finally:
+        run_cli(home, "down", "--purge")
+    assert pids_under(home) == []
