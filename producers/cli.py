@@ -8,6 +8,7 @@ the main CLI fills from the embedded stack when nothing is configured);
 from __future__ import annotations
 
 import argparse
+import time
 import contextlib
 import signal
 import threading
@@ -59,6 +60,13 @@ def _sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
+def _id_start(text: str) -> int:
+    """An Id, or 'time': ids from now in ms x 1000 stay unique across restarts below 1,000 events/ms."""
+    if text.strip().lower() == "time":
+        return int(time.time() * 1000) * 1000
+    return _non_negative_int(text)
+
+
 def register(subparsers) -> None:
     produce = subparsers.add_parser(
         "produce", help="stream transactions or the user table into Kafka",
@@ -93,8 +101,9 @@ def register(subparsers) -> None:
                     help="size of the user pool records draw User from (default: %(default)s)")
     tx.add_argument("--users-seed", type=int, default=DEFAULT_POOL_SEED,
                     help="seed of the user pool; match `produce users --seed` (default: %(default)s)")
-    tx.add_argument("--id-start", type=_non_negative_int, default=1,
-                    help="first Id (default: %(default)s); raise it to append to a topic with unique Ids")
+    tx.add_argument("--id-start", type=_id_start, default=1,
+                    help="first Id (default: %(default)s); raise it to append to a topic with unique Ids, "
+                         "or 'time' (the current epoch milliseconds x 1000) so restarts never reuse an Id")
     tx.add_argument("--dlq-topic", default=TOPICS.dlq,
                     help="dead-letter topic for bad input rows (default: %(default)s)")
     _common(tx, TOPICS.source)

@@ -79,3 +79,14 @@ def test_header_only_file_fails_before_contacting_kafka(tmp_path, capsys):
     assert cli.main(["produce", "transactions", "--source", str(path),
                      "--bootstrap-servers", UNREACHABLE, "--connect-timeout", "30"]) == 4
     assert "no transactions in the file" in capsys.readouterr().err
+
+
+def test_id_start_time_is_fresh_and_large():
+    import time
+
+    from producers.cli import _id_start
+
+    before = int(time.time() * 1000) * 1000
+    value = _id_start("time")
+    assert before <= value <= int(time.time() * 1000) * 1000
+    assert _id_start("42") == 42
