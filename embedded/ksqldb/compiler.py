@@ -97,9 +97,11 @@ class Scope:
             return None
         found = [s.columns[ref.name] for s in self.sources if ref.name in s.columns]
         if len(found) > 1:
+            options = [f"{s.alias}.{ref.name}" for s in self.sources if ref.name in s.columns]
             raise KsqlStatementError(
-                f"Column '{ref.name}' is ambiguous. Could be any of: "
-                + ", ".join(f"{s.alias}.{ref.name}" for s in self.sources if ref.name in s.columns)
+                f"Column '{ref.name}' is ambiguous. Could be "
+                + (" or ".join(options) if len(options) == 2 else "any of: " + ", ".join(options))
+                + "."
             )
         return found[0] if found else None
 
@@ -220,7 +222,10 @@ class ExprCompiler:
         slot = self.scope.resolve(e)
         if slot is None:
             name = f"{e.source}.{e.name}" if e.source else e.name
-            raise self.error(f"{self.clause} column '{name}' cannot be resolved.")
+            where = ""
+            if self.clause == "JOIN ON" and e.loc is not None:
+                where = f"Line: {e.loc[0]}, Col: {e.loc[1] + 1}: "
+            raise self.error(f"{where}{self.clause} column '{name}' cannot be resolved.")
         if self.slot_code is not None:
             return self.slot_code[slot.index], slot.type
         return f"{self.row_var}[{slot.index}]", slot.type

@@ -99,11 +99,22 @@ class PersistentQuery:
     pipeline: QueryPipeline
     properties: dict[str, Any]
     state: str = "RUNNING"
+    #: stream-table join: the table looked up (its topic is read from the beginning)
+    table_name: str | None = None
+    table_topic: str | None = None
 
     @property
     def auto_offset_reset(self) -> str:
         p = self.properties
         return str(p.get("auto.offset.reset") or p.get("ksql.streams.auto.offset.reset") or "latest")
+
+    @property
+    def source_names(self) -> list[str]:
+        return [self.source_name] + ([self.table_name] if self.table_name else [])
+
+    @property
+    def source_topics(self) -> list[str]:
+        return [self.source_topic] + ([self.table_topic] if self.table_topic else [])
 
 
 @dataclass
@@ -703,7 +714,7 @@ class Engine:
         ctx.state.metastore.put(sink)
         q = PersistentQuery(
             query_id, stmt.text, "CSAS" if stmt.kind == "STREAM" else "CTAS", src.name, src.topic,
-            sink.name, topic, pipeline, self._query_properties(ctx),
+            sink.name, topic, pipeline, self._query_properties(ctx), **self._table_of(plan),
         )
         self._start(q, ctx)
         self._record_command(ctx, seq, stmt.text)
@@ -714,6 +725,12 @@ class Engine:
 
     def _query_properties(self, ctx: _Ctx) -> dict[str, Any]:
         return dict(ctx.props)
+
+    @staticmethod
+    def _table_of(plan: PlannedQuery) -> dict[str, Any]:
+        if plan.join is None:
+            return {}
+        return {"table_name": plan.join.right.name, "table_topic": plan.join.right.topic}
 
     def _pipeline(self, query_id: str, plan: PlannedQuery, sink: DataSource, ctx: _Ctx,
                   coercions=None) -> QueryPipeline:
@@ -736,10 +753,20 @@ class Engine:
         if sink.timestamp_column and sink.timestamp_column not in {c.name for c in sink.schema.key}:
             idx = [c.name for c in sink.schema.value].index(sink.timestamp_column)
             sink_ts = TimestampExtractor(idx, sink.schema.value[idx].type, sink.timestamp_format)
+        table: dict[str, Any] = {}
+        if plan.join is not None:
+            right = plan.join.right
+            table["table_key_in"] = make_key_serde(right.schema.key, right.effective_key_format, ctx.serde)
+            table["table_value_in"] = make_value_serde(right.schema.value, right.value_format,
+                                                       right.value_features, ctx.serde)
+            if right.timestamp_column:
+                slot = plan.scope.sources[1].columns[right.timestamp_column]
+                table["table_timestamp"] = TimestampExtractor(
+                    slot.index - plan.join.right_offset, slot.type, right.timestamp_format)
         return QueryPipeline(
             query_id, plan, self.functions, key_in, value_in, sink_topic=sink.topic,
             key_out=key_out, value_out=value_out, source_timestamp=src_ts,
-            sink_timestamp=sink_ts, value_coercions=coercions,
+            sink_timestamp=sink_ts, value_coercions=coercions, **table,
         )
 
     def _start(self, q: PersistentQuery, ctx: _Ctx) -> None:
@@ -787,7 +814,7 @@ class Engine:
         pipeline = self._pipeline(query_id, plan, target, ctx, coercions=coercions)
         q = PersistentQuery(
             query_id, stmt.text, "INSERT", plan.source.name, plan.source.topic, target.name,
-            target.topic, pipeline, self._query_properties(ctx),
+            target.topic, pipeline, self._query_properties(ctx), **self._table_of(plan),
         )
         self._start(q, ctx)
         self._record_command(ctx, seq, stmt.text)
@@ -961,7 +988,7 @@ class Engine:
             raise KsqlStatementError(
                 f"Incompatible data source type is {source.kind}, but statement was DROP {stmt.kind}"
             )
-        readers = [q for q in ctx.state.queries.values() if q.source_name == source.name and q.state == "RUNNING"]
+        readers = [q for q in ctx.state.queries.values() if source.name in q.source_names and q.state == "RUNNING"]
         writers = [q for q in ctx.state.queries.values() if q.sink_name == source.name and q.kind == "INSERT"]
         derived = sorted({q.sink_name for q in readers if q.kind != "INSERT"})
         insert_readers = [q.query_id for q in readers if q.kind == "INSERT"]
@@ -1078,7 +1105,7 @@ class Engine:
         raise KsqlStatementError(f"SHOW {what} is not supported")
 
     def _describe(self, source: DataSource, ctx: _Ctx, extended: bool) -> dict:
-        reads = [q for q in ctx.state.queries.values() if q.source_name == source.name]
+        reads = [q for q in ctx.state.queries.values() if source.name in q.source_names]
         writes = [q for q in ctx.state.queries.values() if q.sink_name == source.name]
         return entities.source_description(source, reads, writes, extended)
 
@@ -1124,7 +1151,7 @@ class Engine:
                 raise KsqlStatementError(f"Query with id:{stmt.query_id} does not exist, use SHOW QUERIES to view the full set of running queries.")
             return {"@type": "queryDescription", "statementText": stmt.text,
                     "queryDescription": {"id": q.query_id, "statementText": q.statement_text,
-                                         "sources": [q.source_name], "sinks": [q.sink_name],
+                                         "sources": q.source_names, "sinks": [q.sink_name],
                                          "executionPlan": q.pipeline.generated_source,
                                          "state": q.state}, "warnings": []}
         raise KsqlStatementError("EXPLAIN of a statement is not supported by this engine")

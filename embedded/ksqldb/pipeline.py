@@ -2,9 +2,12 @@
 
 `QueryPipeline.process(batch)` takes records `(key, value, timestamp, partition, offset,
 headers)` and returns `(outputs, errors)`: `OutputRecord`s for the sink topic and
-`ErrorRecord`s for the processing log. It has no I/O and no state beyond the compiled
-code, so the same object runs in the conformance harness (in-memory topics) and inside
-the Kafka runtime's consume/transform/produce loop.
+`ErrorRecord`s for the processing log. It has no I/O, so the same object runs in the
+conformance harness (in-memory topics) and inside the Kafka runtime's
+consume/transform/produce loop. Its only state is a stream-table join's table: a plain
+dict of the table's current rows by key (`table_rows`), fed by `update_table` with the
+table topic's records; whoever feeds it owns its consistency (the harness feeds records
+in file order, the runtime rebuilds it from the table topic on start).
 
 For speed the whole per-record path — key/value decode, ROWTIME, WHERE, key and value
 expressions, encode — is generated as one Python function per query and compiled once.
@@ -20,8 +23,9 @@ from typing import Any, Callable, Sequence
 
 from embedded.ksqldb import ast
 from embedded.ksqldb.compiler import ExprCompiler, build_function
-from embedded.ksqldb.errors import EvaluationError, SerdeError
+from embedded.ksqldb.errors import EvaluationError, KsqlStatementError, SerdeError
 from embedded.ksqldb.functions import FunctionRegistry
+from embedded.ksqldb.joins import hashable
 from embedded.ksqldb.planner import PlannedQuery
 from embedded.ksqldb.records import ErrorRecord, OutputRecord
 from embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -93,7 +97,12 @@ class QueryPipeline:
         sink_timestamp: TimestampExtractor | None = None,
         transient: bool = False,
         value_coercions: Sequence[Callable[[Any], Any] | None] | None = None,
+        table_key_in: KeySerde | None = None,
+        table_value_in: ValueSerde | None = None,
+        table_timestamp: TimestampExtractor | None = None,
     ) -> None:
+        if plan.unsupported:
+            raise KsqlStatementError(plan.unsupported)
         self.query_id = query_id
         self.plan = plan
         self.source_topic = plan.source.topic
@@ -103,11 +112,21 @@ class QueryPipeline:
         self.value_in = value_in
         self.key_out = key_out
         self.value_out = value_out
+        #: stream-table join: the table's current rows by key, each the right half of the
+        #: joined row (key columns, value columns, ROWTIME, ROWPARTITION, ROWOFFSET). Fed
+        #: only by `update_table`; the runtime rebuilds it by replaying the table topic.
+        self.table_rows: dict[Any, tuple] = {}
+        self.table_topic = plan.join.right.topic if plan.join is not None else None
+        self._table_key_in = table_key_in
+        self._table_value_in = table_value_in
+        self._table_ts = table_timestamp.function() if table_timestamp is not None else None
+        self._table_ts_slot = table_timestamp.slot if table_timestamp is not None else 0
         self.generated_source = self._generate(
             registry, source_timestamp, sink_timestamp, value_coercions
         )
         self._columnar: "_ColumnarPath | None" = None
-        if not transient and source_timestamp is None and sink_timestamp is None and not value_coercions:
+        if (not transient and source_timestamp is None and sink_timestamp is None
+                and not value_coercions and plan.join is None):
             self._columnar = _ColumnarPath.build(self, registry)
         #: counts for metrics / processing-log summaries
         self.processed = 0
@@ -161,7 +180,7 @@ class QueryPipeline:
             return True
 
         # the output key is the input key unchanged: a NULL input key stays NULL
-        passthrough = (not plan.partitioned and nkey > 0 and len(key_exprs) == nkey and all(
+        passthrough = (plan.join is None and not plan.partitioned and nkey > 0 and len(key_exprs) == nkey and all(
             isinstance(e, ast.ColumnRef) for e in key_exprs
         ))
         ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
@@ -185,9 +204,10 @@ class QueryPipeline:
                     add(f"{indent}    {var} = None")
             return "(" + "".join(n + ", " for n in names) + ")"
 
-        # ---- NULL value: streams pass it through (unless filtered), tables tombstone
+        # ---- NULL value: streams pass it through (unless filtered), tables tombstone;
+        # a stream-table join ignores it (ksqlDB: a NULL stream value does not trigger the join)
         add("        if v is None:")
-        if self.transient:
+        if self.transient or plan.join is not None:
             add("            continue")
         elif plan.where is not None and not is_table:
             add("            continue")
@@ -215,6 +235,9 @@ class QueryPipeline:
             add("        except Exception as e:")
             add("            errs.append(('timestamp', _reason(e), rec))")
             add("            continue")
+
+        if plan.join is not None:
+            self._emit_lookup(comp, ns, add)
 
         if plan.where is not None:
             comp.clause = "WHERE"
@@ -288,6 +311,101 @@ class QueryPipeline:
         self._run_msg = build_function(_for_messages(source, "_run", "_run_msg"), ns, "_run_msg")
         return source
 
+    def _emit_lookup(self, comp: ExprCompiler, ns: dict[str, Any], add: Callable[[str], None]) -> None:
+        """Code joining the row `r` (left half built) with the table row of its join key."""
+        jp = self.plan.join
+        assert jp is not None
+        ns["_tget"] = self.table_rows.get  # the dict is only ever mutated, never replaced
+        ns["_rnull"] = (None,) * jp.right_width
+        ns["_hk"] = hashable
+        comp.clause = "JOIN ON"
+        code, _ = comp.compile(jp.left_key)
+        if jp.key_type.base in ("STRUCT", "ARRAY"):
+            code = f"_hk({code})"
+        if _safe(jp.left_key):
+            add(f"        _jk = {code}")
+        else:
+            add("        try:")
+            add(f"            _jk = {code}")
+            add("        except Exception as e:")
+            add(f"            errs.append(('evaluate', 'Error computing the join key {_q(jp.left_key.sql())}: ' + _reason(e), rec))")
+            add("            _jk = None")
+        # a NULL join key matches no row: INNER drops the record, LEFT keeps it with NULL
+        # table columns (Kafka Streams >= 3.7, KIP-962)
+        add("        _rr = None if _jk is None else _tget(_jk)")
+        add("        if _rr is None:")
+        if jp.kind == "INNER":
+            add("            continue")
+        else:
+            add("            _rr = _rnull")
+        add("        r += _rr")
+
+    # ------------------------------------------------------------------ table state
+
+    def update_table(self, batch: Sequence[Sequence[Any]]) -> list[ErrorRecord]:
+        """Apply records of the joined table's topic to `table_rows` (upsert; a NULL value
+        deletes the key). Records `(key, value, timestamp, partition, offset[, headers])`.
+        A record whose key or value cannot be read changes nothing and comes back as an
+        error record; so does a record with a NULL key (a table row needs a key)."""
+        kdec = self._table_key_in.decode  # type: ignore[union-attr]
+        vdec = self._table_value_in.decode  # type: ignore[union-attr]
+        rows = self.table_rows
+        complex_key = self.plan.join is not None and self.plan.join.key_type.base in ("STRUCT", "ARRAY")
+        ts_fn, ts_slot = self._table_ts, self._table_ts_slot
+        errs: list = []
+        for rec in batch:
+            try:
+                k = kdec(rec[0])
+            except Exception as e:  # noqa: BLE001 - bad data is reported, never raised
+                errs.append(("deserialize key", _reason(e), rec))
+                continue
+            if not k or k[0] is None:
+                errs.append(("table key", "A table row needs a key: record with a NULL key ignored", rec))
+                continue
+            key = hashable(k[0]) if complex_key else k[0]
+            if rec[1] is None:
+                rows.pop(key, None)
+                continue
+            try:
+                v = vdec(rec[1])
+            except Exception as e:  # noqa: BLE001
+                errs.append(("deserialize value", _reason(e), rec))
+                continue
+            if v is None:
+                rows.pop(key, None)
+                continue
+            row = (*k, *v, rec[2], rec[3], rec[4])
+            if ts_fn is not None:
+                try:
+                    ts = ts_fn(row[ts_slot])
+                except Exception as e:  # noqa: BLE001
+                    errs.append(("timestamp", _reason(e), rec))
+                    continue
+                row = (*k, *v, ts, rec[3], rec[4])
+            rows[key] = row
+        return self._errors(errs, self.table_topic)
+
+    def update_table_messages(self, msgs: Sequence[Any]) -> list[ErrorRecord]:
+        """`update_table` for confluent-kafka `Message` objects."""
+        return self.update_table([(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset())
+                                  for m in msgs])
+
+    def reset_table(self) -> None:
+        """Forget every table row (before the runtime rebuilds the state)."""
+        self.table_rows.clear()
+
+    @property
+    def source_topics(self) -> list[str]:
+        """Every topic this query reads: the stream's, then the joined table's."""
+        return [self.source_topic] + ([self.table_topic] if self.table_topic else [])
+
+    def process_topic(self, topic: str, batch: Sequence[Sequence[Any]]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
+        """Records of one input topic: table records update the state (no output), stream
+        records are processed (joined, projected)."""
+        if topic == self.table_topic and topic != self.source_topic:
+            return [], self.update_table(batch)
+        return self.process(batch)
+
     # ------------------------------------------------------------------ running
 
     def process(self, batch: Sequence[Sequence[Any]]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
@@ -323,9 +441,10 @@ class QueryPipeline:
         self.processed += len(batch)
         return rows, self._errors(errs)
 
-    def _errors(self, errs: list) -> list[ErrorRecord]:
+    def _errors(self, errs: list, topic: str | None = None) -> list[ErrorRecord]:
         if not errs:
             return []
+        topic = topic or self.source_topic
         self.failed += len(errs)
         out = []
         for stage, reason, rec in errs:
@@ -335,7 +454,7 @@ class QueryPipeline:
                 ts = rec[2] if len(rec) > 2 else 0
             else:
                 part, off, ts = rec.partition(), rec.offset(), rec.timestamp()[1]
-            out.append(ErrorRecord(self.query_id, stage, reason, self.source_topic, part, off, ts))
+            out.append(ErrorRecord(self.query_id, stage, reason, topic, part, off, ts))
         return out
 
 
@@ -464,6 +583,9 @@ class _ColumnarPath:
             add("            errs.append(('deserialize key', _reason(e), rec))")
             add("            continue")
         add("        ts = rec[2]")
+        if plan.join is not None:
+            self._emit_lookup(comp, ns, add)
+
         if plan.where is not None:
             comp.clause = "WHERE"
             pred = comp.compile_predicate(plan.where)

@@ -22,6 +22,16 @@ from embedded.ksqldb.compiler import ExprCompiler, Scope, ScopeSource, Slot
 from embedded.ksqldb.errors import KsqlStatementError
 from embedded.ksqldb.formats import check_map_keys
 from embedded.ksqldb.functions import FunctionRegistry
+from embedded.ksqldb.joins import (
+    JOIN_TYPE_TEXT,
+    JoinPlan,
+    check_criteria_shape,
+    check_qualifiers,
+    column_of,
+    join_scope,
+    qualified_text,
+    sources_of,
+)
 from embedded.ksqldb.metastore import DataSource, MetaStore
 from embedded.ksqldb.schema import (
     KEY,
@@ -85,13 +95,22 @@ class AliasGenerator:
     def __init__(self, schemas: list[LogicalSchema]) -> None:
         self.used: dict[str, set[int]] = {}
         for s in schemas:
-            for c in s.columns:
-                m = _NUMBERED.match(c.name)
-                assert m
-                self.used.setdefault(m.group("name"), set()).add(
-                    int(m.group("number")) if m.group("number") else 0
-                )
+            self._use(c.name for c in s.columns)
         self.next: dict[str, int] = {}
+
+    @classmethod
+    def of_names(cls, names) -> "AliasGenerator":
+        gen = cls([])
+        gen._use(names)
+        return gen
+
+    def _use(self, names) -> None:
+        for name in names:
+            m = _NUMBERED.match(name)
+            assert m
+            self.used.setdefault(m.group("name"), set()).add(
+                int(m.group("number")) if m.group("number") else 0
+            )
 
     def _next(self, prefix: str, drop_zero: bool) -> str:
         used = self.used.get(prefix, set())
@@ -143,6 +162,10 @@ class PlannedQuery:
     #: push queries list every selected column in select order (keys included)
     all_columns: list[Column] = field(default_factory=list)
     all_exprs: list[ast.Expr] = field(default_factory=list)
+    #: stream-table join: the table looked up for every stream record (None: one source)
+    join: JoinPlan | None = None
+    #: why no pipeline can run this (valid) plan: a join kind the engine lacks
+    unsupported: str | None = None
 
     @property
     def schema(self) -> LogicalSchema:
@@ -183,10 +206,7 @@ class Planner:
                 f"{loc_prefix(query.source.loc)}{query.source.name} does not exist."
             )
         if query.joins:
-            self._validate_joins(query)
-            raise KsqlStatementError(
-                "JOIN is not supported by this engine yet (see the ksqlDB engine README)."
-            )
+            return self._plan_join(query, sink_name, persistent, source)
         alias = query.source.alias_or_name
         scope, nslots = source_scope(source, alias)
         compiler = ExprCompiler(scope, self.registry)
@@ -258,8 +278,17 @@ class Planner:
 
         if query.partition_by is not None:
             partitioned = True
+            def single_star(_pos: int) -> list[tuple[str, ast.Expr, SqlType]]:
+                return [(c.name, col_ref(c), c.type)
+                        for c in list(source.schema.value) + list(source.schema.key)]
+
+            def single_ref_name(e: ast.Expr) -> str | None:
+                slot = scope.resolve(e) if isinstance(e, ast.ColumnRef) else None
+                return slot.name if slot is not None else None
+
             key_cols, key_exprs, value_cols, value_exprs = self._partition_by(
-                query, sink_name, source, alias, scope, compiler, items, typed, star_positions, gen
+                query, sink_name, scope, compiler, items, typed, star_positions, gen,
+                single_star, single_ref_name,
             )
         else:
             # star expansion (keys first, then values) at the star's position
@@ -353,6 +382,280 @@ class Planner:
             all_exprs=all_exprs,
         )
 
+    # ---------------------------------------------------------------- joins
+
+    def _plan_join(self, query: ast.Query, sink_name: str | None, persistent: bool,
+                   left: DataSource) -> PlannedQuery:
+        """Stream-table joins; other join kinds are validated as ksqlDB does, then refused."""
+        if len(query.joins) > 1:
+            raise KsqlStatementError("Joins of more than two sources are not supported by this engine yet.")
+        j = query.joins[0]
+        right = self.metastore.get(j.right.name)
+        if right is None:
+            raise KsqlStatementError(f"{loc_prefix(j.right.loc)}{j.right.name} does not exist.")
+        lalias, ralias = query.source.alias_or_name, j.right.alias_or_name
+        if left.name == right.name:
+            raise KsqlStatementError(
+                f"Can not join '{left.name}' to '{right.name}': self joins are not yet supported."
+            )
+        kafka = [s.name for s in (left, right) if s.value_format.name == "KAFKA"]
+        if kafka:
+            raise KsqlStatementError(
+                f"Source(s) {', '.join(kafka)} are using the 'KAFKA' value format. "
+                "This format does not yet support JOIN."
+            )
+        scope, right_offset, nslots = join_scope(left, lalias, right, ralias)
+        crit = check_criteria_shape(j.criteria)
+        clause_exprs: list[ast.Expr] = [crit]
+        clause_exprs += [i.expr for i in query.select if i.expr is not None]
+        clause_exprs += [e for e in (query.where, query.having) if e is not None]
+        clause_exprs += list(query.partition_by or []) + list(query.group_by or [])
+        check_qualifiers(clause_exprs, scope)
+        compiler = ExprCompiler(scope, self.registry)
+        compiler.clause = "JOIN ON"
+        side_types: list[SqlType | None] = []
+        for side in (crit.left, crit.right):
+            try:
+                side_types.append(compiler.type_of(side))
+            except KsqlStatementError as e:
+                if "is ambiguous" in e.message:
+                    raise KsqlStatementError(
+                        f"Exception while preparing statement: {loc_prefix(side.loc)}{e.message}"
+                    ) from None
+                raise
+        lexpr, rexpr = crit.left, crit.right
+        ltype, rtype = side_types
+        for side in (lexpr, rexpr):
+            if len(sources_of(side, scope)) != 1:
+                raise KsqlStatementError(
+                    f"Invalid comparison expression '{side.sql()}' in join '{crit.sql()}'. "
+                    "Each side of the join comparision must contain references from exactly one source."
+                )
+        if sources_of(lexpr, scope) == sources_of(rexpr, scope):
+            raise KsqlStatementError(
+                f"Invalid join criteria {crit.sql()}: each side must reference a different source."
+            )
+        if sources_of(lexpr, scope) == {ralias}:
+            lexpr, rexpr, ltype, rtype = rexpr, lexpr, rtype, ltype
+        for side, t in ((lexpr, ltype), (rexpr, rtype)):
+            slot = column_of(side, scope)
+            if slot is not None and t is not None:
+                check_map_keys([Column(f"{slot.source}_{slot.name}", t, KEY)])
+        if ltype != rtype:
+            raise KsqlStatementError(
+                f"Invalid join condition: types don't match. Got {qualified_text(lexpr, scope)}"
+                f"{{{ltype}}} = {qualified_text(rexpr, scope)}{{{rtype}}}."
+            )
+        jt = j.join_type
+        got = f"Got {lalias} {JOIN_TYPE_TEXT[jt]} {ralias}."
+        stream_table = left.kind == "STREAM" and right.kind == "TABLE"
+        if left.kind == "TABLE" and right.kind == "STREAM":
+            raise KsqlStatementError(
+                f"Invalid join order: table-stream joins are not supported; only stream-table joins. {got}"
+            )
+        join_plan: JoinPlan | None = None
+        if stream_table:
+            if jt == "OUTER":
+                raise KsqlStatementError(f"Invalid join type: full-outer join not supported for stream-table join. {got}")
+            if jt == "RIGHT":
+                raise KsqlStatementError(f"Invalid join type: right-outer join not supported for stream-table join. {got}")
+            if len(right.schema.key) != 1:
+                raise KsqlStatementError(
+                    f"JOINs are not supported with multiple key columns: {right.name} has "
+                    f"{len(right.schema.key)} key columns."
+                )
+            rslot = column_of(rexpr, scope)
+            table_key = right.schema.key[0].name
+            if rslot is None or rslot.name != table_key:
+                raise KsqlStatementError(
+                    "Invalid join condition: stream-table joins require to join on the table's primary "
+                    f"key. Got {qualified_text(lexpr, scope)} = {qualified_text(rexpr, scope)}."
+                )
+            lslot = column_of(lexpr, scope)
+            key_to_key = (lslot is not None and len(left.schema.key) == 1
+                          and lslot.name == left.schema.key[0].name)
+            if key_to_key and left.partitions != right.partitions:
+                raise KsqlStatementError(
+                    f"Can't join {lalias} with {ralias} since the number of partitions don't match. "
+                    f"{lalias} partitions = {left.partitions}; {ralias} partitions = {right.partitions}. "
+                    "Please repartition either one so that the number of partitions match."
+                )
+            join_plan = JoinPlan(
+                kind=jt, right=right, right_alias=ralias, right_offset=right_offset,
+                right_width=nslots - right_offset, left_key=lexpr, right_key=table_key,
+                key_type=ltype, key_to_key=key_to_key,  # type: ignore[arg-type]
+            )
+        elif left.kind == "STREAM" and j.within is None:
+            raise KsqlStatementError(
+                "Stream-Stream joins must have a WITHIN clause specified. None was provided. To learn "
+                "about how to specify a WITHIN clause with a stream-stream join, please visit: "
+                "https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select"
+            )
+
+        if query.window is not None:
+            raise KsqlStatementError("WINDOW is not supported by this engine yet.")
+        if query.group_by is not None:
+            self._validate_group_by(query, compiler, scope)
+            raise KsqlStatementError("GROUP BY is not supported by this engine yet.")
+        if query.having is not None:
+            raise KsqlStatementError("HAVING requires a GROUP BY clause.")
+        where = None
+        if query.where is not None:
+            compiler.clause = "WHERE"
+            compiler.compile_predicate(query.where)
+            where = query.where
+
+        # ---- select items, named as ksqlDB names join columns
+        star_names = [f"{s.alias}_{c}" for s in scope.sources for c in s.columns]
+        gen = AliasGenerator.of_names(star_names)
+        sources = [(left, lalias), (right, ralias)]
+
+        def star_of(star_source: str | None, value_first: bool = False) -> list[tuple[str, ast.Expr, SqlType]]:
+            out: list[tuple[str, ast.Expr, SqlType]] = []
+            for src, al in sources:
+                if star_source is not None and star_source not in (al, src.name):
+                    continue
+                cols = (list(src.schema.value) + list(src.schema.key)) if value_first else list(src.schema.columns)
+                out += [(f"{al}_{c.name}", ast.ColumnRef(c.name, al), c.type) for c in cols]
+            return out
+
+        def join_name(e: ast.Expr) -> str | None:
+            if isinstance(e, ast.ColumnRef):
+                slot = scope.resolve(e)
+                if slot is not None:
+                    return f"{slot.source}_{slot.name}" if e.source is not None else slot.name
+            return None
+
+        compiler.clause = "SELECT"
+        items: list[tuple[str, ast.Expr, bool]] = []
+        star_at: list[tuple[int, str | None]] = []
+        for item in query.select:
+            if item.star:
+                if item.star_source is not None and item.star_source not in (lalias, left.name, ralias, right.name):
+                    raise KsqlStatementError(f"Unknown source: {item.star_source}")
+                star_at.append((len(items), item.star_source))
+                continue
+            if item.struct_star:
+                raise KsqlStatementError("Struct field expansion (`col->*`) is not supported in joins by this engine yet.")
+            expr = item.expr
+            assert expr is not None
+            name = item.alias if item.alias is not None else (join_name(expr) or default_name(expr, gen))
+            items.append((name, expr, False))
+        typed: dict[int, SqlType] = {}
+        for i, (name, expr, _) in enumerate(items):
+            t = compiler.type_of(expr)
+            if t is None:
+                raise KsqlStatementError(
+                    "Can't infer a type of null. Please explicitly cast it to a required type, "
+                    "e.g. CAST(null AS VARCHAR)."
+                )
+            typed[i] = t
+
+        key_cols: list[Column] = []
+        key_exprs: list[ast.Expr] = []
+        value_cols: list[Column] = []
+        value_exprs: list[ast.Expr] = []
+        partitioned = query.partition_by is not None
+        if partitioned:
+            star_positions = [pos for pos, _ in star_at]
+
+            def join_star(pos: int) -> list[tuple[str, ast.Expr, SqlType]]:
+                out: list[tuple[str, ast.Expr, SqlType]] = []
+                for p, src in star_at:
+                    if p == pos:
+                        out += star_of(src, value_first=True)
+                        break
+                return out
+
+            key_cols, key_exprs, value_cols, value_exprs = self._partition_by(
+                query, sink_name, scope, compiler, items, typed, star_positions, gen,
+                join_star, join_name,
+            )
+        else:
+            expanded: list[tuple[str, ast.Expr, SqlType]] = []
+            for i in range(len(items) + 1):
+                for p, src in star_at:
+                    if p == i:
+                        expanded += star_of(src)
+                if i < len(items):
+                    expanded.append((items[i][0], items[i][1], typed[i]))
+            if not persistent:
+                value_cols = [Column(n, t, VALUE) for n, _, t in expanded]
+                value_exprs = [e for _, e, _ in expanded]
+            else:
+                key_cols, key_exprs, value_cols, value_exprs = self._join_key(
+                    sink_name, scope, expanded, lexpr, rexpr, jt, join_plan
+                )
+        if persistent and not value_cols:
+            raise KsqlStatementError("The projection contains no value columns.")
+        if persistent:
+            self._check_duplicates(key_cols + value_cols)
+        unsupported = None
+        if not stream_table:
+            # validated like ksqlDB up to here (so its errors come first); the pipeline
+            # refuses to be built from this plan
+            kinds = f"{left.kind.lower()}-{right.kind.lower()}"
+            unsupported = (
+                f"{kinds.capitalize()} joins are not supported by this engine yet; it runs stream-table "
+                "joins (a stream [LEFT] JOIN a table ON the table's primary key)."
+            )
+        elif not persistent:
+            raise KsqlStatementError(
+                "Push queries over joins are not supported by this engine yet: create the joined "
+                "stream with CREATE STREAM ... AS SELECT ... JOIN ... and query that stream."
+            )
+        return PlannedQuery(
+            source=left, alias=lalias, scope=scope, slot_count=nslots, where=where,
+            key_columns=key_cols, key_exprs=key_exprs, value_columns=value_cols,
+            value_exprs=value_exprs, partitioned=partitioned,
+            result_kind="TABLE" if left.kind == right.kind == "TABLE" else "STREAM",
+            limit=query.limit, emit=query.emit, join=join_plan, unsupported=unsupported,
+        )
+
+    def _join_key(self, sink_name: str | None, scope: Scope,
+                  expanded: list[tuple[str, ast.Expr, SqlType]], lexpr: ast.Expr, rexpr: ast.Expr,
+                  join_type: str, join_plan: JoinPlan | None):
+        """The result key of a join: the first projected join column (ksqlDB's JoinKey)."""
+        viable = [e for e in (lexpr, rexpr) if isinstance(e, ast.ColumnRef)]
+        head = "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n"
+        if not viable or join_type == "OUTER":
+            if not any(isinstance(e, ast.ColumnRef) and e.source is None and e.name == "ROWKEY"
+                       for _, e, _ in expanded):
+                raise KsqlStatementError(
+                    f"{head}The query used to build `{sink_name}` must include the join expression ROWKEY "
+                    "in its projection (eg, SELECT ROWKEY...).\nROWKEY was added as a synthetic key "
+                    "column because the join criteria did not match any source column. This expression "
+                    "must be included in the projection and may be aliased."
+                )
+            return [], [], [Column(n, t, VALUE) for n, _, t in expanded], [e for _, e, _ in expanded]
+        viable_canon = [canonical(e, scope) for e in viable]
+        matches = [i for i, (_, e, _) in enumerate(expanded) if canonical(e, scope) in viable_canon]
+        if not matches:
+            texts = [qualified_text(e, scope) for e in viable]
+            if len(texts) == 1:
+                what = f"join expression {texts[0]}"
+            else:
+                what = f"join expressions {' or '.join(texts)}"
+            raise KsqlStatementError(
+                f"{head}The query used to build `{sink_name}` must include the {what} in its projection "
+                f"(eg, SELECT {texts[0]}...)."
+            )
+        first = matches[0]
+        first_canon = canonical(expanded[first][1], scope)
+        same = [expanded[i][0] for i in matches if canonical(expanded[i][1], scope) == first_canon]
+        if len(same) > 1:
+            raise KsqlStatementError(
+                f"The projection contains a key column (`{expanded[first][0]}`) more than once, "
+                f"aliased as: {' and '.join(sorted(same))}."
+            )
+        name, _, t = expanded[first]
+        # the key is the join value itself: on a LEFT join without a match the table's key
+        # column is NULL, the record's key is still the stream's join value
+        key_expr = join_plan.left_key if join_plan is not None else lexpr
+        values = [(n, e, vt) for i, (n, e, vt) in enumerate(expanded) if i != first]
+        return ([Column(name, t, KEY)], [key_expr], [Column(n, vt, VALUE) for n, _, vt in values],
+                [e for _, e, _ in values])
+
     # ---------------------------------------------------------------- helpers
 
     @staticmethod
@@ -381,31 +684,24 @@ class Planner:
                 cols.append(Column(name, t, KEY))
         check_map_keys(cols)
 
-    def _validate_joins(self, query: ast.Query) -> None:
-        for j in query.joins:
-            crit = j.criteria
-            if isinstance(crit, ast.Comparison):
-                for side in (crit.left, crit.right):
-                    if isinstance(side, (ast.NullLiteral, ast.IntegerLiteral, ast.StringLiteral,
-                                         ast.BooleanLiteral, ast.DecimalLiteral, ast.DoubleLiteral)):
-                        raise KsqlStatementError(
-                            f"Invalid comparison expression '{side.sql()}' in join '{crit.sql()}'. "
-                            "Each side of the join comparision must contain references from exactly one source."
-                        )
-
     def _partition_by(
         self,
         query: ast.Query,
         sink_name: str | None,
-        source: DataSource,
-        alias: str,
         scope: Scope,
         compiler: ExprCompiler,
         items: list[tuple[str, ast.Expr, bool]],
         typed: dict[int, SqlType],
         star_positions: list[int],
         gen: AliasGenerator,
+        star_columns: Callable[[int], list[tuple[str, ast.Expr, SqlType]]],
+        ref_name: Callable[[ast.Expr], str | None],
     ):
+        """Key and value columns of a PARTITION BY query.
+
+        `star_columns(pos)` lists what the `*` at item position `pos` expands to (value
+        columns before key columns: PARTITION BY moves the old key into the value);
+        `ref_name(e)` names a key column taken straight from a column reference."""
         exprs = query.partition_by or []
         if not exprs:
             raise KsqlStatementError("PARTITION BY requires at least one expression")
@@ -454,8 +750,7 @@ class Planner:
                     key_cols.append(Column(items[i][0], typed[i], KEY))
                     key_exprs.append(items[i][1])
                 elif has_star:
-                    slot = scope.resolve(e) if isinstance(e, ast.ColumnRef) else None
-                    name = slot.name if slot is not None else default_name(e, gen)
+                    name = ref_name(e) or default_name(e, gen)
                     key_cols.append(Column(name, t, KEY))  # type: ignore[arg-type]
                     key_exprs.append(e)
                 else:
@@ -473,30 +768,25 @@ class Planner:
                     f"(eg, SELECT {', '.join(missing)}...)."
                 )
         partition_refs = {
-            self._plain_ref(e, scope) for e in exprs if isinstance(e, ast.ColumnRef)
+            canonical(e, scope) for e in exprs if isinstance(e, ast.ColumnRef)
         }
         value_cols: list[Column] = []
         value_exprs: list[ast.Expr] = []
 
-        def add_star() -> None:
-            for c in source.schema.value:
-                if c.name in partition_refs and not keyless:
+        def add_star(pos: int) -> None:
+            for name, expr, t in star_columns(pos):
+                if canonical(expr, scope) in partition_refs and not keyless:
                     continue
-                value_cols.append(Column(c.name, c.type, VALUE))
-                value_exprs.append(ast.ColumnRef(c.name, alias))
-            for c in source.schema.key:
-                if c.name in partition_refs and not keyless:
-                    continue
-                value_cols.append(Column(c.name, c.type, VALUE))
-                value_exprs.append(ast.ColumnRef(c.name, alias))
+                value_cols.append(Column(name, t, VALUE))
+                value_exprs.append(expr)
 
         for i, (name, expr, _) in enumerate(items):
             for _ in range(star_positions.count(i)):
-                add_star()
+                add_star(i)
             if i in used_items:
                 continue
             value_cols.append(Column(name, typed[i], VALUE))
             value_exprs.append(expr)
         for _ in range(star_positions.count(len(items))):
-            add_star()
+            add_star(len(items))
         return key_cols, key_exprs, value_cols, value_exprs

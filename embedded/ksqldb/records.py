@@ -33,7 +33,7 @@ class ErrorRecord(NamedTuple):
     """A record that was skipped (or a column set to NULL) and why."""
 
     query_id: str
-    stage: str  # "deserialize key" | "deserialize value" | "evaluate" | "serialize" | "timestamp"
+    stage: str  # "deserialize key" | "deserialize value" | "evaluate" | "serialize" | "timestamp" | "table key"
     reason: str
     topic: str
     partition: int
@@ -44,7 +44,7 @@ class ErrorRecord(NamedTuple):
         """A processing-log message in the shape of ksqlDB's `ProcessingLogger` records."""
         return {
             "type": {"deserialize key": 0, "deserialize value": 0, "evaluate": 1,
-                     "serialize": 2, "timestamp": 0}.get(self.stage, 1),
+                     "serialize": 2, "timestamp": 0, "table key": 0}.get(self.stage, 1),
             "queryId": self.query_id,
             "stage": self.stage,
             "errorMessage": self.reason,

@@ -2,9 +2,10 @@
 
 Per run: fresh in-memory topics and schema registry, the topics and schemas the case
 declares, the statements executed (as one request, so `line L:C` positions match the
-corpus), each input serialised for its topic and pushed through every query reading
-that topic (outputs feed downstream queries in turn), then the expected outputs, the
-expected exception and the `post` conditions are checked.
+corpus), each input serialised for its topic and pushed, in file order, through every
+query reading that topic (a join query reads its stream's and its table's topics;
+outputs feed downstream queries in turn), then the expected outputs, the expected
+exception and the `post` conditions are checked.
 """
 
 from __future__ import annotations
@@ -140,8 +141,10 @@ class CaseRunner:
         try:
             inp = InputRecord(rec.key, rec.value, rec.timestamp, 0, offset, rec.headers)
             for q in list(self.engine.queries.values()):
-                if q.source_topic == rec.topic and q.state == "RUNNING":
-                    outs, _errs = q.pipeline.process([inp])
+                if rec.topic in q.source_topics and q.state == "RUNNING":
+                    # a join query reads two topics: table records update its state,
+                    # stream records are joined against the state as it is now
+                    outs, _errs = q.pipeline.process_topic(rec.topic, [inp])
                     for o in outs:
                         self.deliver(o)
         finally:
@@ -186,7 +189,7 @@ class CaseRunner:
         found = [s for s in self.engine.metastore.sources.values() if s.topic == topic]
         if not found:
             return None
-        readers = {q.source_name for q in self.engine.queries.values()}
+        readers = {n for q in self.engine.queries.values() for n in q.source_names}
         for s in found:
             if s.name in readers:
                 return s
