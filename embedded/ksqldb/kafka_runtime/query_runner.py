@@ -1,5 +1,7 @@
 """A persistent query on the broker: the engine's pure pipeline inside the shared
-exactly-once loop (`fraudstream.transactional`), one thread per query.
+exactly-once loop (`fraudstream.transactional`), one thread per query. A stream-table
+join query consumes both topics in that loop; `table_state.TableStateKeeper` keeps its
+table state in step with the committed offsets.
 
 Records that fail to decode or evaluate come back from the pipeline as error records;
 they go to the processing-log topic inside the same transaction, so the log and the
@@ -15,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from embedded.ksqldb.engine import PersistentQuery
+from embedded.ksqldb.kafka_runtime.table_state import TableStateKeeper
 from fraudstream.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
 
 log = logging.getLogger("embedded.ksqldb.query")
@@ -37,9 +40,14 @@ class QueryStats:
 
 
 class _Hooks(LoopHooks):
-    def __init__(self, stats: QueryStats, query_id: str) -> None:
+    def __init__(self, stats: QueryStats, query_id: str, table: TableStateKeeper | None = None) -> None:
         self.stats = stats
         self.query_id = query_id
+        self.table = table
+
+    def assignment_changed(self, kind, partitions, assigned) -> None:
+        if self.table is not None:
+            self.table.invalidate()
 
     def committed(self, msgs, outputs, seconds, result) -> None:
         errors = result or 0
@@ -53,6 +61,8 @@ class _Hooks(LoopHooks):
         self.stats.batches += 1
 
     def aborted(self, reason: str) -> None:
+        if self.table is not None:
+            self.table.invalidate()  # the batch's table records were applied, not committed
         self.stats.aborts += 1
         log.warning("query %s: transaction aborted (%s); retrying the batch", self.query_id, reason)
 
@@ -68,29 +78,27 @@ class QueryRunner:
         self.stop_event = threading.Event()
         self.processing_log_topic = processing_log_topic
         reset = query.auto_offset_reset.lower()
+        #: stream-table join: keeps the table state in step with the committed offsets
+        self.table = TableStateKeeper(query, bootstrap_servers) if query.table_topic else None
         cfg = LoopConfig(
             bootstrap_servers=bootstrap_servers,
             group=f"_confluent-ksql-{service_id}query_{query.query_id}",
-            topics=[query.source_topic],
+            topics=query.source_topics,
             transactional_id=f"{service_id}{query.query_id}",
             client_id=f"ksql-{query.query_id}",
             batch_size=batch_size,
             max_wait_ms=max_wait_ms,
             auto_offset_reset="earliest" if reset == "earliest" else "latest",
         )
-        self.loop = TransactionalLoop(cfg, self._process, self.stop_event, _Hooks(self.stats, query.query_id))
+        self.loop = TransactionalLoop(cfg, self._process, self.stop_event,
+                                      _Hooks(self.stats, query.query_id, self.table),
+                                      before_batch=self._before_batch)
         self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def _run(self) -> None:
-        if self.query.table_topic:
-            # interim guard: until the runtime rebuilds the table state, a join query
-            # would look up an empty table; refuse instead of writing wrong results
-            self.stats.state = "ERROR"
-            self.stats.failure = "stream-table join queries are not run by the Kafka runtime yet"
-            return
         try:
             self.loop.run()
         except Exception as exc:  # the query dies, the server keeps serving; SHOW QUERIES says why
@@ -98,8 +106,15 @@ class QueryRunner:
             self.stats.failure = str(exc)
             log.exception("query %s failed", self.query.query_id)
 
+    def _before_batch(self) -> None:
+        if self.table is not None:
+            self.table.before_batch(self.loop)
+
     def _process(self, msgs: list) -> tuple[list[Produce], int]:
-        outputs, errors = self.query.pipeline.process_messages(msgs)
+        if self.table is not None:
+            outputs, errors = self.table.process(msgs)
+        else:
+            outputs, errors = self.query.pipeline.process_messages(msgs)
         produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
         if errors:
             self.stats.last_error = errors[-1].reason
