@@ -643,14 +643,14 @@ class Engine:
         cfg = self._config(ctx.props)
         assert stmt.query is not None
         planner = Planner(ctx.state.metastore, self.functions, cfg)
-        plan = planner.plan(stmt.query, stmt.name, persistent=True)
+        plan = planner.plan(stmt.query, stmt.name, persistent=True, sink_kind=stmt.kind)
         src = plan.source
-        if stmt.kind == "STREAM" and src.kind == "TABLE":
+        if stmt.kind == "STREAM" and plan.result_kind == "TABLE":
             raise KsqlStatementError(
                 "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS "
                 "SELECT statement instead."
             )
-        if stmt.kind == "TABLE" and src.kind == "STREAM":
+        if stmt.kind == "TABLE" and plan.result_kind == "STREAM":
             raise KsqlStatementError(
                 "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS "
                 "SELECT statement instead."
@@ -694,6 +694,9 @@ class Engine:
             timestamp_column=ts_col, timestamp_format=ts_fmt, partitions=partitions,
             replicas=replicas,
         )
+        if plan.aggregate is not None and plan.aggregate.window is not None:
+            sink.window_type = plan.aggregate.window.kind
+            sink.window_size = plan.aggregate.window.size_ms
         value_schema_id = _prop_int(props, "VALUE_SCHEMA_ID")
         key_schema_id = _prop_int(props, "KEY_SCHEMA_ID")
         if value_fmt.name == "AVRO":
@@ -753,6 +756,13 @@ class Engine:
         if sink.timestamp_column and sink.timestamp_column not in {c.name for c in sink.schema.key}:
             idx = [c.name for c in sink.schema.value].index(sink.timestamp_column)
             sink_ts = TimestampExtractor(idx, sink.schema.value[idx].type, sink.timestamp_format)
+        if plan.aggregate is not None:
+            from embedded.ksqldb.aggregation import AggregationPipeline
+
+            return AggregationPipeline(
+                query_id, plan, self.functions, key_in, value_in, sink_topic=sink.topic,
+                key_out=key_out, value_out=value_out, source_timestamp=src_ts,
+            )
         table: dict[str, Any] = {}
         if plan.join is not None:
             right = plan.join.right
@@ -803,6 +813,11 @@ class Engine:
         cfg = self._config(ctx.props)
         assert stmt.query is not None
         plan = Planner(ctx.state.metastore, self.functions, cfg).plan(stmt.query, target.name, persistent=True)
+        if plan.result_kind == "TABLE":
+            raise KsqlStatementError(
+                f"Incompatible data sink and query result. Data sink ({target.name}) type is KSTREAM "
+                "but select query result is KTABLE."
+            )
         result = LogicalSchema.of(plan.key_columns, plan.value_columns)
         coercions = self._check_insert_schema(result, target)
         seq = self._next_seq(ctx)

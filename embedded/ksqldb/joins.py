@@ -140,6 +140,6 @@ def hashable(v):
     """A dict key for a join value: structs (dicts) and arrays (lists) become tuples."""
     if isinstance(v, dict):
         return tuple((k, hashable(x)) for k, x in v.items())
-    if isinstance(v, list):
+    if isinstance(v, (list, tuple)):
         return tuple(hashable(x) for x in v)
     return v

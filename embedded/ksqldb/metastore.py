@@ -28,6 +28,7 @@ class DataSource:
     key_schema_physical: bool = False  # written with a user-supplied schema (…_SCHEMA_ID)
     value_schema_physical: bool = False
     window_type: str | None = None
+    window_size: int | None = None  # ms, time windows
     partitions: int = 1
     replicas: int = 1
     created_by_query: str | None = None

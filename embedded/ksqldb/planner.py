@@ -22,6 +22,7 @@ from embedded.ksqldb.compiler import ExprCompiler, Scope, ScopeSource, Slot
 from embedded.ksqldb.errors import KsqlStatementError
 from embedded.ksqldb.formats import check_map_keys
 from embedded.ksqldb.functions import FunctionRegistry
+from embedded.ksqldb.grouping import _KEY, AggregatePlan, GroupingAnalysis, is_aggregate_call, joined
 from embedded.ksqldb.joins import (
     JOIN_TYPE_TEXT,
     JoinPlan,
@@ -166,6 +167,8 @@ class PlannedQuery:
     join: JoinPlan | None = None
     #: why no pipeline can run this (valid) plan: a join kind the engine lacks
     unsupported: str | None = None
+    #: GROUP BY: key/value expressions are then over the aggregated row (see grouping.py)
+    aggregate: AggregatePlan | None = None
 
     @property
     def schema(self) -> LogicalSchema:
@@ -199,7 +202,8 @@ class Planner:
 
     # ---------------------------------------------------------------- entry
 
-    def plan(self, query: ast.Query, sink_name: str | None, persistent: bool) -> PlannedQuery:
+    def plan(self, query: ast.Query, sink_name: str | None, persistent: bool,
+             sink_kind: str | None = None) -> PlannedQuery:
         source = self.metastore.get(query.source.name)
         if source is None:
             raise KsqlStatementError(
@@ -211,11 +215,11 @@ class Planner:
         scope, nslots = source_scope(source, alias)
         compiler = ExprCompiler(scope, self.registry)
 
+        if query.group_by is not None or self._has_aggregates(query):
+            return self._plan_aggregate(query, sink_name, persistent, source, alias, scope, nslots,
+                                        compiler, sink_kind)
         if query.window is not None:
-            raise KsqlStatementError("WINDOW is not supported by this engine yet.")
-        if query.group_by is not None:
-            self._validate_group_by(query, compiler, scope)
-            raise KsqlStatementError("GROUP BY is not supported by this engine yet.")
+            raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
         if query.having is not None:
             raise KsqlStatementError("HAVING requires a GROUP BY clause.")
 
@@ -382,6 +386,172 @@ class Planner:
             all_exprs=all_exprs,
         )
 
+    # ---------------------------------------------------------------- aggregations
+
+    @staticmethod
+    def _has_aggregates(query: ast.Query) -> bool:
+        exprs = [i.expr for i in query.select if i.expr is not None]
+        if query.having is not None:
+            exprs.append(query.having)
+        return any(is_aggregate_call(x) for e in exprs for x in ast.walk(e))
+
+    def _plan_aggregate(self, query: ast.Query, sink_name: str | None, persistent: bool,
+                        source: DataSource, alias: str, scope: Scope, nslots: int,
+                        compiler: ExprCompiler, sink_kind: str | None) -> PlannedQuery:
+        """GROUP BY [WINDOW] [HAVING]: a table keyed by the grouping values, one output
+        record per input record that changes an aggregate."""
+        if source.value_format.name == "KAFKA":
+            raise KsqlStatementError(
+                f"Source(s) {source.name} are using the 'KAFKA' value format. "
+                "This format does not yet support GROUP BY."
+            )
+        table_source = source.kind == "TABLE"
+        analysis = GroupingAnalysis(query, scope, compiler, lambda e: canonical(e, scope), table_source)
+        group_types = analysis.check_group_by() if query.group_by is not None else []
+        where = None
+        if query.where is not None:
+            compiler.clause = "WHERE"
+            compiler.compile_predicate(query.where)
+            where = query.where
+        window = query.window
+        if window is not None and window.kind not in ("TUMBLING", "HOPPING"):
+            raise KsqlStatementError(f"{window.kind} windows are not supported by this engine yet.")
+        if window is not None and table_source:
+            raise KsqlStatementError("Windowed aggregations of a table are not supported.")
+
+        # ---- select items (star = every source column), named as for one source
+        gen = AliasGenerator([source.schema])
+        items: list[tuple[str, ast.Expr]] = []
+        for item in query.select:
+            if item.star:
+                if item.star_source is not None and item.star_source not in (alias, source.name):
+                    raise KsqlStatementError(f"Unknown source: {item.star_source}")
+                items += [(c.name, ast.ColumnRef(c.name, alias)) for c in source.schema.columns]
+                continue
+            if item.struct_star:
+                raise KsqlStatementError("Struct field expansion (`col->*`) is not supported with GROUP BY.")
+            assert item.expr is not None
+            items.append((item.alias if item.alias is not None else default_name(item.expr, gen), item.expr))
+
+        def plain(e: ast.Expr) -> str:
+            return rewrite(e, lambda x: ast.ColumnRef(x.name, None, x.loc)
+                           if isinstance(x, ast.ColumnRef) and x.source is not None else None).sql()
+
+        for _, e in items + ([("", query.having)] if query.having is not None else []):
+            for x in ast.walk(e):
+                if isinstance(x, ast.FunctionCall) and not is_aggregate_call(x) \
+                        and self.registry.get(x.name) is None:
+                    raise KsqlStatementError(f"Can't find any functions with the name '{x.name.upper()}'")
+        rewritten = [analysis.to_aggregated(e) for _, e in items]
+        having = analysis.to_aggregated(query.having) if query.having is not None else None
+        if query.group_by is None:
+            bad = [plain(e) for (_, e), r in zip(items, rewritten) if analysis.leftover_columns(r)]
+            if bad:
+                raise KsqlStatementError(
+                    f"Non-aggregate SELECT expression(s) not part of GROUP BY: {', '.join(bad)}\n"
+                    "Either add the column(s) to the GROUP BY or remove them from the SELECT."
+                )
+            texts = ", ".join(c.text for c in analysis.calls)
+            if sink_kind == "TABLE":
+                raise KsqlStatementError(
+                    f"CREATE TABLE AS SELECT statement does not support aggregate function [{texts}] "
+                    "without a GROUP BY clause."
+                )
+            raise KsqlStatementError(
+                f"Aggregate function(s) [{texts}] require a GROUP BY clause (the result is a table)."
+            )
+        if not analysis.calls:
+            raise KsqlStatementError("GROUP BY requires aggregate functions in either the SELECT or HAVING clause.")
+        bad = [plain(e) for (_, e), r in zip(items, rewritten) if analysis.leftover_columns(r)]
+        if bad:
+            raise KsqlStatementError(
+                f"Non-aggregate SELECT expression(s) not part of GROUP BY: {', '.join(bad)}\n"
+                "Either add the column(s) to the GROUP BY or remove them from the SELECT."
+            )
+        if having is not None:
+            left = analysis.leftover_columns(having)
+            if left:
+                names = list(dict.fromkeys(c.name for c in left))
+                raise KsqlStatementError(
+                    f"Non-aggregate HAVING expression not part of GROUP BY: {', '.join(names)}"
+                )
+        if table_source:
+            no_undo = list(dict.fromkeys(c.aggregator.name for c in analysis.calls if c.aggregator.undo is None))
+            if no_undo:
+                raise KsqlStatementError(
+                    f"The aggregation functions {joined(no_undo)} cannot be applied to a table source, "
+                    "only to a stream source."
+                )
+        agg_scope = analysis.agg_scope(group_types, window is not None)
+        agg_compiler = ExprCompiler(agg_scope, self.registry)
+        agg_compiler.clause = "SELECT"
+        typed = []
+        for (name, _), r in zip(items, rewritten):
+            t = agg_compiler.type_of(r)
+            if t is None:
+                raise KsqlStatementError(
+                    "Can't infer a type of null. Please explicitly cast it to a required type, "
+                    "e.g. CAST(null AS VARCHAR)."
+                )
+            typed.append(t)
+        if having is not None:
+            agg_compiler.clause = "HAVING"
+            agg_compiler.compile_predicate(having)
+
+        # ---- key columns: the projected grouping expressions, in GROUP BY order
+        key_cols: list[Column] = []
+        key_exprs: list[ast.Expr] = []
+        key_items: set[int] = set()
+        missing: list[str] = []
+        for n, g in enumerate(analysis.group_exprs):
+            slot = _KEY.format(n)
+            uses = [i for i, r in enumerate(rewritten) if isinstance(r, ast.ColumnRef) and r.name == slot]
+            if len(uses) > 1 and persistent:
+                raise KsqlStatementError(
+                    "The projection contains a key column more than once: "
+                    + joined([f"`{items[i][0]}`" for i in uses]) + "."
+                )
+            if not uses:
+                missing.append(plain(g))
+                continue
+            key_items.add(uses[0])
+            key_cols.append(Column(items[uses[0]][0], typed[uses[0]], KEY))
+            key_exprs.append(rewritten[uses[0]])
+        if missing and persistent:
+            if len(missing) == 1:
+                raise KsqlStatementError(
+                    f"The query used to build `{sink_name}` must include the grouping expression "
+                    f"{missing[0]} in its projection (eg, SELECT {missing[0]}...)."
+                )
+            raise KsqlStatementError(
+                f"The query used to build `{sink_name}` must include the grouping expressions "
+                f"{joined(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
+            )
+        value_cols = [Column(items[i][0], typed[i], VALUE) for i in range(len(items)) if i not in key_items]
+        value_exprs = [rewritten[i] for i in range(len(items)) if i not in key_items]
+        if persistent and not value_cols:
+            raise KsqlStatementError("The projection contains no value columns.")
+        seen = {c.name for c in key_cols}
+        for c in value_cols:
+            if c.name in seen:
+                raise KsqlStatementError(f"Duplicate value columns found in schema: `{c.name}` {c.type}")
+            seen.add(c.name)
+        if not persistent:
+            raise KsqlStatementError(
+                "Push queries with GROUP BY are not supported by this engine yet: create the table "
+                "with CREATE TABLE ... AS SELECT ... GROUP BY ... and query that table."
+            )
+        aggregate = AggregatePlan(
+            group_exprs=analysis.group_exprs, group_types=group_types, calls=analysis.calls,
+            window=window, agg_scope=agg_scope, having=having, table_source=table_source,
+        )
+        return PlannedQuery(
+            source=source, alias=alias, scope=scope, slot_count=nslots, where=where,
+            key_columns=key_cols, key_exprs=key_exprs, value_columns=value_cols,
+            value_exprs=value_exprs, result_kind="TABLE", limit=query.limit, emit=query.emit,
+            aggregate=aggregate,
+        )
+
     # ---------------------------------------------------------------- joins
 
     def _plan_join(self, query: ast.Query, sink_name: str | None, persistent: bool,
@@ -492,11 +662,11 @@ class Planner:
                 "https://docs.confluent.io/current/ksql/docs/syntax-reference.html#create-stream-as-select"
             )
 
-        if query.window is not None:
-            raise KsqlStatementError("WINDOW is not supported by this engine yet.")
-        if query.group_by is not None:
+        if query.group_by is not None or self._has_aggregates(query):
             self._validate_group_by(query, compiler, scope)
-            raise KsqlStatementError("GROUP BY is not supported by this engine yet.")
+            raise KsqlStatementError("GROUP BY over a join is not supported by this engine yet.")
+        if query.window is not None:
+            raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
         if query.having is not None:
             raise KsqlStatementError("HAVING requires a GROUP BY clause.")
         where = None

@@ -25,7 +25,7 @@ from embedded.ksqldb.metastore import DataSource
 from embedded.ksqldb.parser import parse, parse_table_elements
 from embedded.ksqldb.records import InputRecord, OutputRecord
 from embedded.ksqldb.schema import KEY
-from embedded.ksqldb.types import BOOLEAN, INTEGER
+from embedded.ksqldb.types import BOOLEAN, INTEGER, STRING
 
 from tests.conformance import matching
 from tests.conformance.loader import Run
@@ -60,9 +60,25 @@ def _test_functions() -> FunctionRegistry:
         return Udf(name, resolve)
 
     def bad_udf():
+        # upstream's three overloads: (INT) always throws, (BOOLEAN) throws when true,
+        # (STRING) returns NULL on every other call (counted per call site)
         def resolve(types):
             if len(types) != 1:
                 raise no_match("BAD_UDF", types)
+            t = types[0]
+            if t is not None and t.base in ("INTEGER", "BIGINT"):
+                def blow_up(arg):
+                    raise EvaluationError("boom!")
+
+                return Resolved(STRING, blow_up, null_propagating=False)
+            if t is not None and t.base == "STRING":
+                calls = [0]
+
+                def every_other(arg):
+                    calls[0] += 1
+                    return None if calls[0] % 2 == 1 else arg
+
+                return Resolved(STRING, every_other, null_propagating=False)
 
             def impl(should_throw):
                 if should_throw:
@@ -271,10 +287,21 @@ class CaseRunner:
                 )
             sink = self._sink_source(topic)
             for i, (e, a) in enumerate(zip(expected, actual)):
+                key_bytes = a.key
                 if "window" in e:
-                    return f"topic {topic} record {i}: windowed keys are not supported"
+                    # Kafka Streams' time-windowed key: inner key + 8-byte window start
+                    w = e["window"]
+                    if w.get("type") != "time" or sink is None or sink.window_size is None:
+                        return f"topic {topic} record {i}: expected a {w.get('type')} window, sink is not time-windowed"
+                    if key_bytes is None or len(key_bytes) < 8:
+                        return f"topic {topic} record {i}: key {key_bytes!r} is not a windowed key"
+                    start = int.from_bytes(key_bytes[-8:], "big", signed=True)
+                    if (start, start + sink.window_size) != (int(w["start"]), int(w["end"])):
+                        return (f"topic {topic} record {i}: window mismatch: expected [{w['start']}, {w['end']}), "
+                                f"got [{start}, {start + sink.window_size})")
+                    key_bytes = key_bytes[:-8]
                 try:
-                    ak = self._decode_side(sink, a.key, True)
+                    ak = self._decode_side(sink, key_bytes, True)
                     av = self._decode_side(sink, a.value, False)
                 except Exception as ex:  # noqa: BLE001
                     return f"topic {topic} record {i}: cannot decode output: {ex}"
@@ -294,8 +321,12 @@ class CaseRunner:
 
     def _describe_actual(self, topic: str, a: OutputRecord) -> str:
         sink = self._sink_source(topic)
+        key, window = a.key, ""
+        if sink is not None and sink.window_size is not None and key is not None and len(key) >= 8:
+            start = int.from_bytes(key[-8:], "big", signed=True)
+            key, window = key[:-8], f"@[{start},{start + sink.window_size})"
         try:
-            return f"{self._decode_side(sink, a.key, True)!r}:{self._decode_side(sink, a.value, False)!r}"
+            return f"{self._decode_side(sink, key, True)!r}{window}:{self._decode_side(sink, a.value, False)!r}"
         except Exception:  # noqa: BLE001
             return f"{a.key!r}:{a.value!r}"
 
@@ -327,6 +358,8 @@ class CaseRunner:
                     return f"post: key format of {src.name}: expected {kf['format']}, got {src.effective_key_format.name}"
                 if kf.get("windowType") != src.window_type:
                     return f"post: window type of {src.name}: expected {kf.get('windowType')}, got {src.window_type}"
+                if kf.get("windowSize") is not None and int(kf["windowSize"]) != src.window_size:
+                    return f"post: window size of {src.name}: expected {kf['windowSize']}, got {src.window_size}"
             vf = spec.get("valueFormat")
             if vf and (vf if isinstance(vf, str) else vf.get("format", "")).upper() != src.value_format.name:
                 return f"post: value format of {src.name}: expected {vf}, got {src.value_format.name}"

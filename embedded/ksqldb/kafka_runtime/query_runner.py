@@ -1,7 +1,8 @@
 """A persistent query on the broker: the engine's pure pipeline inside the shared
 exactly-once loop (`fraudstream.transactional`), one thread per query. A stream-table
 join query consumes both topics in that loop; `table_state.TableStateKeeper` keeps its
-table state in step with the committed offsets.
+table state in step with the committed offsets. A GROUP BY query writes its state
+changes to a changelog in the same transaction (`aggregate_state.AggregateStateKeeper`).
 
 Records that fail to decode or evaluate come back from the pipeline as error records;
 they go to the processing-log topic inside the same transaction, so the log and the
@@ -17,6 +18,8 @@ import time
 from dataclasses import dataclass, field
 
 from embedded.ksqldb.engine import PersistentQuery
+from embedded.ksqldb.aggregation import AggregationPipeline
+from embedded.ksqldb.kafka_runtime.aggregate_state import AggregateStateKeeper
 from embedded.ksqldb.kafka_runtime.table_state import TableStateKeeper
 from fraudstream.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
 
@@ -40,14 +43,14 @@ class QueryStats:
 
 
 class _Hooks(LoopHooks):
-    def __init__(self, stats: QueryStats, query_id: str, table: TableStateKeeper | None = None) -> None:
+    def __init__(self, stats: QueryStats, query_id: str, state=None) -> None:
         self.stats = stats
         self.query_id = query_id
-        self.table = table
+        self.state = state  # TableStateKeeper | AggregateStateKeeper | None
 
     def assignment_changed(self, kind, partitions, assigned) -> None:
-        if self.table is not None:
-            self.table.invalidate()
+        if self.state is not None:
+            self.state.invalidate()
 
     def committed(self, msgs, outputs, seconds, result) -> None:
         errors = result or 0
@@ -61,8 +64,8 @@ class _Hooks(LoopHooks):
         self.stats.batches += 1
 
     def aborted(self, reason: str) -> None:
-        if self.table is not None:
-            self.table.invalidate()  # the batch's table records were applied, not committed
+        if self.state is not None:
+            self.state.invalidate()  # the batch changed the state, and was not committed
         self.stats.aborts += 1
         log.warning("query %s: transaction aborted (%s); retrying the batch", self.query_id, reason)
 
@@ -80,6 +83,9 @@ class QueryRunner:
         reset = query.auto_offset_reset.lower()
         #: stream-table join: keeps the table state in step with the committed offsets
         self.table = TableStateKeeper(query, bootstrap_servers) if query.table_topic else None
+        #: GROUP BY: the aggregation state, changelogged with every transaction
+        self.aggregate = (AggregateStateKeeper(query, bootstrap_servers, service_id)
+                          if isinstance(query.pipeline, AggregationPipeline) else None)
         cfg = LoopConfig(
             bootstrap_servers=bootstrap_servers,
             group=f"_confluent-ksql-{service_id}query_{query.query_id}",
@@ -91,7 +97,7 @@ class QueryRunner:
             auto_offset_reset="earliest" if reset == "earliest" else "latest",
         )
         self.loop = TransactionalLoop(cfg, self._process, self.stop_event,
-                                      _Hooks(self.stats, query.query_id, self.table),
+                                      _Hooks(self.stats, query.query_id, self.table or self.aggregate),
                                       before_batch=self._before_batch)
         self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
 
@@ -109,6 +115,8 @@ class QueryRunner:
     def _before_batch(self) -> None:
         if self.table is not None:
             self.table.before_batch(self.loop)
+        if self.aggregate is not None:
+            self.aggregate.before_batch(self.loop)
 
     def _process(self, msgs: list) -> tuple[list[Produce], int]:
         if self.table is not None:
@@ -116,6 +124,8 @@ class QueryRunner:
         else:
             outputs, errors = self.query.pipeline.process_messages(msgs)
         produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
+        if self.aggregate is not None:
+            produced += self.aggregate.changelog_records()
         if errors:
             self.stats.last_error = errors[-1].reason
             for e in errors:

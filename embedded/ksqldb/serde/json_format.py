@@ -20,7 +20,7 @@ from embedded.ksqldb.errors import SerdeError
 from embedded.ksqldb.schema import Column
 from embedded.ksqldb.serde.base import KeySerde, ValueSerde
 from embedded.ksqldb.types import SqlArray, SqlMap, SqlStruct, SqlType
-from embedded.ksqldb.values import coerce, decimal_str
+from embedded.ksqldb.values import coerce, decimal_str, java_double_str
 
 Encoder = Callable[[Any], str]
 
@@ -32,7 +32,8 @@ def _double(v: float) -> str:
         return '"Infinity"'
     if v == -math.inf:
         return '"-Infinity"'
-    return repr(float(v))
+    # Jackson writes doubles as Java's Double.toString does (9.22337203692E11, 1.0E-4)
+    return java_double_str(float(v))
 
 
 def value_encoder(t: SqlType) -> Encoder:
