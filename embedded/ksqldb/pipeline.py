@@ -125,8 +125,7 @@ class QueryPipeline:
             registry, source_timestamp, sink_timestamp, value_coercions
         )
         self._columnar: "_ColumnarPath | None" = None
-        if (not transient and source_timestamp is None and sink_timestamp is None
-                and not value_coercions and plan.join is None):
+        if not transient and source_timestamp is None and sink_timestamp is None and not value_coercions:
             self._columnar = _ColumnarPath.build(self, registry)
         #: counts for metrics / processing-log summaries
         self.processed = 0
@@ -543,6 +542,8 @@ class _ColumnarPath:
         others = [e for p, e in enumerate(exprs) if p not in in_run] + list(plan.key_exprs)
         if plan.where is not None:
             others.append(plan.where)
+        if plan.join is not None:
+            others.append(plan.join.left_key)
         needed: set[int] = set()
         for e in others:
             for x in ast.walk(e):
@@ -565,6 +566,10 @@ class _ColumnarPath:
         slot_code[nkey + nval] = "ts"
         slot_code[nkey + nval + 1] = "rec[3]"
         slot_code[nkey + nval + 2] = "rec[4]"
+        if plan.join is not None:
+            # the table's half of the joined row comes from the looked-up row `_rr`
+            for j in range(plan.join.right_width):
+                slot_code[plan.join.right_offset + j] = f"_rr[{j}]"
         comp.slot_code = slot_code
         ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
 
@@ -584,8 +589,10 @@ class _ColumnarPath:
             add("            continue")
         add("        ts = rec[2]")
         if plan.join is not None:
-            self._emit_lookup(comp, ns, add)
-
+            # the same lookup code as the per-record path, the table row kept in `_rr`
+            pipe._emit_lookup(comp, ns, add)
+            assert lines[-1] == "        r += _rr"
+            lines.pop()
         if plan.where is not None:
             comp.clause = "WHERE"
             pred = comp.compile_predicate(plan.where)

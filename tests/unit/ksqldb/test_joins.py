@@ -194,3 +194,43 @@ def test_joins_the_engine_lacks_are_refused_after_full_validation(engine):
         engine.create_push_query("SELECT T.`USER`, CITY FROM TX T JOIN USERS U ON T.`USER` = U.USERID EMIT CHANGES;")
     assert "Push queries over joins are not supported" in e.value.message
     assert engine.queries == {}
+
+
+def test_the_scoring_join_takes_the_columnar_path_with_identical_bytes():
+    """ksql/04_scoring.ksql's query (DELIMITED -> AVRO with a LEFT JOIN): the batch path
+    looks rows up like the per-record path and writes the same bytes."""
+    import io
+    import struct
+    from pathlib import Path
+
+    import fastavro
+
+    from embedded.ksqldb.microbench import SOURCE, USERS, make_rows
+
+    root = Path(__file__).resolve().parents[3]
+    registry, admin = InMemorySchemaRegistry(), InMemoryTopicAdmin()
+    admin.create_topic("users", 3, 1)
+    user_schema = (root / "fraudstream" / "schemas" / "user.avsc").read_text()
+    sid = registry.register("users-value", user_schema)
+    e = Engine(admin, registry)
+    e.execute(SOURCE.split("CREATE STREAM creditcardfraud_preprocessed_avro")[0])
+    e.execute((root / "ksql" / "02_users.ksql").read_text())
+    e.execute((root / "ksql" / "04_scoring.ksql").read_text())
+    (q,) = e.queries.values()
+    p = q.pipeline
+    assert p._columnar is not None
+    parsed = fastavro.parse_schema(json.loads(user_schema))
+    records = []
+    for i, name in enumerate(USERS[:-2]):  # two users unknown: LEFT JOIN gives NULL cities
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, parsed, {"NAME": name, "CITY": f"city-{name}", "GENDER": "F",
+                                                 "REGION": "R"})
+        records.append(InputRecord(name.encode(), b"\x00" + struct.pack(">I", sid) + buf.getvalue(), 0, 0, i))
+    assert p.update_table(records) == []
+    rows = make_rows(300)
+    columnar = p._columnar.run(rows)
+    assert columnar is not None
+    row_path = p._run(rows, p.query_id, p.source_topic, p.sink_topic)
+    assert columnar == row_path
+    assert len(row_path[0]) == 300 and row_path[1] == []
+    assert all(o.key is None for o in row_path[0])
