@@ -222,6 +222,8 @@ class Planner:
             raise KsqlStatementError("WINDOW clause requires a GROUP BY clause.")
         if query.having is not None:
             raise KsqlStatementError("HAVING requires a GROUP BY clause.")
+        if query.emit == "FINAL":
+            raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
 
         where = None
         if query.where is not None:
@@ -405,6 +407,12 @@ class Planner:
                 f"Source(s) {source.name} are using the 'KAFKA' value format. "
                 "This format does not yet support GROUP BY."
             )
+        if query.emit == "FINAL":
+            if query.window is None or query.group_by is None:
+                raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
+            # results held back until their window closes: not built yet, and emitting
+            # every change instead would be a different result
+            raise KsqlStatementError("EMIT FINAL is not supported by this engine yet; use EMIT CHANGES.")
         table_source = source.kind == "TABLE"
         analysis = GroupingAnalysis(query, scope, compiler, lambda e: canonical(e, scope), table_source)
         group_types = analysis.check_group_by() if query.group_by is not None else []

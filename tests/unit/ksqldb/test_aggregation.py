@@ -154,3 +154,14 @@ def test_push_queries_with_group_by_are_refused_clearly():
     with pytest.raises(KsqlStatementError) as err:
         engine_with().create_push_query("SELECT REGION, COUNT(*) FROM TX GROUP BY REGION EMIT CHANGES;")
     assert "Push queries with GROUP BY are not supported" in err.value.message
+
+
+def test_emit_final_is_refused_rather_than_emitting_every_change():
+    e = engine_with()
+    with pytest.raises(KsqlStatementError) as err:
+        e.execute("CREATE TABLE O AS SELECT REGION, COUNT(*) FROM TX WINDOW TUMBLING (SIZE 1 MINUTE) "
+                  "GROUP BY REGION EMIT FINAL;")
+    assert "EMIT FINAL is not supported by this engine yet" in err.value.message
+    with pytest.raises(KsqlStatementError) as err:
+        e.execute("CREATE STREAM O AS SELECT REGION FROM TX EMIT FINAL;")
+    assert "EMIT FINAL is only supported for windowed aggregations." in err.value.message
