@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from embedded.ksqldb import ast, state_codec
+from embedded.ksqldb import state_codec
 from embedded.ksqldb.compiler import ExprCompiler, build_function
 from embedded.ksqldb.functions import FunctionRegistry
 from embedded.ksqldb.joins import hashable
@@ -204,7 +204,7 @@ class AggregationPipeline:
                 add("    try:")
                 add(f"        {var} = {code}")
                 add("    except Exception as e:")
-                add(f"        errs.append('Error computing expression: ' + _reason(e))")
+                add("        errs.append('Error computing expression: ' + _reason(e))")
                 add(f"        {var} = None")
         if self.agg.having is not None:
             comp.clause = "HAVING"

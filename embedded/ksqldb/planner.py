@@ -413,6 +413,11 @@ class Planner:
             # results held back until their window closes: not built yet, and emitting
             # every change instead would be a different result
             raise KsqlStatementError("EMIT FINAL is not supported by this engine yet; use EMIT CHANGES.")
+        if query.partition_by is not None:
+            raise KsqlStatementError(
+                "PARTITION BY together with GROUP BY is not supported by this engine yet: the "
+                "result of a GROUP BY is keyed by its grouping expressions."
+            )
         table_source = source.kind == "TABLE"
         analysis = GroupingAnalysis(query, scope, compiler, lambda e: canonical(e, scope), table_source)
         group_types = analysis.check_group_by() if query.group_by is not None else []

@@ -118,7 +118,7 @@ def test_join_survives_kill_and_rebuilds_table_state(kafka_bootstrap: str, schem
         assert len(first) == 400
         for uid, value in first:
             want = None if uid == "u19" else f"city{ids.index(uid)}"
-            assert value["CITY"] == want, (key, value)
+            assert value["CITY"] == want, (uid, value)
         user("u1", "moved")
         assert producer.flush(30) == 0
         time.sleep(2)

@@ -141,6 +141,8 @@ def test_state_changelog_round_trip_restores_exactly():
      "Aggregate functions can not be nested: SUM(COUNT(*))"),
     ("CREATE TABLE O AS SELECT REGION, COUNT(*) FROM TX WINDOW SESSION (5 SECONDS) GROUP BY REGION;",
      "SESSION windows are not supported by this engine yet."),
+    ("CREATE TABLE O AS SELECT REGION, COUNT(*) FROM TX GROUP BY REGION PARTITION BY QTY;",
+     "PARTITION BY together with GROUP BY is not supported by this engine yet"),
 ])
 def test_group_by_validation_messages(sql, message):
     e = engine_with()
