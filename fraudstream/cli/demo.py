@@ -18,6 +18,7 @@ import uuid
 from rich.console import Console
 from rich.rule import Rule
 
+from fraudstream.cli.ksql_cmd import DEFAULT_DIR as KSQL_DIR
 from fraudstream.errors import FraudstreamError
 from fraudstream.settings import TOPICS, Endpoints, home_dir
 
@@ -92,6 +93,43 @@ def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float,
     return seen
 
 
+def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) -> None:
+    """The KSQL monitoring table fraud_model_quality, newest row per model version, once
+    its counts have caught up with the scores (its query runs asynchronously)."""
+    from confluent_kafka import Consumer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from rich.table import Table
+
+    topic = "fraud_model_quality"
+    decode = AvroDeserializer(SchemaRegistryClient({"url": ep.schema_registry_url}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    consumer = Consumer({"bootstrap.servers": ep.bootstrap_servers, "group.id": f"demo-quality-{uuid.uuid4().hex[:8]}",
+                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
+                         "enable.auto.commit": False})
+    consumer.subscribe([topic])
+    rows: dict[bytes, dict] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for m in consumer.consume(2000, timeout=0.5):
+                if m.error() is None and m.value() is not None:
+                    rows[m.key()] = decode(m.value(), ctx)
+            if rows and sum(r["SCORED"] for r in rows.values()) >= expected:
+                break
+    finally:
+        consumer.close()
+    table = Table(title="KSQL monitoring table fraud_model_quality (one row per model version)")
+    for col in ("scored", "alerts", "TP", "FP", "FN", "live precision", "live recall"):
+        table.add_column(col, justify="right")
+    for row in rows.values():
+        table.add_row(*[("–" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float) else f"{row[c]:,}")
+                        for c in ("SCORED", "ALERTS", "TRUE_POSITIVES", "FALSE_POSITIVES", "FALSE_NEGATIVES",
+                                  "LIVE_PRECISION", "LIVE_RECALL")])
+    out.print(table)
+
+
 def run(args: argparse.Namespace) -> int:
     from fraudstream.cli import endpoints
     from fraudstream.stack import Stack
@@ -153,6 +191,8 @@ def run(args: argparse.Namespace) -> int:
         first = _count_committed(ep.bootstrap_servers, TOPICS.scores, 1, timeout=180, since=scores_before)
         if first == 0:
             raise FraudstreamError(f"no score arrived in {TOPICS.scores}; see {logs / 'demo-scorer.log'}")
+        out.print("the scorer registered the fraud_scores schema: applying the KSQL monitoring tables")
+        _cli(["ksql", "apply", str(KSQL_DIR / "monitoring")])
 
         _step("8/8 the monitor (fraud_scores)")
         duration = max(10.0, args.live / max(args.rate, 1.0) + 8)
@@ -167,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
                   f"each exactly once[/green]; model artifacts and report under {artifacts}")
         if scored != total:
             raise FraudstreamError(f"expected {total} scores in {TOPICS.scores}, found {scored}")
+        _print_quality_table(ep, expected=total)
     finally:
         for proc in (live, scorer):
             if proc is not None and proc.poll() is None:

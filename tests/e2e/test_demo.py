@@ -27,6 +27,8 @@ def test_demo_runs_the_whole_pipeline_and_stops_everything(tmp_path: Path):
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-3000:]
     assert "22,000 of 22,000 events scored" in output
+    assert "KSQL monitoring table fraud_model_quality" in output
+    assert "│ 22,000 │" in output  # the monitoring CTAS counted every score
     assert "published fraud-autoencoder" in output
     assert "Traceback" not in output
     reports = list((home / "artifacts").glob("fraud-autoencoder/*/metrics.json"))
