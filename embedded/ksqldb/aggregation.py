@@ -35,7 +35,7 @@ from embedded.ksqldb import state_codec
 from embedded.ksqldb.compiler import ExprCompiler, build_function
 from embedded.ksqldb.functions import FunctionRegistry
 from embedded.ksqldb.joins import hashable
-from embedded.ksqldb.pipeline import TimestampExtractor, _q, _reason, _safe
+from embedded.ksqldb.pipeline import TimestampExtractor, _q, _reason, _safe, emit_where
 from embedded.ksqldb.planner import PlannedQuery
 from embedded.ksqldb.records import ErrorRecord, OutputRecord
 from embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -134,14 +134,7 @@ class AggregationPipeline:
             add("            continue")
         gone = "out.append((rec, sk, None, None, ts))" if table else "pass"
         if plan.where is not None:
-            comp.clause = "WHERE"
-            pred = comp.compile_predicate(plan.where)
-            add("        try:")
-            add(f"            _w = {pred}")
-            add("        except Exception as e:")
-            add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
-            add("            _w = None")
-            add("        if not _w:")
+            emit_where(comp, plan.where, add)
             add(f"            {gone}")
             add("            continue")
         comp.clause = "GROUP BY"

@@ -50,6 +50,19 @@ def _safe(e: ast.Expr) -> bool:
     return isinstance(e, _SAFE_NODES)
 
 
+def emit_where(comp: ExprCompiler, where: ast.Expr, add: Callable[[str], None]) -> None:
+    """Generated WHERE check (one per query path): an evaluation failure is logged and
+    counts as false. The caller adds the body of the `if not _w:` branch it opens."""
+    comp.clause = "WHERE"
+    pred = comp.compile_predicate(where)
+    add("        try:")
+    add(f"            _w = {pred}")
+    add("        except Exception as e:")
+    add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
+    add("            _w = None")
+    add("        if not _w:")
+
+
 @dataclass
 class TimestampExtractor:
     """ROWTIME from a value column (`WITH (TIMESTAMP='col'[, TIMESTAMP_FORMAT=...])`)."""
@@ -239,14 +252,7 @@ class QueryPipeline:
             self._emit_lookup(comp, ns, add)
 
         if plan.where is not None:
-            comp.clause = "WHERE"
-            pred = comp.compile_predicate(plan.where)
-            add("        try:")
-            add(f"            _w = {pred}")
-            add("        except Exception as e:")
-            add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
-            add("            _w = None")
-            add("        if not _w:")
+            emit_where(comp, plan.where, add)
             if is_table and not self.transient:
                 kk = emit_keys("            ")
                 add("            try:")
@@ -594,14 +600,7 @@ class _ColumnarPath:
             assert lines[-1] == "        r += _rr"
             lines.pop()
         if plan.where is not None:
-            comp.clause = "WHERE"
-            pred = comp.compile_predicate(plan.where)
-            add("        try:")
-            add(f"            _w = {pred}")
-            add("        except Exception as e:")
-            add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
-            add("            _w = None")
-            add("        if not _w:")
+            emit_where(comp, plan.where, add)
             add("            continue")
         comp.clause = "SELECT"
         keys = []
