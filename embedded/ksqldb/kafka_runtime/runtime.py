@@ -49,6 +49,7 @@ class KafkaRuntime:
         self.state = "INITIALIZING"
         self.started_at = time.time()
         self.replay_failures: list[str] = []
+        self._cluster_id = ""
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -175,7 +176,10 @@ class KafkaRuntime:
         return make_inserter(execute, source)
 
     def cluster_id(self) -> str:
-        try:
-            return self.admin.admin.list_topics(timeout=5).cluster_id or ""
-        except Exception:
-            return ""
+        """The Kafka cluster id for /info, asked once (a cluster never changes its id)."""
+        if not self._cluster_id:
+            try:
+                self._cluster_id = self.admin.admin.list_topics(timeout=5).cluster_id or ""
+            except Exception:  # broker unreachable: /info still answers, without the id
+                return ""
+        return self._cluster_id
