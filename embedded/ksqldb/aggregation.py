@@ -35,7 +35,7 @@ from embedded.ksqldb import state_codec
 from embedded.ksqldb.compiler import ExprCompiler, build_function
 from embedded.ksqldb.functions import FunctionRegistry
 from embedded.ksqldb.joins import hashable
-from embedded.ksqldb.pipeline import TimestampExtractor, _q, _reason, _safe, emit_where
+from embedded.ksqldb.pipeline import TimestampExtractor, _q, _reason, _safe, emit_key_decode, emit_where
 from embedded.ksqldb.planner import PlannedQuery
 from embedded.ksqldb.records import ErrorRecord, OutputRecord
 from embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -104,14 +104,7 @@ class AggregationPipeline:
         table = self.table_source
         lines = ["def _extract(batch):", "    out = []", "    errs = []", "    for rec in batch:"]
         add = lines.append
-        if nkey:
-            add("        try:")
-            add("            k = _kdec(rec[0])")
-            add("        except Exception as e:")
-            add("            errs.append(('deserialize key', _reason(e), rec))")
-            add("            continue")
-        else:
-            add("        k = ()")
+        emit_key_decode(add, nkey)
         add("        sk = _hk(k)" if table else "        sk = None")
         add("        try:")
         add("            v = _vdec(rec[1])")

@@ -50,6 +50,19 @@ def _safe(e: ast.Expr) -> bool:
     return isinstance(e, _SAFE_NODES)
 
 
+def emit_key_decode(add: Callable[[str], None], nkey: int) -> None:
+    """Generated key decode: `k` is the tuple of key columns; a key that does not decode
+    skips the record with a processing-log entry."""
+    if nkey:
+        add("        try:")
+        add("            k = _kdec(rec[0])")
+        add("        except Exception as e:")
+        add("            errs.append(('deserialize key', _reason(e), rec))")
+        add("            continue")
+    else:
+        add("        k = ()")
+
+
 def emit_where(comp: ExprCompiler, where: ast.Expr, add: Callable[[str], None]) -> None:
     """Generated WHERE check (one per query path): an evaluation failure is logged and
     counts as false. The caller adds the body of the `if not _w:` branch it opens."""
@@ -162,14 +175,7 @@ class QueryPipeline:
         lines = ["def _run(batch, _qid, _topic, _sink):", "    out = []", "    errs = []"]
         add = lines.append
         add("    for rec in batch:")
-        if nkey:
-            add("        try:")
-            add("            k = _kdec(rec[0])")
-            add("        except Exception as e:")
-            add("            errs.append(('deserialize key', _reason(e), rec))")
-            add("            continue")
-        else:
-            add("        k = ()")
+        emit_key_decode(add, nkey)
         add("        try:")
         add("            v = _vdec(rec[1])")
         add("        except Exception as e:")
@@ -418,26 +424,23 @@ class QueryPipeline:
 
         Records are tuples `(key, value, timestamp, partition, offset[, headers])`.
         """
-        res = None
-        if self._columnar is not None and len(batch) >= _ColumnarPath.MIN_BATCH:
-            res = self._columnar.run(batch, False)
-        if res is None:
-            res = self._run(batch, self.query_id, self.source_topic, self.sink_topic)
-        outputs, errs = res
-        self.processed += len(batch)
-        return outputs, self._errors(errs)
+        return self._process(batch, messages=False)
 
     def process_messages(self, msgs: Sequence[Any]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
         """Like `process`, for confluent-kafka `Message` objects (or anything with
         `key()`, `value()`, `timestamp()`, `partition()`, `offset()`): saves the runtime
         building a tuple per record."""
+        return self._process(msgs, messages=True)
+
+    def _process(self, batch: Sequence[Any], messages: bool) -> tuple[list[OutputRecord], list[ErrorRecord]]:
         res = None
-        if self._columnar is not None and len(msgs) >= _ColumnarPath.MIN_BATCH:
-            res = self._columnar.run(msgs, True)
+        if self._columnar is not None and len(batch) >= _ColumnarPath.MIN_BATCH:
+            res = self._columnar.run(batch, messages)
         if res is None:
-            res = self._run_msg(msgs, self.query_id, self.source_topic, self.sink_topic)
+            run = self._run_msg if messages else self._run
+            res = run(batch, self.query_id, self.source_topic, self.sink_topic)
         outputs, errs = res
-        self.processed += len(msgs)
+        self.processed += len(batch)
         return outputs, self._errors(errs)
 
     def process_rows(self, batch: Sequence[Sequence[Any]]) -> tuple[list[list], list[ErrorRecord]]:
@@ -587,12 +590,7 @@ class _ColumnarPath:
             add(f"    _g{k} = segs[{k}]")
         add("    for i in range(len(batch)):")
         add("        rec = batch[i]")
-        if nkey:
-            add("        try:")
-            add("            k = _kdec(rec[0])")
-            add("        except Exception as e:")
-            add("            errs.append(('deserialize key', _reason(e), rec))")
-            add("            continue")
+        emit_key_decode(add, nkey)
         add("        ts = rec[2]")
         if plan.join is not None:
             # the same lookup code as the per-record path, the table row kept in `_rr`
