@@ -15,11 +15,11 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	$(PY) -m pip install --quiet -e '.[test]' 
 	@touch $(STAMP)
 
 setup: $(STAMP)
-	$(PY) -m embedded.kafka resolve
+	$(PY) -m fraudstream.embedded.kafka resolve
 	$(PY) -m tests.support.compose_schema
 
 demo: setup

@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fraudstream.settings import shared_dir  # noqa: E402
+from fraudstream.core.settings import shared_dir  # noqa: E402
 
 DEFAULT_SAMPLE = (shared_dir() or ROOT.parent / "shared") / "data" / "creditcard_sample.csv"
 
@@ -50,14 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
     from sklearn.ensemble import IsolationForest
     from sklearn.model_selection import train_test_split
 
-    from trainer.csv_eval import load_csv
-    from trainer.evaluate import detection_metrics
-    from trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
-    from trainer.prepare import fit_scaler
+    from fraudstream.trainer.csv_eval import load_csv
+    from fraudstream.trainer.evaluate import detection_metrics
+    from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
+    from fraudstream.trainer.prepare import fit_scaler
 
     limit_threads(args.threads)
     real = load_csv(args.sample)

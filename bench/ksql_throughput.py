@@ -38,7 +38,7 @@ from confluent_kafka import Consumer, Producer  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from fraudstream.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop  # noqa: E402
+from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop  # noqa: E402
 
 console = Console()
 FEATURES = ", ".join(["`TIME`", *[f"V{i}" for i in range(1, 29)], "AMOUNT"])
@@ -50,14 +50,14 @@ def ensure_cluster(stack: list) -> tuple[str, str]:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "")
     registry = os.environ.get("SCHEMA_REGISTRY_URL", "")
     if not bootstrap:
-        from embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka import KafkaBroker
 
         broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
         bootstrap = broker.start()
         stack.append(broker.stop)
         os.environ["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     if not registry:
-        from embedded.schema_registry.launcher import start_registry, stop_registry
+        from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
 
         registry, proc = start_registry(bootstrap)
         stack.append(lambda: stop_registry(proc))
@@ -165,7 +165,7 @@ def main() -> int:
     stack: list = []
     try:
         bootstrap, registry = ensure_cluster(stack)
-        from embedded.ksqldb.kafka_runtime.runtime import KafkaRuntime
+        from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime
 
         source = f"bench_src_{uuid.uuid4().hex[:8]}"
         console.print(f"filling {source} with {args.records:,} DELIMITED transactions …")

@@ -33,10 +33,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from producers.report import Reporter  # noqa: E402
-from producers.sink import log as QUIET  # noqa: E402
-from producers.sink import producer_config  # noqa: E402
-from producers.transactions import DEFAULT_PARTITIONS, TransactionOptions, produce_transactions  # noqa: E402
+from fraudstream.producers.report import Reporter  # noqa: E402
+from fraudstream.producers.sink import log as QUIET  # noqa: E402
+from fraudstream.producers.sink import producer_config  # noqa: E402
+from fraudstream.producers.transactions import DEFAULT_PARTITIONS, TransactionOptions, produce_transactions  # noqa: E402
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
     if not bootstrap:
-        from embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka import KafkaBroker
 
         broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="bench-produce-kafka-")))
         broker.start()

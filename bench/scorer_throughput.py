@@ -7,7 +7,7 @@ Uses KAFKA_BOOTSTRAP_SERVERS / SCHEMA_REGISTRY_URL when set, otherwise starts an
 broker and registry in a temporary directory (stopped at the end).
 
 Throughput figures, all through the same transactional consume-transform-produce loop
-(`scorer.loop.ScoringLoop` on `fraudstream.transactional`), the same wire-format serde, the same batch settings:
+(`scorer.loop.ScoringLoop` on `fraudstream.clients.transactional`), the same wire-format serde, the same batch settings:
 
 1. scorer       — the service's `ScoringProcessor` with the model as `ScorerService`
                   prepares it (batch decode, one forward pass per batch, forward pass
@@ -48,8 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fastavro  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle, publish_bundle  # noqa: E402
-from fraudstream.schemas import load as load_schema  # noqa: E402
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle, publish_bundle  # noqa: E402
+from fraudstream.core.schemas import load as load_schema  # noqa: E402
 
 
 # ---- environment --------------------------------------------------------------------------
@@ -59,14 +59,14 @@ def endpoints(stack: ExitStack) -> tuple[str, str]:
     registry = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scorer-bench-")))
     if not bootstrap:
-        from embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka import KafkaBroker
 
         broker = KafkaBroker(work / "kafka")
         broker.start()
         stack.callback(broker.stop)
         bootstrap = broker.bootstrap
     if not registry:
-        from embedded.schema_registry.launcher import start_registry, stop_registry
+        from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
 
         registry, proc = start_registry(bootstrap, log_file=work / "registry.log")
         stack.callback(stop_registry, proc)
@@ -157,14 +157,14 @@ class Passthrough:
     """Decode each record with its writer schema and write it back unchanged (no model)."""
 
     def __init__(self, registry_url: str) -> None:
-        from scorer.wire import WriterSchemas, registry_client
+        from fraudstream.scorer.wire import WriterSchemas, registry_client
 
         self.schemas = WriterSchemas(registry_client(registry_url))
         self.encoders: dict = {}
 
     def __call__(self, msgs):
-        from scorer.processing import Output, event_ts
-        from scorer.wire import WireEncoder, decode
+        from fraudstream.scorer.processing import Output, event_ts
+        from fraudstream.scorer.wire import WireEncoder, decode
 
         out = Output()
         for m in msgs:
@@ -225,9 +225,9 @@ class Timed:
 
 
 def run_loop(cfg, processor, limit: int, timeout: float) -> Timed:
-    from scorer.http import Health
-    from scorer.loop import ScoringLoop
-    from scorer.metrics import ScorerMetrics
+    from fraudstream.scorer.http import Health
+    from fraudstream.scorer.loop import ScoringLoop
+    from fraudstream.scorer.metrics import ScorerMetrics
 
     stop = threading.Event()
     timed = Timed(processor, limit, stop)
@@ -248,8 +248,8 @@ def measure_latency(bootstrap: str, registry: str, lcfg, topic: str, wait_ms: in
     read-committed consumer."""
     from confluent_kafka import Consumer
 
-    from scorer.service import ScorerService
-    from scorer.wire import WriterSchemas, decode, registry_client
+    from fraudstream.scorer.service import ScorerService
+    from fraudstream.scorer.wire import WriterSchemas, decode, registry_client
 
     create_topic(bootstrap, topic, args.partitions)
     writer = Writer(bootstrap, registry, topic)
@@ -328,13 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     import logging
 
     logging.basicConfig(level=logging.WARNING)
-    from scorer import inference
+    from fraudstream.scorer import inference
 
     inference.single_threaded_blas()  # as ScorerService does at start
-    from scorer.config import ScorerConfig
-    from scorer.models import ScoringModel
-    from scorer.processing import ScoringProcessor
-    from scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
+    from fraudstream.scorer.config import ScorerConfig
+    from fraudstream.scorer.models import ScoringModel
+    from fraudstream.scorer.processing import ScoringProcessor
+    from fraudstream.scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
 
     results: dict = {"events": args.events, "batch_size": args.batch_size, "max_wait_ms": args.max_wait_ms,
                      "partitions": args.partitions, "cpus": os.cpu_count()}

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fastavro  # noqa: E402
 from confluent_kafka import Consumer, TopicPartition  # noqa: E402
 
-from trainer.ingest import read_topic, topic_ranges  # noqa: E402
-from trainer.topic_fill import fill_preprocessed  # noqa: E402
+from fraudstream.trainer.ingest import read_topic, topic_ranges  # noqa: E402
+from fraudstream.trainer.topic_fill import fill_preprocessed  # noqa: E402
 
 
 def consume_values(bootstrap: str, topic: str) -> tuple[list[bytes], float]:
@@ -93,19 +93,19 @@ def main(argv: list[str] | None = None) -> int:
     registry = os.environ.get("SCHEMA_REGISTRY_URL", "").strip().rstrip("/")
     broker = registry_proc = None
     if not bootstrap:
-        from embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka import KafkaBroker
 
         broker = KafkaBroker(Path(tempfile.mkdtemp(prefix="bench-kafka-")))
         bootstrap = broker.start()
     try:
         if not registry:
-            from embedded.schema_registry.launcher import start_registry
+            from fraudstream.embedded.schema_registry.launcher import start_registry
 
             registry, registry_proc = start_registry(bootstrap)
         return _run(args, bootstrap, registry)
     finally:
         if registry_proc is not None:
-            from embedded.schema_registry.launcher import stop_registry
+            from fraudstream.embedded.schema_registry.launcher import stop_registry
 
             stop_registry(registry_proc)
         if broker is not None:
@@ -113,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args, bootstrap: str, registry: str) -> int:
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
 
-    from fraudstream import schemas
+    from fraudstream.core import schemas
 
     topic = f"bench_ingest_{uuid.uuid4().hex[:8]}"
     frame = TransactionGenerator(seed=3).sample(args.count)

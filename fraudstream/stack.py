@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fraudstream import processes
-from fraudstream.errors import FraudstreamError
-from fraudstream.settings import Endpoints, home_dir
+from fraudstream.core import processes
+from fraudstream.core.errors import FraudstreamError
+from fraudstream.core.settings import Endpoints, home_dir
 
 
 class StackError(FraudstreamError):
@@ -138,17 +138,17 @@ class Stack:
             try:
                 self._start_kafka(state, say)
                 self._save(state)
-                if _module_available("embedded.schema_registry.__main__"):
+                if _module_available("fraudstream.embedded.schema_registry.__main__"):
                     self._start_http_service(
-                        state, say, "schema-registry", "embedded.schema_registry",
+                        state, say, "schema-registry", "fraudstream.embedded.schema_registry",
                         ["--bootstrap-servers", state.services["kafka"].url], health="/")
                     self._save(state)
-                if _module_available("embedded.ksqldb.__main__"):
+                if _module_available("fraudstream.embedded.ksqldb.__main__"):
                     args = ["--bootstrap-servers", state.services["kafka"].url,
                             "--state-dir", str(self.home / "ksqldb")]
                     if "schema-registry" in state.services:
                         args += ["--schema-registry-url", state.services["schema-registry"].url]
-                    self._start_http_service(state, say, "ksqldb", "embedded.ksqldb", args, health="/info")
+                    self._start_http_service(state, say, "ksqldb", "fraudstream.embedded.ksqldb", args, health="/info")
                     self._save(state)
             except BaseException:
                 self._stop_all(state)
@@ -157,7 +157,7 @@ class Stack:
             return state, True
 
     def _start_kafka(self, state: StackState, say) -> None:
-        from embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka import KafkaBroker
 
         say("starting Kafka broker (first run resolves the jars with Maven)")
         broker = KafkaBroker(self.home / "kafka", port=self._preferred_port("kafka"),

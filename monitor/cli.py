@@ -13,10 +13,10 @@ import uuid
 from rich.console import Console
 from rich.live import Live
 
-from fraudstream.errors import FraudstreamError, KafkaUnavailableError
-from fraudstream.settings import TOPICS, Endpoints
-from monitor.stats import ScoreStats
-from monitor.view import render
+from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
+from fraudstream.core.settings import TOPICS, Endpoints
+from fraudstream.monitor.stats import ScoreStats
+from fraudstream.monitor.view import render
 
 out = Console()
 err = Console(stderr=True)

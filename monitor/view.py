@@ -8,7 +8,7 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.table import Table
 
-from monitor.stats import ScoreStats
+from fraudstream.monitor.stats import ScoreStats
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

@@ -1,6 +1,6 @@
 """`fraudstream produce transactions|users`: argparse wiring only; the work is elsewhere.
 
-Endpoints come from the environment (`fraudstream.settings.Endpoints.from_env()`, which
+Endpoints come from the environment (`fraudstream.core.settings.Endpoints.from_env()`, which
 the main CLI fills from the embedded stack when nothing is configured);
 `--bootstrap-servers` / `--schema-registry-url` override them.
 """
@@ -17,8 +17,8 @@ from fraudstream.cli.argtypes import fraction as _fraction
 from fraudstream.cli.argtypes import non_negative_int as _non_negative_int
 from fraudstream.cli.argtypes import positive_float as _positive_float
 from fraudstream.cli.argtypes import positive_int as _positive_int
-from fraudstream.settings import TOPICS, Endpoints
-from producers.defaults import (
+from fraudstream.core.settings import TOPICS, Endpoints
+from fraudstream.producers.defaults import (
     DEFAULT_FRAUD_RATE,
     DEFAULT_PARTITIONS,
     DEFAULT_POOL_SEED,
@@ -126,7 +126,7 @@ def register(subparsers) -> None:
 
 
 def run_transactions(args: argparse.Namespace) -> int:
-    from producers.transactions import TransactionOptions, produce_transactions
+    from fraudstream.producers.transactions import TransactionOptions, produce_transactions
 
     env = Endpoints.from_env()
     opts = TransactionOptions(
@@ -147,7 +147,7 @@ def run_transactions(args: argparse.Namespace) -> int:
 
 
 def run_users(args: argparse.Namespace) -> int:
-    from producers.user_table import UserOptions, produce_users
+    from fraudstream.producers.user_table import UserOptions, produce_users
 
     env = Endpoints.from_env()
     registry = env.schema_registry_url if args.schema_registry_url is None else args.schema_registry_url
@@ -164,7 +164,7 @@ def run_users(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the producers without the rest of the CLI (tests, `python -m producers.cli`).
+    """Run the producers without the rest of the CLI (tests, `python -m fraudstream.producers.cli`).
 
     Mirrors `fraudstream.cli.main`: a user error prints one line and exits with its code.
     """
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.markup import escape
 
-    from fraudstream.errors import FraudstreamError
+    from fraudstream.core.errors import FraudstreamError
 
     parser = argparse.ArgumentParser(prog="fraudstream")
     register(parser.add_subparsers(dest="command", required=True))

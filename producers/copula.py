@@ -25,7 +25,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from producers.marginals import QuantileMarginal
+from fraudstream.producers.marginals import QuantileMarginal
 
 _NODES = 32
 _MIN_EIGENVALUE = 1e-4

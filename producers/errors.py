@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fraudstream.errors import ConfigError, FraudstreamError, InputError, KafkaUnavailableError
+from fraudstream.core.errors import ConfigError, FraudstreamError, InputError, KafkaUnavailableError
 
 
 class ProducerError(FraudstreamError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 
-from producers.errors import ProducerConfigError
+from fraudstream.producers.errors import ProducerConfigError
 
 SLICE_SECONDS = 0.005
 MAX_LAG_SECONDS = 1.0

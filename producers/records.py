@@ -30,8 +30,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from producers.calibration import FEATURES
-from producers.defaults import TRANSACTION_FORMATS
+from fraudstream.producers.calibration import FEATURES
+from fraudstream.producers.defaults import TRANSACTION_FORMATS
 
 COLUMNS = ["Id", "Timestamp", "User", *FEATURES, "Class"]
 FORMATS = TRANSACTION_FORMATS

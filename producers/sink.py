@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from producers.errors import BrokerUnavailableError, ProducerConfigError
-from producers.pacing import Pacer
+from fraudstream.producers.errors import BrokerUnavailableError, ProducerConfigError
+from fraudstream.producers.pacing import Pacer
 
-log = logging.getLogger("producers.kafka")
+log = logging.getLogger("fraudstream.producers.kafka")
 # librdkafka's retries ("coordinator load in progress", reconnects) are not the user's
 # concern: failures reach them through connect() and the delivery reports instead.
 log.addHandler(logging.NullHandler())

@@ -28,10 +28,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from producers.calibration import FEATURES
-from producers.errors import BadRowError, SourceError
-from producers.records import UNLABELLED
-from producers.synthetic import TransactionGenerator
+from fraudstream.producers.calibration import FEATURES
+from fraudstream.producers.errors import BadRowError, SourceError
+from fraudstream.producers.records import UNLABELLED
+from fraudstream.producers.synthetic import TransactionGenerator
 
 KAGGLE_COLUMNS = [*FEATURES, "Class"]
 EXTENDED_COLUMNS = ["Id", "Timestamp", "User", *FEATURES, "Class"]

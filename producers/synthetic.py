@@ -18,10 +18,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from producers.calibration import FEATURES
-from producers.defaults import DEFAULT_FRAUD_RATE
-from producers.errors import ProducerConfigError
-from producers.synthetic_model import ClassModel, load_model
+from fraudstream.producers.calibration import FEATURES
+from fraudstream.producers.defaults import DEFAULT_FRAUD_RATE
+from fraudstream.producers.errors import ProducerConfigError
+from fraudstream.producers.synthetic_model import ClassModel, load_model
 
 COLUMNS = [*FEATURES, "Class"]
 _TIME = 0

@@ -4,7 +4,7 @@ Fitting (tail scales, segment exponents, NORTA correlations) takes a few seconds
 result is stored in `data/synthetic_model.json` next to the figures it was fitted on,
 tagged with their sha256. `load_model()` uses the stored fit when the tag matches and
 refits in-process otherwise (a changed calibration file can never be paired with a stale
-fit). `python -m producers.synthetic_model` rewrites the stored fit; a unit test checks
+fit). `python -m fraudstream.producers.synthetic_model` rewrites the stored fit; a unit test checks
 that it equals a fresh one.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from producers.calibration import (
+from fraudstream.producers.calibration import (
     CALIBRATION_FILE,
     CLASSES,
     DATA_DIR,
@@ -27,8 +27,8 @@ from producers.calibration import (
     calibration_digest,
     load_calibration,
 )
-from producers.copula import latent_correlation
-from producers.marginals import QuantileMarginal
+from fraudstream.producers.copula import latent_correlation
+from fraudstream.producers.marginals import QuantileMarginal
 
 MODEL_FILE = DATA_DIR / "synthetic_model.json"
 HOUR = 3600.0

@@ -16,16 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraudstream.settings import TOPICS
-from producers.defaults import DEFAULT_PARTITIONS
-from producers.errors import BadRowError, DeliveryError, ProducerConfigError
-from producers.pacing import Pacer
-from producers.records import ENCODERS, FORMATS, UNLABELLED, TransactionBatch, iso_utc
-from producers.report import Reporter, Summary
-from producers.sink import KafkaSink
-from producers.sources import BadRow, CsvSource, SourceBatch, SyntheticSource
-from producers.synthetic import DEFAULT_FRAUD_RATE
-from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
+from fraudstream.core.settings import TOPICS
+from fraudstream.producers.defaults import DEFAULT_PARTITIONS
+from fraudstream.producers.errors import BadRowError, DeliveryError, ProducerConfigError
+from fraudstream.producers.pacing import Pacer
+from fraudstream.producers.records import ENCODERS, FORMATS, UNLABELLED, TransactionBatch, iso_utc
+from fraudstream.producers.report import Reporter, Summary
+from fraudstream.producers.sink import KafkaSink
+from fraudstream.producers.sources import BadRow, CsvSource, SourceBatch, SyntheticSource
+from fraudstream.producers.synthetic import DEFAULT_FRAUD_RATE
+from fraudstream.producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
 
 
 

@@ -14,13 +14,13 @@ import json
 import time
 from dataclasses import dataclass
 
-from fraudstream import schemas
-from fraudstream.settings import TOPICS
-from producers.defaults import DEFAULT_PARTITIONS, USER_FORMATS
-from producers.errors import DeliveryError, ProducerConfigError, ProducerError
-from producers.report import Reporter, Summary
-from producers.sink import KafkaSink
-from producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
+from fraudstream.core import schemas
+from fraudstream.core.settings import TOPICS
+from fraudstream.producers.defaults import DEFAULT_PARTITIONS, USER_FORMATS
+from fraudstream.producers.errors import DeliveryError, ProducerConfigError, ProducerError
+from fraudstream.producers.report import Reporter, Summary
+from fraudstream.producers.sink import KafkaSink
+from fraudstream.producers.users import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE, UserPool
 
 
 

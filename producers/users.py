@@ -16,8 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
-from producers.defaults import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE
-from producers.errors import ProducerConfigError
+from fraudstream.producers.defaults import DEFAULT_POOL_SEED, DEFAULT_POOL_SIZE
+from fraudstream.producers.errors import ProducerConfigError
 
 PREMIUM_SHARE = 1 / 6
 _BLOCK = 1024

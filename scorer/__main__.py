@@ -1,4 +1,4 @@
-"""`python -m scorer [options]`: the scorer without the rest of the CLI (same options as
+"""`python -m fraudstream.scorer [options]`: the scorer without the rest of the CLI (same options as
 `fraudstream score`; endpoints from the environment only, nothing is started)."""
 
 from __future__ import annotations
@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 
 def main(argv: list[str] | None = None) -> int:
-    from scorer.cli import HELP, add_arguments, run
+    from fraudstream.scorer.cli import HELP, add_arguments, run
 
-    parser = argparse.ArgumentParser(prog="python -m scorer", description=HELP)
+    parser = argparse.ArgumentParser(prog="python -m fraudstream.scorer", description=HELP)
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,4 @@
-"""`fraudstream score`: run the live scorer (also `python -m scorer`, same options)."""
+"""`fraudstream score`: run the live scorer (also `python -m fraudstream.scorer`, same options)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import signal
 import threading
 
-from fraudstream.settings import TOPICS, Endpoints
+from fraudstream.core.settings import TOPICS, Endpoints
 
 HELP = "run the live scorer: creditcardfraud_scoring_avro -> fraud_scores, exactly once"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    from scorer.config import DEFAULT_GROUP, DEFAULT_MODEL
+    from fraudstream.scorer.config import DEFAULT_GROUP, DEFAULT_MODEL
 
     p.add_argument("--input-topic", default=TOPICS.scoring, help="topic to score (default: %(default)s)")
     p.add_argument("--output-topic", default=TOPICS.scores, help="topic for scores (default: %(default)s)")
@@ -49,7 +49,7 @@ def register(subparsers) -> None:
 
 
 def config_from_args(args: argparse.Namespace, endpoints: Endpoints | None = None):
-    from scorer.config import ScorerConfig
+    from fraudstream.scorer.config import ScorerConfig
 
     ep = endpoints or Endpoints.from_env()
     return ScorerConfig(
@@ -74,8 +74,8 @@ def config_from_args(args: argparse.Namespace, endpoints: Endpoints | None = Non
 
 
 def run(args: argparse.Namespace) -> int:
-    from scorer import logs
-    from scorer.service import ScorerService
+    from fraudstream.scorer import logs
+    from fraudstream.scorer.service import ScorerService
 
     logs.setup(args.log_level)
     cfg = config_from_args(args)

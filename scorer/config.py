@@ -6,8 +6,8 @@ import re
 import socket
 from dataclasses import dataclass
 
-from fraudstream.settings import TOPICS
-from scorer.errors import ScorerError
+from fraudstream.core.settings import TOPICS
+from fraudstream.scorer.errors import ScorerError
 
 DEFAULT_GROUP = "fraudstream-scorer"
 DEFAULT_MODEL = "fraud-autoencoder"

@@ -7,7 +7,7 @@ that cannot be scored and goes to the dead-letter topic with its `category` and 
 
 from __future__ import annotations
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 
 class ScorerError(FraudstreamError):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scorer.errors import BadRecord
+from fraudstream.scorer.errors import BadRecord
 
 NUMERIC = {"int", "long", "float", "double"}
 ID, USER, AMOUNT, CLASS = "ID", "USER", "AMOUNT", "CLASS"

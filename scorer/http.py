@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from scorer.errors import ScorerError
+from fraudstream.scorer.errors import ScorerError
 
-log = logging.getLogger("scorer.http")
+log = logging.getLogger("fraudstream.scorer.http")
 
 
 @dataclass

@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scorer.errors import ModelError, UnsupportedModelError
+from fraudstream.scorer.errors import ModelError, UnsupportedModelError
 
 if TYPE_CHECKING:  # TensorFlow is slow to import
     import keras
 
-log = logging.getLogger("scorer.inference")
+log = logging.getLogger("fraudstream.scorer.inference")
 
 MODES = ("auto", "numpy", "call", "predict")
 def _sigmoid(a: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
-"""The scorer on fraudstream's shared exactly-once loop (`fraudstream.transactional`).
+"""The scorer on fraudstream's shared exactly-once loop (`fraudstream.clients.transactional`).
 
 The consume → begin → produce → send offsets → commit cycle, rebalance handling (no
 transaction is ever open while callbacks run; an assignment change during `consume()`
 drops that call's messages and seeks back; KIP-447 group metadata on the offsets) and
-abort-and-rewind live in `fraudstream.transactional.TransactionalLoop`, shared with the
+abort-and-rewind live in `fraudstream.clients.transactional.TransactionalLoop`, shared with the
 embedded KSQL engine so there is one implementation of the commit protocol. This module
 adds what is the scorer's own:
 
@@ -24,14 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from fraudstream import transactional as tx
-from scorer.config import ScorerConfig
-from scorer.errors import FencedError, SchemaRegistryError
-from scorer.http import Health
-from scorer.metrics import ScorerMetrics
-from scorer.processing import Output
+from fraudstream.clients import transactional as tx
+from fraudstream.scorer.config import ScorerConfig
+from fraudstream.scorer.errors import FencedError, SchemaRegistryError
+from fraudstream.scorer.http import Health
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.processing import Output
 
-log = logging.getLogger("scorer.loop")
+log = logging.getLogger("fraudstream.scorer.loop")
 
 REASON_HEADER = "fraudstream.dlq.reason"
 CATEGORY_HEADER = "fraudstream.dlq.category"

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fraudstream.model_bundle import SCORE_MSE, ModelBundle
-from scorer import inference
-from scorer.errors import ModelError
+from fraudstream.core.model_bundle import SCORE_MSE, ModelBundle
+from fraudstream.scorer import inference
+from fraudstream.scorer.errors import ModelError
 
-log = logging.getLogger("scorer.models")
+log = logging.getLogger("fraudstream.scorer.models")
 
 
 @dataclass

@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from scorer import features
-from scorer.errors import BadRecord
-from scorer.models import ScoringModel
-from scorer.wire import WireEncoder, WriterSchemas, decode
+from fraudstream.scorer import features
+from fraudstream.scorer.errors import BadRecord
+from fraudstream.scorer.models import ScoringModel
+from fraudstream.scorer.wire import WireEncoder, WriterSchemas, decode
 
 
 @dataclass

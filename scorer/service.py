@@ -14,19 +14,19 @@ import logging
 import threading
 import time
 
-from fraudstream.schemas import load as load_schema
-from scorer.config import ScorerConfig
-from scorer.errors import ScorerError
-from scorer.http import Health, HttpServer
-from scorer.inference import single_threaded_blas
-from scorer.loop import ScoringLoop
-from scorer.metrics import ScorerMetrics
-from scorer.models import ModelWatcher, ScoringModel
-from scorer.processing import ScoringProcessor
-from scorer.topics import ensure_topics
-from scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
+from fraudstream.core.schemas import load as load_schema
+from fraudstream.scorer.config import ScorerConfig
+from fraudstream.scorer.errors import ScorerError
+from fraudstream.scorer.http import Health, HttpServer
+from fraudstream.scorer.inference import single_threaded_blas
+from fraudstream.scorer.loop import ScoringLoop
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.models import ModelWatcher, ScoringModel
+from fraudstream.scorer.processing import ScoringProcessor
+from fraudstream.scorer.topics import ensure_topics
+from fraudstream.scorer.wire import WireEncoder, WriterSchemas, register_value_schema, registry_client
 
-log = logging.getLogger("scorer.service")
+log = logging.getLogger("fraudstream.scorer.service")
 
 
 class ScorerService:

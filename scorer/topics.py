@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from fraudstream.errors import KafkaUnavailableError
-from scorer.errors import ScorerError
+from fraudstream.core.errors import KafkaUnavailableError
+from fraudstream.scorer.errors import ScorerError
 
 
 def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:

@@ -1,4 +1,4 @@
-"""The scorer's view of the Confluent wire format: `fraudstream.avro_wire`, with its two
+"""The scorer's view of the Confluent wire format: `fraudstream.core.avro_wire`, with its two
 failure kinds mapped onto the scorer's own: an undecodable record is a `BadRecord`
 (dead-lettered), a registry that does not answer is a `SchemaRegistryError` (the batch's
 transaction aborts and is retried)."""
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fraudstream import avro_wire
-from fraudstream.avro_wire import HEADER, MAGIC, WireEncoder  # noqa: F401  (re-exported)
-from fraudstream.errors import ConfigError
-from scorer.errors import BadRecord, SchemaRegistryError
+from fraudstream.core import avro_wire
+from fraudstream.core.avro_wire import HEADER, MAGIC, WireEncoder  # noqa: F401  (re-exported)
+from fraudstream.core.errors import ConfigError
+from fraudstream.scorer.errors import BadRecord, SchemaRegistryError
 
 
 def registry_client(url: str):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.settings import shared_dir
+from fraudstream.core.settings import shared_dir
 
 _SHARED = shared_dir()
 SHARED_DATA = (_SHARED / "data") if _SHARED else Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -47,7 +47,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         with KafkaContainer("confluentinc/cp-kafka:7.6.0").with_kraft() as container:
             yield container.get_bootstrap_server()
         return
-    from embedded.kafka import KafkaBroker
+    from fraudstream.embedded.kafka import KafkaBroker
 
     broker = KafkaBroker(tmp_path_factory.mktemp("kafka"))
     broker.start()
@@ -84,7 +84,7 @@ def schema_registry_url(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathF
     if existing:
         yield existing
         return
-    from embedded.schema_registry.launcher import start_registry, stop_registry
+    from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
 
     log_file = tmp_path_factory.mktemp("schema-registry") / "registry.log"
     url, proc = start_registry(kafka_bootstrap, log_file=log_file)
@@ -102,7 +102,7 @@ def ksql_url(kafka_bootstrap: str, schema_registry_url: str,
     if existing:
         yield existing
         return
-    from embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
+    from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 
     log_file = tmp_path_factory.mktemp("ksqldb") / "ksqldb.log"
     url, proc = start_ksql_server(kafka_bootstrap, schema_registry_url, log_file=log_file,

@@ -12,7 +12,7 @@ from pathlib import Path
 from fraudstream.cli.argtypes import open_fraction as _fraction
 from fraudstream.cli.argtypes import positive_float as _positive_float
 from fraudstream.cli.argtypes import positive_int as _positive_int
-from fraudstream.settings import TOPICS, Endpoints
+from fraudstream.core.settings import TOPICS, Endpoints
 
 EPILOG = """\
 examples:
@@ -34,7 +34,7 @@ class _ModelAction(argparse.Action):
 
 
 def register(subparsers) -> None:
-    from trainer.model import DEFAULT_LAYERS
+    from fraudstream.trainer.model import DEFAULT_LAYERS
 
     p = subparsers.add_parser(
         "train", help="fit, evaluate and publish the fraud autoencoder",
@@ -85,9 +85,9 @@ def register(subparsers) -> None:
 
 
 def _options(args):
-    from trainer import model as model_mod
-    from trainer import threshold
-    from trainer.pipeline import TrainOptions
+    from fraudstream.trainer import model as model_mod
+    from fraudstream.trainer import threshold
+    from fraudstream.trainer.pipeline import TrainOptions
 
     cfg = model_mod.ModelConfig(layers=model_mod.parse_layers(args.layers), l1=args.l1, epochs=args.epochs,
                                 batch_size=args.batch_size, learning_rate=args.learning_rate,
@@ -104,7 +104,7 @@ def _options(args):
 def run_train(args) -> int:
     from rich.console import Console
 
-    from trainer.errors import OptionError
+    from fraudstream.trainer.errors import OptionError
 
     out = Console(soft_wrap=True)  # paths and figures stay on one line in logs
     err = Console(stderr=True, soft_wrap=True)
@@ -117,7 +117,7 @@ def run_train(args) -> int:
     if args.model:
         return _evaluate_only(args, endpoints, out)
 
-    from trainer import pipeline
+    from fraudstream.trainer import pipeline
 
     if args.wait_records:
         _wait_for_records(endpoints.bootstrap_servers, args.topic, args.wait_records, args.wait_timeout, err)
@@ -132,7 +132,7 @@ def run_train(args) -> int:
     else:
         out.print("not published (--no-publish)", highlight=False)
     if args.evaluate_csv:
-        from trainer.csv_eval import evaluate_csv
+        from fraudstream.trainer.csv_eval import evaluate_csv
 
         m = evaluate_csv(result.bundle, args.evaluate_csv, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
         _print_csv(out, m, result.run_dir / f"evaluation-{args.evaluate_csv.stem}")
@@ -141,8 +141,8 @@ def run_train(args) -> int:
 
 def _wait_for_records(bootstrap: str, topic: str, wanted: int, timeout: float, err) -> None:
     """Poll the topic's committed offset span until it reaches `wanted` (a missing topic waits too)."""
-    from trainer.errors import TopicError
-    from trainer.ingest import topic_ranges
+    from fraudstream.trainer.errors import TopicError
+    from fraudstream.trainer.ingest import topic_ranges
 
     deadline = time.monotonic() + timeout
     have = 0
@@ -160,7 +160,7 @@ def _wait_for_records(bootstrap: str, topic: str, wanted: int, timeout: float, e
 
 
 def _evaluate_only(args, endpoints: Endpoints, out) -> int:
-    from trainer.csv_eval import evaluate_csv, load_bundle
+    from fraudstream.trainer.csv_eval import evaluate_csv, load_bundle
 
     bundle = load_bundle(args.model, endpoints.bootstrap_servers, args.models_topic, args.model_name)
     target = args.out / "evaluations" / f"{bundle.name}-{bundle.version}-{args.evaluate_csv.stem}-{int(time.time())}"

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraudstream.errors import InputError
-from fraudstream.model_bundle import ModelBundle, ModelBundleError, latest_bundle
-from trainer import artifacts, evaluate, prepare, report
-from trainer.errors import TrainerError
+from fraudstream.core.errors import InputError
+from fraudstream.core.model_bundle import ModelBundle, ModelBundleError, latest_bundle
+from fraudstream.trainer import artifacts, evaluate, prepare, report
+from fraudstream.trainer.errors import TrainerError
 
 
 def load_csv(path: Path) -> prepare.Labelled:

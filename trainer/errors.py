@@ -1,6 +1,6 @@
 """Errors of the trainer; all are `FraudstreamError`s, so the CLI prints one line and exits non-zero."""
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 
 class TrainerError(FraudstreamError):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.errors import DataError
+from fraudstream.trainer.errors import DataError
 
 REAL_PREVALENCE = 492 / 284_807  # 0.1727 %
 

@@ -30,10 +30,10 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColu
                            TimeElapsedColumn)
 from rich.text import Text
 
-from fraudstream.avro_wire import WriterSchemas, decode_values, registry_client
-from fraudstream.errors import ConfigError, KafkaUnavailableError
-from fraudstream.model_bundle import PartitionRange
-from trainer.errors import TopicError
+from fraudstream.core.avro_wire import WriterSchemas, decode_values, registry_client
+from fraudstream.core.errors import ConfigError, KafkaUnavailableError
+from fraudstream.core.model_bundle import PartitionRange
+from fraudstream.trainer.errors import TopicError
 
 __all__ = ["WriterSchemas", "decode_values", "read_topic", "registry_fetcher", "topic_ranges"]
 MAX_KEPT_SKIPS = 10_000  # skipped records kept with details; all are counted

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from trainer.errors import OptionError
+from fraudstream.trainer.errors import OptionError
 
 ACTIVATIONS = {"tanh", "relu", "linear", "sigmoid", "elu", "selu", "gelu", "swish"}
 
@@ -180,6 +180,6 @@ def calibrate(model, z_val_normal: np.ndarray, scaling: str = "residual-rms"):
 
 def reconstruction_errors(model, z: np.ndarray, batch_size: int = 8192) -> np.ndarray:
     """The anomaly score of standardised rows, computed exactly as the scorer does."""
-    from fraudstream.model_bundle import reconstruction_mse
+    from fraudstream.core.model_bundle import reconstruction_mse
 
     return reconstruction_mse(model, z, batch_size)

@@ -10,11 +10,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fraudstream.model_bundle import ModelBundle, ModelBundleError, latest_bundle, library_versions, publish_bundle
-from fraudstream.settings import TOPICS, Endpoints
-from trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
-from fraudstream.model_bundle import keras_bytes
-from trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
+from fraudstream.core.model_bundle import (
+    ModelBundle,
+    ModelBundleError,
+    latest_bundle,
+    library_versions,
+    publish_bundle,
+)
+from fraudstream.core.settings import TOPICS, Endpoints
+from fraudstream.trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
+from fraudstream.core.model_bundle import keras_bytes
+from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"
 

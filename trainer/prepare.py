@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundleError, column_lookup
-from trainer.errors import DataError
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundleError, column_lookup
+from fraudstream.trainer.errors import DataError
 
 LABEL = "Class"
 UNKNOWN_LABELS = {"-1", ""}

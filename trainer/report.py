@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainer.evaluate import prevalence_weights
+from fraudstream.trainer.evaluate import prevalence_weights
 
 
 def _plt():

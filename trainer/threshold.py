@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from trainer.errors import DataError, OptionError
+from fraudstream.trainer.errors import DataError, OptionError
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import fastavro
 import numpy as np
 import pandas as pd
 
-from fraudstream import schemas
-from fraudstream.model_bundle import column_lookup
-from trainer.errors import TrainerError
+from fraudstream.core import schemas
+from fraudstream.core.model_bundle import column_lookup
+from fraudstream.trainer.errors import TrainerError
 
 FEATURES_UPPER = ["TIME", *(f"V{i}" for i in range(1, 29)), "AMOUNT"]
 EPOCH = datetime(2013, 9, 1, tzinfo=timezone.utc)  # the Kaggle data covers two days of September 2013

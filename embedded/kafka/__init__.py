@@ -1,5 +1,5 @@
 """A real Apache Kafka broker (KRaft, one combined node) run from Maven Central jars."""
 
-from embedded.kafka.runner import KafkaBroker, KafkaRunnerError
+from fraudstream.embedded.kafka.runner import KafkaBroker, KafkaRunnerError
 
 __all__ = ["KafkaBroker", "KafkaRunnerError"]

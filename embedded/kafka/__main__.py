@@ -1,5 +1,5 @@
-"""`python -m embedded.kafka resolve`: fetch the broker's jars now (set-up step), or
-`python -m embedded.kafka run DIR`: run a broker in the foreground until Ctrl-C."""
+"""`python -m fraudstream.embedded.kafka resolve`: fetch the broker's jars now (set-up step), or
+`python -m fraudstream.embedded.kafka run DIR`: run a broker in the foreground until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ import signal
 import sys
 from pathlib import Path
 
-from embedded.kafka.classpath import kafka_version, require_java, resolve_classpath
-from embedded.kafka.errors import KafkaRunnerError
-from embedded.kafka.runner import KafkaBroker
+from fraudstream.embedded.kafka.classpath import kafka_version, require_java, resolve_classpath
+from fraudstream.embedded.kafka.errors import KafkaRunnerError
+from fraudstream.embedded.kafka.runner import KafkaBroker
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m embedded.kafka")
+    parser = argparse.ArgumentParser(prog="python -m fraudstream.embedded.kafka")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("resolve", help="resolve the Kafka jars with Maven (cached per user)")
     run = sub.add_parser("run", help="run a broker in the foreground")

@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from embedded.kafka.errors import KafkaRunnerError
-from fraudstream.settings import cache_dir
+from fraudstream.embedded.kafka.errors import KafkaRunnerError
+from fraudstream.core.settings import cache_dir
 
 POM = Path(__file__).with_name("pom.xml")
 # Pinned: Maven 3.8's super-POM default for this plugin is too old for build-classpath options.

@@ -1,6 +1,6 @@
 """Errors of the embedded Kafka runner: one line each, saying what to install or do."""
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 
 class KafkaRunnerError(FraudstreamError):

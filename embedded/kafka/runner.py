@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from embedded.kafka.classpath import require_java, resolve_classpath
-from embedded.kafka.errors import KafkaRunnerError
-from fraudstream import processes
+from fraudstream.embedded.kafka.classpath import require_java, resolve_classpath
+from fraudstream.embedded.kafka.errors import KafkaRunnerError
+from fraudstream.core import processes
 
 JVM_FLAGS = [
     "-Xms128m", "-Xmx512m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",

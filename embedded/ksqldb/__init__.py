@@ -8,7 +8,7 @@ Public API for the runtime and REST layers (see README.md in this folder):
 * `InMemoryTopicAdmin`, `InMemorySchemaRegistry` for broker-less use.
 """
 
-from embedded.ksqldb.engine import (
+from fraudstream.embedded.ksqldb.execution.engine import (
     Command,
     Engine,
     EngineListener,
@@ -16,17 +16,17 @@ from embedded.ksqldb.engine import (
     RecordWriter,
     TransientQuery,
 )
-from embedded.ksqldb.errors import (
+from fraudstream.embedded.ksqldb.errors import (
     KsqlError,
     KsqlParseError,
     KsqlQueryError,
     KsqlSelectToKsqlEndpointError,
     KsqlStatementError,
 )
-from embedded.ksqldb.interfaces import RegisteredSchema, SchemaRegistry, TopicAdmin, TopicInfo
-from embedded.ksqldb.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
-from embedded.ksqldb.pipeline import QueryPipeline
-from embedded.ksqldb.records import ErrorRecord, InputRecord, OutputRecord
+from fraudstream.embedded.ksqldb.interfaces import RegisteredSchema, SchemaRegistry, TopicAdmin, TopicInfo
+from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
+from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, InputRecord, OutputRecord
 
 __all__ = [
     "Command",

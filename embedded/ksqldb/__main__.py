@@ -1,4 +1,4 @@
-"""`python -m embedded.ksqldb`: the KSQL server on a real broker, in the foreground.
+"""`python -m fraudstream.embedded.ksqldb`: the KSQL server on a real broker, in the foreground.
 
 Hypercorn serves the app because ksql-python-ng's `use_http2=True` speaks HTTP/2 with
 prior knowledge over cleartext (h2c) and `/inserts-stream` needs HTTP/2; Hypercorn
@@ -15,11 +15,11 @@ import os
 import signal
 import sys
 
-from embedded.ksqldb.errors import KsqlError
+from fraudstream.embedded.ksqldb.errors import KsqlError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m embedded.ksqldb", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fraudstream.embedded.ksqldb", description=__doc__)
     parser.add_argument("--bootstrap-servers", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", ""))
     parser.add_argument("--schema-registry-url", default=os.environ.get("SCHEMA_REGISTRY_URL", ""))
     parser.add_argument("--host", default="127.0.0.1")
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
-    from embedded.ksqldb.kafka_runtime.runtime import KafkaRuntime
-    from embedded.ksqldb.rest.app import create_app
+    from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime
+    from fraudstream.embedded.ksqldb.server.app import create_app
 
     runtime = KafkaRuntime(args.bootstrap_servers, args.schema_registry_url or None, service_id=args.service_id)
     try:

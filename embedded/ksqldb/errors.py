@@ -8,7 +8,7 @@ because clients, notebooks and the conformance corpus match on them.
 
 from __future__ import annotations
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 
 class KsqlError(FraudstreamError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from fraudstream import processes
+from fraudstream.core import processes
 
 
 def start_ksql_server(bootstrap_servers: str, schema_registry_url: str | None, *,
@@ -17,7 +17,7 @@ def start_ksql_server(bootstrap_servers: str, schema_registry_url: str | None, *
         args += ["--schema-registry-url", schema_registry_url]
     if auth:
         args += ["--auth", auth]
-    return processes.start_http_service("ksqldb", "embedded.ksqldb", args, port=port, health_path="/info",
+    return processes.start_http_service("ksqldb", "fraudstream.embedded.ksqldb", args, port=port, health_path="/info",
                                         log_file=log_file, timeout=timeout)
 
 

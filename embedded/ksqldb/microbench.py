@@ -1,6 +1,6 @@
 """In-process micro-benchmark of the pipeline's hot path (no broker).
 
-    python -m embedded.ksqldb.microbench [--records N] [--batch B]
+    python -m fraudstream.embedded.ksqldb.microbench [--records N] [--batch B]
 
 Runs the pipeline's preprocessing query (DELIMITED transaction rows → WHERE Class IS NOT
 NULL → MASK_LEFT(User, 2) → AVRO) over batches of rows shaped like the producer's
@@ -16,9 +16,9 @@ import argparse
 import random
 import time
 
-from embedded.ksqldb.engine import Engine
-from embedded.ksqldb.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
-from embedded.ksqldb.records import InputRecord
+from fraudstream.embedded.ksqldb.execution.engine import Engine
+from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
+from fraudstream.embedded.ksqldb.operators.records import InputRecord
 
 SOURCE = """
 CREATE STREAM creditcardfraud_source (

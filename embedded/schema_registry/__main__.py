@@ -1,4 +1,4 @@
-"""`python -m embedded.schema_registry`: run the registry in the foreground.
+"""`python -m fraudstream.embedded.schema_registry`: run the registry in the foreground.
 
 Ready when `GET /` answers 200: the HTTP server starts only after the `_schemas` topic was
 read to its end. SIGTERM / SIGINT stop it cleanly (exit 0). An unreachable broker, a port
@@ -14,15 +14,15 @@ import os
 import signal
 import sys
 
-from embedded.schema_registry.errors import RegistryStartError
-from fraudstream import processes
-from fraudstream.settings import ENV_BOOTSTRAP, TOPICS
+from fraudstream.embedded.schema_registry.errors import RegistryStartError
+from fraudstream.core import processes
+from fraudstream.core.settings import ENV_BOOTSTRAP, TOPICS
 
-log = logging.getLogger("embedded.schema_registry")
+log = logging.getLogger("fraudstream.embedded.schema_registry")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m embedded.schema_registry",
+    p = argparse.ArgumentParser(prog="python -m fraudstream.embedded.schema_registry",
                                 description="Confluent-compatible schema registry storing schemas in Kafka.")
     p.add_argument("--bootstrap-servers", default=os.environ.get(ENV_BOOTSTRAP, ""),
                    help=f"Kafka bootstrap servers (default: ${ENV_BOOTSTRAP})")
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from embedded.schema_registry.app import create_app
-    from embedded.schema_registry.kafka_log import KafkaLog
-    from embedded.schema_registry.store import SchemaStore
+    from fraudstream.embedded.schema_registry.app import create_app
+    from fraudstream.embedded.schema_registry.kafka_log import KafkaLog
+    from fraudstream.embedded.schema_registry.store import SchemaStore
 
     if not args.bootstrap_servers:
         raise RegistryStartError(f"no Kafka given: pass --bootstrap-servers or set {ENV_BOOTSTRAP}")

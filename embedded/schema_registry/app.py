@@ -31,8 +31,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from embedded.schema_registry.errors import SchemaRegistryError
-from embedded.schema_registry.store import SchemaStore
+from fraudstream.embedded.schema_registry.errors import SchemaRegistryError
+from fraudstream.embedded.schema_registry.store import SchemaStore
 
 log = logging.getLogger(__name__)
 

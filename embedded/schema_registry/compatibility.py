@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from embedded.schema_registry.avro_schema import AvroSchema, Node
+from fraudstream.embedded.schema_registry.avro_schema import AvroSchema, Node
 
 _PROMOTIONS: dict[str, frozenset[str]] = {
     # reader type -> writer types it can read besides its own

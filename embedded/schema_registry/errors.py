@@ -13,7 +13,7 @@ turns into responses.
 
 from __future__ import annotations
 
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 COMPATIBILITY_LEVELS_HINT = (
     "Invalid compatibility level. Valid values are none, backward, forward, full, "

@@ -24,8 +24,13 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from embedded.schema_registry.errors import RegistryStartError, SchemaTooLargeError, StoreError, StoreTimeoutError
-from embedded.schema_registry.records import Record, RecordError, decode
+from fraudstream.embedded.schema_registry.errors import (
+    RegistryStartError,
+    SchemaTooLargeError,
+    StoreError,
+    StoreTimeoutError,
+)
+from fraudstream.embedded.schema_registry.records import Record, RecordError, decode
 
 log = logging.getLogger(__name__)
 

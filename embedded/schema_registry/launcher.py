@@ -1,7 +1,7 @@
 """Start the registry as a child process and wait until it serves; stop it by pid.
 
 Used by test fixtures and benchmarks; `fraudstream up` starts the same module through
-the stack manager. Both go through `fraudstream.processes.start_http_service`: the
+the stack manager. Both go through `fraudstream.core.processes.start_http_service`: the
 process runs in its own session with its output appended to `log_file`, and readiness is
 `GET /` answering 200, which the service only does after reading `_schemas` to its end.
 """
@@ -11,15 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 from subprocess import Popen
 
-from embedded.schema_registry.errors import RegistryStartError
-from fraudstream import processes
-from fraudstream.settings import TOPICS
+from fraudstream.embedded.schema_registry.errors import RegistryStartError
+from fraudstream.core import processes
+from fraudstream.core.settings import TOPICS
 
 
 def start_registry(bootstrap_servers: str, *, host: str = "127.0.0.1", port: int | None = None,
                    topic: str = TOPICS.schemas, log_file: Path | None = None, timeout: float = 60.0,
                    kafka_timeout: float = 30.0) -> tuple[str, Popen]:
-    """Start `python -m embedded.schema_registry`; return (url, process) once it answers.
+    """Start `python -m fraudstream.embedded.schema_registry`; return (url, process) once it answers.
 
     `port=None` picks a free port. Raises RegistryStartError with the reason from the
     registry's log when the process exits or does not answer within `timeout` seconds
@@ -27,7 +27,7 @@ def start_registry(bootstrap_servers: str, *, host: str = "127.0.0.1", port: int
     """
     args = ["--bootstrap-servers", bootstrap_servers, "--topic", topic, "--kafka-timeout", str(kafka_timeout)]
     try:
-        return processes.start_http_service("the schema registry", "embedded.schema_registry", args, host=host,
+        return processes.start_http_service("the schema registry", "fraudstream.embedded.schema_registry", args, host=host,
                                             port=port, health_path="/", log_file=log_file, timeout=timeout,
                                             ready_status=201, error_prefix="schema registry:")
     except processes.ServiceStartError as exc:

@@ -29,10 +29,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from embedded.schema_registry import compatibility, records
-from embedded.schema_registry.avro_schema import AvroSchema, parse
-from embedded.schema_registry.compatibility import DEFAULT_LEVEL, CompatibilityLevel
-from embedded.schema_registry.errors import (
+from fraudstream.embedded.schema_registry import compatibility, records
+from fraudstream.embedded.schema_registry.avro_schema import AvroSchema, parse
+from fraudstream.embedded.schema_registry.compatibility import DEFAULT_LEVEL, CompatibilityLevel
+from fraudstream.embedded.schema_registry.errors import (
     IncompatibleSchemaError,
     InvalidCompatibilityLevelError,
     InvalidSchemaError,
@@ -47,7 +47,7 @@ from embedded.schema_registry.errors import (
     VersionNotSoftDeletedError,
     VersionSoftDeletedError,
 )
-from embedded.schema_registry.records import Record
+from fraudstream.embedded.schema_registry.records import Record
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.rule import Rule
 
 from fraudstream.cli.ksql_cmd import DEFAULT_DIR as KSQL_DIR
-from fraudstream.errors import FraudstreamError
-from fraudstream.settings import TOPICS, Endpoints, home_dir
+from fraudstream.core.errors import FraudstreamError
+from fraudstream.core.settings import TOPICS, Endpoints, home_dir
 
 out = Console()
 

@@ -12,7 +12,7 @@ import sys
 
 from rich.console import Console
 
-from fraudstream.settings import ENV_BOOTSTRAP, Endpoints
+from fraudstream.core.settings import ENV_BOOTSTRAP, Endpoints
 from fraudstream.stack import Stack
 
 err = Console(stderr=True)

@@ -16,8 +16,15 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from fraudstream.ksql_client import KsqlClient, KsqlError, apply, is_query, split_statements, statements_in
-from fraudstream.settings import Endpoints
+from fraudstream.clients.ksql_rest import (
+    KsqlClient,
+    KsqlError,
+    apply,
+    is_query,
+    split_statements,
+    statements_in,
+)
+from fraudstream.core.settings import Endpoints
 
 out = Console()
 err = Console(stderr=True)

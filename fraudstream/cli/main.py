@@ -16,16 +16,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from fraudstream import __version__
-from fraudstream.errors import FraudstreamError
+from fraudstream.core.errors import FraudstreamError
 
 # Packages whose `cli.register(subparsers)` adds sub-commands, in help order.
 COMMAND_MODULES = [
     "fraudstream.cli.stack_cmds",
-    "producers.cli",
+    "fraudstream.producers.cli",
     "fraudstream.cli.ksql_cmd",
-    "trainer.cli",
-    "scorer.cli",
-    "monitor.cli",
+    "fraudstream.trainer.cli",
+    "fraudstream.scorer.cli",
+    "fraudstream.monitor.cli",
     "fraudstream.cli.demo",
 ]
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     err = Console(stderr=True)
     if args.command in TENSORFLOW_COMMANDS:
-        from fraudstream.tf_runtime import quiet_import
+        from fraudstream.core.tf_runtime import quiet_import
 
         quiet_import()
     try:

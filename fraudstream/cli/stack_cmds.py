@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from fraudstream.cli.endpoints import from_environment
-from fraudstream.settings import Endpoints
+from fraudstream.core.settings import Endpoints
 from fraudstream.stack import Stack
 
 out = Console()

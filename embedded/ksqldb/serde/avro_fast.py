@@ -15,9 +15,9 @@ import struct
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
-from embedded.ksqldb.compiler import build_function
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.types import SqlArray, SqlDecimal, SqlMap, SqlStruct, SqlType
+from fraudstream.embedded.ksqldb.expr.compiler import build_function
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlDecimal, SqlMap, SqlStruct, SqlType
 
 _BRANCH1 = [bytes((2, z)) for z in range(128)]  # union index 1 + one-byte zigzag varint
 _VARINT1 = [bytes((z,)) for z in range(128)]

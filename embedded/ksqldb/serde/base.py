@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from embedded.ksqldb.errors import SerdeError
-from embedded.ksqldb.schema import Column
+from fraudstream.embedded.ksqldb.errors import SerdeError
+from fraudstream.embedded.ksqldb.catalog.schema import Column
 
 
 class KeySerde:

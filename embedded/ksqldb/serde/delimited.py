@@ -14,12 +14,12 @@ import base64
 from decimal import Decimal
 from typing import Any, Sequence
 
-from embedded.ksqldb.compiler import build_function
-from embedded.ksqldb.errors import SerdeError
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.serde.base import KeySerde, ValueSerde
-from embedded.ksqldb.types import SqlDecimal, SqlType
-from embedded.ksqldb.values import decimal_str, java_double_str, to_decimal
+from fraudstream.embedded.ksqldb.expr.compiler import build_function
+from fraudstream.embedded.ksqldb.errors import SerdeError
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlDecimal, SqlType
+from fraudstream.embedded.ksqldb.expr.values import decimal_str, java_double_str, to_decimal
 
 
 def split_quoted(line: str, delim: str) -> list[str | None]:

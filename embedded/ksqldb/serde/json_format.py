@@ -16,11 +16,11 @@ from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any, Callable, Sequence
 
-from embedded.ksqldb.errors import SerdeError
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.serde.base import KeySerde, ValueSerde
-from embedded.ksqldb.types import SqlArray, SqlMap, SqlStruct, SqlType
-from embedded.ksqldb.values import coerce, decimal_str, java_double_str
+from fraudstream.embedded.ksqldb.errors import SerdeError
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
+from fraudstream.embedded.ksqldb.expr.values import coerce, decimal_str, java_double_str
 
 Encoder = Callable[[Any], str]
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import struct
 from typing import Any, Sequence
 
-from embedded.ksqldb.errors import SerdeError
-from embedded.ksqldb.schema import Column
-from embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.errors import SerdeError
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
 
 _I = struct.Struct(">i")
 _Q = struct.Struct(">q")

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
+from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from ksql import KSQLAPI
 
-from embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
+from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """The embedded KSQL server driven by the real ksql-python-ng client on the real broker.
 
-Everything here goes over HTTP to `python -m embedded.ksqldb` (or to real ksqlDB when
+Everything here goes over HTTP to `python -m fraudstream.embedded.ksqldb` (or to real ksqlDB when
 KSQL_URL is set), which runs its persistent queries on the Kafka broker of the session.
 """
 

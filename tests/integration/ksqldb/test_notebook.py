@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.ksql_client import KsqlClient, apply
+from fraudstream.clients.ksql_rest import KsqlClient, apply
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
+from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

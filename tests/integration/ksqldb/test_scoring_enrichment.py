@@ -15,9 +15,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from fraudstream.ksql_client import KsqlClient, apply
-from fraudstream.settings import TOPICS
-from producers.users import UserPool
+from fraudstream.clients.ksql_rest import KsqlClient, apply
+from fraudstream.core.settings import TOPICS
+from fraudstream.producers.users import UserPool
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from fraudstream.schemas import as_string
+from fraudstream.core.schemas import as_string
 
 pytestmark = pytest.mark.integration
 

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from confluent_kafka.admin import AdminClient
 
-from producers.records import COLUMNS, decode_delimited, decode_json
-from producers.report import Reporter
-from producers.sources import SyntheticSource
-from producers.synthetic import TransactionGenerator
-from producers.transactions import TransactionOptions, produce_transactions
-from producers.users import UserPool
+from fraudstream.producers.records import COLUMNS, decode_delimited, decode_json
+from fraudstream.producers.report import Reporter
+from fraudstream.producers.sources import SyntheticSource
+from fraudstream.producers.synthetic import TransactionGenerator
+from fraudstream.producers.transactions import TransactionOptions, produce_transactions
+from fraudstream.producers.users import UserPool
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ def test_unlabeled_fraction(kafka_bootstrap, topic_name, topic_reader):
 
 def run_cli(args: list[str], bootstrap: str, timeout: float = 600, **env) -> subprocess.CompletedProcess:
     environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": bootstrap, **env}
-    return subprocess.run([sys.executable, "-m", "producers.cli", *args], cwd=REPO, env=environ,
+    return subprocess.run([sys.executable, "-m", "fraudstream.producers.cli", *args], cwd=REPO, env=environ,
                           capture_output=True, text=True, timeout=timeout)
 
 
@@ -213,7 +213,7 @@ def test_sigterm_stops_an_endless_stream_without_losing_records(kafka_bootstrap,
     import time
 
     environ = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap}
-    proc = subprocess.Popen([sys.executable, "-m", "producers.cli", "produce", "transactions",
+    proc = subprocess.Popen([sys.executable, "-m", "fraudstream.producers.cli", "produce", "transactions",
                              "--rate", "2000", "--topic", topic_name], cwd=REPO, env=environ,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -11,9 +11,9 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from producers.report import Reporter
-from producers.user_table import UserOptions, produce_users
-from producers.users import UserPool
+from fraudstream.producers.report import Reporter
+from fraudstream.producers.user_table import UserOptions, produce_users
+from fraudstream.producers.users import UserPool
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from subprocess import Popen
 import httpx
 import pytest
 
-from embedded.schema_registry.launcher import start_registry, stop_registry
+from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
 
 SR_JSON = "application/vnd.schemaregistry.v1+json"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from embedded.kafka import KafkaBroker
-from embedded.schema_registry.launcher import start_registry, stop_registry
+from fraudstream.embedded.kafka import KafkaBroker
+from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
 from tests.integration.schema_registry.conftest import SR_JSON
 from tests.unit.schema_registry.evolutions import rec
 

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from fraudstream import processes
+from fraudstream.core import processes
 from tests.integration.schema_registry.conftest import SR_JSON
 from tests.unit.schema_registry.evolutions import rec
 
@@ -137,7 +137,7 @@ def test_sigterm_exits_zero_and_unreachable_broker_fails_fast(start_private_regi
     dead = f"127.0.0.1:{processes.free_port()}"
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "embedded.schema_registry", "--bootstrap-servers", dead,
+        [sys.executable, "-m", "fraudstream.embedded.schema_registry", "--bootstrap-servers", dead,
          "--port", str(processes.free_port()), "--kafka-timeout", "3"],
         capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     elapsed = time.monotonic() - started
@@ -156,7 +156,7 @@ def test_port_in_use_fails_with_a_clear_line(kafka_bootstrap: str) -> None:
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "embedded.schema_registry", "--bootstrap-servers", kafka_bootstrap,
+            [sys.executable, "-m", "fraudstream.embedded.schema_registry", "--bootstrap-servers", kafka_bootstrap,
              "--port", str(port)], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert f"port {port} on 127.0.0.1 is already in use" in proc.stderr

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded.schema_registry.avro_schema import parse
-from embedded.schema_registry.errors import InvalidSchemaError
+from fraudstream.embedded.schema_registry.avro_schema import parse
+from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
 from tests.unit.schema_registry.evolutions import EVOLUTIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from scorer.config import ScorerConfig
-from scorer.service import ScorerService
+from fraudstream.scorer.config import ScorerConfig
+from fraudstream.scorer.service import ScorerService
 from tests.integration.scorer.support import Topics
 
 

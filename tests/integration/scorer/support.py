@@ -15,8 +15,8 @@ from pathlib import Path
 
 import fastavro
 
-from fraudstream.model_bundle import ModelBundle, publish_bundle
-from fraudstream.schemas import load
+from fraudstream.core.model_bundle import ModelBundle, publish_bundle
+from fraudstream.core.schemas import load
 from tests.unit.scorer.support import raw_rows, scoring_record, wire
 
 REPO = Path(__file__).resolve().parents[3]
@@ -180,7 +180,7 @@ def read_committed(bootstrap: str, topic: str, expected: int, registry_url: str 
 
 @dataclass
 class ScorerProcess:
-    """`python -m scorer` as a real subprocess with JSON logs in a file."""
+    """`python -m fraudstream.scorer` as a real subprocess with JSON logs in a file."""
 
     args: list[str]
     env: dict[str, str]
@@ -192,7 +192,7 @@ class ScorerProcess:
     def start(self) -> "ScorerProcess":
         self.starts += 1
         fh = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "scorer", *self.args], cwd=REPO, env=self.env,
+        self.proc = subprocess.Popen([sys.executable, "-m", "fraudstream.scorer", *self.args], cwd=REPO, env=self.env,
                                      stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         fh.close()
         return self

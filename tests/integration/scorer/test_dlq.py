@@ -11,7 +11,7 @@ import fastavro
 import pytest
 from confluent_kafka.schema_registry import Schema
 
-from fraudstream.schemas import load
+from fraudstream.core.schemas import load
 from tests.integration.scorer.support import InputWriter, create_topic, publish, read_committed
 from tests.unit.scorer.support import make_bundle, raw_rows, scoring_record, wire
 

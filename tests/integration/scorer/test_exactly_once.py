@@ -33,7 +33,7 @@ def test_kill_minus_nine_three_times_while_20000_events_flow(kafka_bootstrap, sc
     writer = InputWriter(kafka_bootstrap, schema_registry_url, topics.input)
     scorer = ScorerProcess([*topics.cli_args(), "--instance-id", "crashy", "--batch-size", "200",
                             "--max-wait-ms", "50", "--session-timeout-ms", "6000", "--metrics-port", "-1"],
-                           scorer_env(kafka_bootstrap, schema_registry_url), tmp_path / "scorer.log")
+                           scorer_env(kafka_bootstrap, schema_registry_url), tmp_path / "fraudstream.scorer.log")
     rng = random.Random()
     seed = rng.randrange(1 << 30)
     rng.seed(seed)

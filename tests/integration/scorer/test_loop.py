@@ -10,13 +10,13 @@ import time
 import pytest
 from confluent_kafka import Producer
 
-from scorer.config import ScorerConfig
-from scorer.errors import SchemaRegistryError
-from scorer.http import Health
-from fraudstream.transactional import Produce
-from scorer.loop import ScoringLoop
-from scorer.metrics import ScorerMetrics
-from scorer.processing import Output
+from fraudstream.scorer.config import ScorerConfig
+from fraudstream.scorer.errors import SchemaRegistryError
+from fraudstream.scorer.http import Health
+from fraudstream.clients.transactional import Produce
+from fraudstream.scorer.loop import ScoringLoop
+from fraudstream.scorer.metrics import ScorerMetrics
+from fraudstream.scorer.processing import Output
 from tests.integration.scorer.support import Topics, create_topic, read_committed
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,13 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from fraudstream.model_bundle import (DEFAULT_FEATURES, MODELS_TOPIC_MAX_MESSAGE_BYTES, ModelBundle,
-                                      latest_bundle, publish_bundle)
+from fraudstream.core.model_bundle import (
+    DEFAULT_FEATURES,
+    MODELS_TOPIC_MAX_MESSAGE_BYTES,
+    ModelBundle,
+    latest_bundle,
+    publish_bundle,
+)
 
 pytestmark = pytest.mark.integration
 

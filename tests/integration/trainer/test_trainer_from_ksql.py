@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fraudstream.ksql_client import KsqlClient, split_statements
-from fraudstream.settings import Endpoints
-from trainer.errors import TopicError
-from trainer.ingest import read_topic, topic_ranges
-from trainer.model import ModelConfig
-from trainer.pipeline import TrainOptions, run
-from trainer.topic_fill import create_topic, produce_values
+from fraudstream.clients.ksql_rest import KsqlClient, split_statements
+from fraudstream.core.settings import Endpoints
+from fraudstream.trainer.errors import TopicError
+from fraudstream.trainer.ingest import read_topic, topic_ranges
+from fraudstream.trainer.model import ModelConfig
+from fraudstream.trainer.pipeline import TrainOptions, run
+from fraudstream.trainer.topic_fill import create_topic, produce_values
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -33,7 +33,7 @@ def _statements(suffix: str) -> str:
 
 
 def test_train_on_the_csas_output(kafka_bootstrap, schema_registry_url, ksql_url, tmp_path):
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
 
     suffix = uuid.uuid4().hex[:8]
     source, preprocessed = f"creditcardfraud_source_{suffix}", f"creditcardfraud_preprocessed_avro_{suffix}"

@@ -7,17 +7,17 @@ from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
-from fraudstream import schemas
-from trainer.errors import TopicError
-from trainer.ingest import read_topic
-from trainer.topic_fill import create_topic, fill_preprocessed, produce_values
+from fraudstream.core import schemas
+from fraudstream.trainer.errors import TopicError
+from fraudstream.trainer.ingest import read_topic
+from fraudstream.trainer.topic_fill import create_topic, fill_preprocessed, produce_values
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
 def generated():
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
 
     return TransactionGenerator(seed=11, fraud_rate=0.02).sample(3000)
 

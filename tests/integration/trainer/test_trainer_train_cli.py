@@ -9,9 +9,9 @@ import json
 import numpy as np
 import pytest
 
-from fraudstream.model_bundle import ModelBundle, latest_bundle
-from trainer.tensorboard import event_summary
-from trainer.topic_fill import fill_preprocessed
+from fraudstream.core.model_bundle import ModelBundle, latest_bundle
+from fraudstream.trainer.tensorboard import event_summary
+from fraudstream.trainer.topic_fill import fill_preprocessed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ N = 100_000
 
 @pytest.fixture(scope="module")
 def filled_topic(kafka_bootstrap, schema_registry_url):
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
 
     frame = TransactionGenerator(seed=2024).sample(N)  # real fraud share, 0.1727 %
     frame.loc[frame.index[:50], "Class"] = -1  # unlabelled rows are left out, not trained on

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from embedded.kafka.errors import KafkaRunnerError
-from embedded.kafka.runner import KafkaBroker, new_cluster_id, server_properties
+from fraudstream.embedded.kafka.errors import KafkaRunnerError
+from fraudstream.embedded.kafka.runner import KafkaBroker, new_cluster_id, server_properties
 
 
 def test_cluster_id_is_kafka_uuid_shape():
@@ -60,7 +60,7 @@ def test_missing_tool_says_what_to_install(tmp_path: Path, tool: str):
             pytest.skip(f"{name} is not installed on this machine")
         (bindir / name).symlink_to(target)
     env = {"PATH": str(bindir), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    proc = subprocess.run([sys.executable, "-m", "embedded.kafka", "resolve"], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "fraudstream.embedded.kafka", "resolve"], capture_output=True,
                           text=True, env=env, cwd=Path(__file__).resolve().parents[3])
     assert proc.returncode == 5
     lines = proc.stderr.strip().splitlines()

@@ -1,6 +1,6 @@
 """Statement splitting and CREATE detection used by `fraudstream ksql apply`."""
 
-from fraudstream.ksql_client import created_source, is_query, split_statements
+from fraudstream.clients.ksql_rest import created_source, is_query, split_statements
 
 
 def test_split_respects_quotes_comments_and_lines():

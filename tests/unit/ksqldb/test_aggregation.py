@@ -7,7 +7,13 @@ import json
 
 import pytest
 
-from embedded.ksqldb import Engine, InMemorySchemaRegistry, InMemoryTopicAdmin, InputRecord, KsqlStatementError
+from fraudstream.embedded.ksqldb import (
+    Engine,
+    InMemorySchemaRegistry,
+    InMemoryTopicAdmin,
+    InputRecord,
+    KsqlStatementError,
+)
 
 TX = ("CREATE STREAM TX (ID BIGINT KEY, REGION VARCHAR, AMOUNT DOUBLE, QTY INT) "
       "WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='JSON', PARTITIONS=1);")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from embedded.ksqldb import (
+from fraudstream.embedded.ksqldb import (
     Engine,
     InMemorySchemaRegistry,
     InMemoryTopicAdmin,

@@ -11,17 +11,37 @@ from decimal import Decimal
 import fastavro
 import pytest
 
-from embedded.ksqldb.errors import KsqlStatementError, SerdeError
-from embedded.ksqldb.formats import FormatInfo, SerdeFeatures, parse_delimiter, validate_key, validate_value
-from embedded.ksqldb.memory import InMemorySchemaRegistry
-from embedded.ksqldb.schema import KEY, Column
-from embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
-from embedded.ksqldb.serde.avro import columns_from_schema, schema_for_columns
-from embedded.ksqldb.serde.avro_fast import build_record_encoder
-from embedded.ksqldb.serde.delimited import ColumnarDelimitedReader, DelimitedValueSerde, quote_field
-from embedded.ksqldb.serde.json_format import JsonValueSerde
-from embedded.ksqldb.types import (
-    BIGINT, BOOLEAN, BYTES, DOUBLE, INTEGER, STRING, TIMESTAMP, SqlArray, SqlDecimal, SqlMap, SqlStruct,
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError, SerdeError
+from fraudstream.embedded.ksqldb.catalog.formats import (
+    FormatInfo,
+    SerdeFeatures,
+    parse_delimiter,
+    validate_key,
+    validate_value,
+)
+from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry
+from fraudstream.embedded.ksqldb.catalog.schema import KEY, Column
+from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
+from fraudstream.embedded.ksqldb.serde.avro import columns_from_schema, schema_for_columns
+from fraudstream.embedded.ksqldb.serde.avro_fast import build_record_encoder
+from fraudstream.embedded.ksqldb.serde.delimited import (
+    ColumnarDelimitedReader,
+    DelimitedValueSerde,
+    quote_field,
+)
+from fraudstream.embedded.ksqldb.serde.json_format import JsonValueSerde
+from fraudstream.embedded.ksqldb.catalog.sqltypes import (
+    BIGINT,
+    BOOLEAN,
+    BYTES,
+    DOUBLE,
+    INTEGER,
+    STRING,
+    TIMESTAMP,
+    SqlArray,
+    SqlDecimal,
+    SqlMap,
+    SqlStruct,
 )
 
 COLS = [Column("ID", BIGINT), Column("NAME", STRING), Column("V", DOUBLE)]

@@ -7,13 +7,28 @@ from decimal import Decimal
 
 import pytest
 
-from embedded.ksqldb.errors import EvaluationError
-from embedded.ksqldb.functions import FunctionArgumentError, default_registry
-from embedded.ksqldb.functions import java_time
-from embedded.ksqldb.functions.mask import mask, mask_keep_left, mask_keep_right, mask_left, mask_right
-from embedded.ksqldb.runtime_ops import array_index, idiv32, imod, like, make_cast
-from embedded.ksqldb.types import BIGINT, DOUBLE, INTEGER, STRING, SqlArray, SqlDecimal, SqlMap, SqlStruct
-from embedded.ksqldb.values import java_double_str, to_decimal, to_java_string, wrap32
+from fraudstream.embedded.ksqldb.errors import EvaluationError
+from fraudstream.embedded.ksqldb.expr.functions import FunctionArgumentError, default_registry
+from fraudstream.embedded.ksqldb.expr.functions import java_time
+from fraudstream.embedded.ksqldb.expr.functions.mask import (
+    mask,
+    mask_keep_left,
+    mask_keep_right,
+    mask_left,
+    mask_right,
+)
+from fraudstream.embedded.ksqldb.expr.runtime_ops import array_index, idiv32, imod, like, make_cast
+from fraudstream.embedded.ksqldb.catalog.sqltypes import (
+    BIGINT,
+    DOUBLE,
+    INTEGER,
+    STRING,
+    SqlArray,
+    SqlDecimal,
+    SqlMap,
+    SqlStruct,
+)
+from fraudstream.embedded.ksqldb.expr.values import java_double_str, to_decimal, to_java_string, wrap32
 
 REG = default_registry()
 DOC = "My Test $123"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from embedded.ksqldb import (
+from fraudstream.embedded.ksqldb import (
     Engine,
     InMemorySchemaRegistry,
     InMemoryTopicAdmin,
@@ -205,12 +205,12 @@ def test_the_scoring_join_takes_the_columnar_path_with_identical_bytes():
 
     import fastavro
 
-    from embedded.ksqldb.microbench import SOURCE, USERS, make_rows
+    from fraudstream.embedded.ksqldb.microbench import SOURCE, USERS, make_rows
 
     root = Path(__file__).resolve().parents[3]
     registry, admin = InMemorySchemaRegistry(), InMemoryTopicAdmin()
     admin.create_topic("users", 3, 1)
-    user_schema = (root / "fraudstream" / "schemas" / "user.avsc").read_text()
+    user_schema = (root / "fraudstream" / "core" / "schemas" / "user.avsc").read_text()
     sid = registry.register("users-value", user_schema)
     e = Engine(admin, registry)
     e.execute(SOURCE.split("CREATE STREAM creditcardfraud_preprocessed_avro")[0])

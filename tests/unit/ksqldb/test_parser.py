@@ -6,10 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from embedded.ksqldb import ast
-from embedded.ksqldb.errors import KsqlParseError
-from embedded.ksqldb.parser import parse, parse_expression, parse_table_elements, parse_type
-from embedded.ksqldb.types import BIGINT, DOUBLE, INTEGER, STRING, SqlArray, SqlDecimal, SqlMap, SqlStruct
+from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.errors import KsqlParseError
+from fraudstream.embedded.ksqldb.sql.parser import parse, parse_expression, parse_table_elements, parse_type
+from fraudstream.embedded.ksqldb.catalog.sqltypes import (
+    BIGINT,
+    DOUBLE,
+    INTEGER,
+    STRING,
+    SqlArray,
+    SqlDecimal,
+    SqlMap,
+    SqlStruct,
+)
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -19,7 +28,7 @@ def test_create_stream_columns_properties_and_identifier_case():
         "create stream Tx (id BIGINT KEY, `User` VARCHAR, amt double, m MAP<STRING, ARRAY<INT>>) "
         "WITH (kafka_topic='tx', value_format='json', PARTITIONS=3);"
     )
-    assert isinstance(stmt, ast.CreateSource)
+    assert isinstance(stmt, tree.CreateSource)
     assert stmt.kind == "STREAM" and stmt.name == "TX"
     assert [(e.name, e.type, e.constraint) for e in stmt.elements] == [
         ("ID", BIGINT, "KEY"), ("User", STRING, None), ("AMT", DOUBLE, None),
@@ -50,11 +59,11 @@ def test_csas_with_where_partition_and_emit():
         "CREATE STREAM OUT WITH (VALUE_FORMAT='AVRO') AS SELECT ID, MASK_LEFT(`USER`, 2) AS `USER` "
         "FROM SRC s WHERE CLASS IS NOT NULL PARTITION BY ID EMIT CHANGES;"
     )
-    assert isinstance(stmt, ast.CreateAsSelect)
+    assert isinstance(stmt, tree.CreateAsSelect)
     q = stmt.query
     assert q.source.name == "SRC" and q.source.alias == "S"
     assert q.select[1].alias == "USER"
-    assert isinstance(q.where, ast.IsNull) and q.where.negated
+    assert isinstance(q.where, tree.IsNull) and q.where.negated
     assert q.emit == "CHANGES" and len(q.partition_by) == 1
 
 
@@ -78,10 +87,10 @@ def test_expression_precedence(text, expected):
 
 
 def test_numeric_literals():
-    assert isinstance(parse_expression("2147483647"), ast.IntegerLiteral)
+    assert isinstance(parse_expression("2147483647"), tree.IntegerLiteral)
     assert parse_expression("4294967296").is_long
     assert str(parse_expression("12.30").value) == "12.30"
-    assert isinstance(parse_expression("1E3"), ast.DoubleLiteral)
+    assert isinstance(parse_expression("1E3"), tree.DoubleLiteral)
     assert parse_expression("-5").value == -5
 
 

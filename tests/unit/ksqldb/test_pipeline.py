@@ -10,8 +10,8 @@ import struct
 
 import fastavro
 
-from embedded.ksqldb import Engine, InMemorySchemaRegistry, InMemoryTopicAdmin, InputRecord
-from embedded.ksqldb.microbench import SOURCE, make_rows
+from fraudstream.embedded.ksqldb import Engine, InMemorySchemaRegistry, InMemoryTopicAdmin, InputRecord
+from fraudstream.embedded.ksqldb.microbench import SOURCE, make_rows
 
 
 def pipeline_engine():

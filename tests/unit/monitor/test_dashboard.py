@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import generate_latest
 
-from scorer.metrics import ScorerMetrics
+from fraudstream.scorer.metrics import ScorerMetrics
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -5,8 +5,8 @@ from datetime import datetime, timezone
 import pytest
 from rich.console import Console
 
-from monitor.stats import ScoreStats
-from monitor.view import render
+from fraudstream.monitor.stats import ScoreStats
+from fraudstream.monitor.view import render
 
 
 def score(i, anomaly, label, version=1, latency_ms=100):

@@ -6,8 +6,8 @@ import argparse
 
 import pytest
 
-from fraudstream.settings import TOPICS
-from producers import cli
+from fraudstream.core.settings import TOPICS
+from fraudstream.producers import cli
 
 UNREACHABLE = "127.0.0.1:1"
 
@@ -84,7 +84,7 @@ def test_header_only_file_fails_before_contacting_kafka(tmp_path, capsys):
 def test_id_start_time_is_fresh_and_large():
     import time
 
-    from producers.cli import _id_start
+    from fraudstream.producers.cli import _id_start
 
     before = int(time.time() * 1000) * 1000
     value = _id_start("time")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from producers.errors import BadRowError, SourceError
-from producers.sources import EXTENDED_COLUMNS, KAGGLE_COLUMNS, BadRow, CsvSource
+from fraudstream.producers.errors import BadRowError, SourceError
+from fraudstream.producers.sources import EXTENDED_COLUMNS, KAGGLE_COLUMNS, BadRow, CsvSource
 
 V = [f"V{i}" for i in range(1, 29)]
 

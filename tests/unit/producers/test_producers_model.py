@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from producers.copula import image_correlation, latent_correlation, nearest_correlation
-from producers.marginals import QuantileMarginal
+from fraudstream.producers.copula import image_correlation, latent_correlation, nearest_correlation
+from fraudstream.producers.marginals import QuantileMarginal
 
 
 def skewed() -> QuantileMarginal:

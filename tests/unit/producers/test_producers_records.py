@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from producers.records import (
+from fraudstream.producers.records import (
     COLUMNS,
     TransactionBatch,
     decode_delimited,
@@ -15,7 +15,7 @@ from producers.records import (
     encode_json,
     iso_utc,
 )
-from producers.sources import CsvSource
+from fraudstream.producers.sources import CsvSource
 
 
 def test_delimited_reproduces_creditcard_extended_byte_for_byte(shared_data):

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from producers.calibration import CALIBRATION_FILE, FEATURES, calibration_digest, load_calibration
-from producers.errors import ProducerConfigError
-from producers.synthetic import DEFAULT_FRAUD_RATE, TransactionGenerator
-from producers.synthetic_model import MODEL_FILE, fit_model, load_model
+from fraudstream.producers.calibration import CALIBRATION_FILE, FEATURES, calibration_digest, load_calibration
+from fraudstream.producers.errors import ProducerConfigError
+from fraudstream.producers.synthetic import DEFAULT_FRAUD_RATE, TransactionGenerator
+from fraudstream.producers.synthetic_model import MODEL_FILE, fit_model, load_model
 
 V = [f"V{i}" for i in range(1, 29)]
 N_PER_CLASS = 150_000

@@ -6,10 +6,10 @@ import fastavro
 import numpy as np
 import pytest
 
-from fraudstream import schemas
-from producers.errors import ProducerConfigError
-from producers.pacing import Pacer
-from producers.users import UserPool
+from fraudstream.core import schemas
+from fraudstream.producers.errors import ProducerConfigError
+from fraudstream.producers.pacing import Pacer
+from fraudstream.producers.users import UserPool
 
 
 def test_pool_is_deterministic_and_prefix_stable():

@@ -8,8 +8,8 @@ import json
 import fastavro
 import pytest
 
-from embedded.schema_registry.avro_schema import parse
-from embedded.schema_registry.compatibility import CompatibilityLevel, can_read, check
+from fraudstream.embedded.schema_registry.avro_schema import parse
+from fraudstream.embedded.schema_registry.compatibility import CompatibilityLevel, can_read, check
 from tests.unit.schema_registry.evolutions import EVOLUTIONS, Evolution, rec
 
 CASES = {e.id: e for e in EVOLUTIONS}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from embedded.schema_registry import records
-from embedded.schema_registry.records import RecordError
+from fraudstream.embedded.schema_registry import records
+from fraudstream.embedded.schema_registry.records import RecordError
 
 
 def test_schema_record_bytes() -> None:

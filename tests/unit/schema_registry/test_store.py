@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from embedded.schema_registry import records
-from embedded.schema_registry.errors import (
+from fraudstream.embedded.schema_registry import records
+from fraudstream.embedded.schema_registry.errors import (
     IncompatibleSchemaError,
     InvalidCompatibilityLevelError,
     InvalidSchemaError,
@@ -22,8 +22,8 @@ from embedded.schema_registry.errors import (
     VersionNotSoftDeletedError,
     VersionSoftDeletedError,
 )
-from embedded.schema_registry.records import Record
-from embedded.schema_registry.store import SchemaStore, replay
+from fraudstream.embedded.schema_registry.records import Record
+from fraudstream.embedded.schema_registry.store import SchemaStore, replay
 from tests.unit.schema_registry.evolutions import rec
 
 V1 = rec([{"name": "id", "type": "string"}])

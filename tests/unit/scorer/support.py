@@ -14,8 +14,8 @@ import struct
 import fastavro
 import numpy as np
 
-from fraudstream.model_bundle import keras_bytes
-from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle
+from fraudstream.core.model_bundle import keras_bytes
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 

@@ -10,9 +10,9 @@ import sys
 
 import pytest
 
-from fraudstream.settings import TOPICS, Endpoints
-from scorer.cli import config_from_args, register
-from scorer.errors import ScorerError
+from fraudstream.core.settings import TOPICS, Endpoints
+from fraudstream.scorer.cli import config_from_args, register
+from fraudstream.scorer.errors import ScorerError
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -63,7 +63,7 @@ def test_unknown_inference_mode_is_rejected_by_argparse() -> None:
 
 
 def test_help_does_not_import_tensorflow() -> None:
-    code = ("import sys, scorer.cli, scorer.service, scorer.__main__; "
+    code = ("import sys, fraudstream.scorer.cli, fraudstream.scorer.service, fraudstream.scorer.__main__; "
             "print('tensorflow' in sys.modules or 'keras' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -72,14 +72,14 @@ def test_help_does_not_import_tensorflow() -> None:
 def test_json_logs() -> None:
     import io
 
-    from scorer import logs
+    from fraudstream.scorer import logs
 
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
     buf = io.StringIO()
     logs.setup("info", stream=buf)
     try:
-        logging.getLogger("scorer.test").info("scored %d", 5, extra={"event": "scored", "count": 5})
+        logging.getLogger("fraudstream.scorer.test").info("scored %d", 5, extra={"event": "scored", "count": 5})
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])

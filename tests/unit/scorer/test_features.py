@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pytest
 
-from fraudstream.model_bundle import DEFAULT_FEATURES
-from fraudstream.schemas import load
-from scorer.errors import BadRecord
-from scorer.features import extract, make_plan, parse_label
+from fraudstream.core.model_bundle import DEFAULT_FEATURES
+from fraudstream.core.schemas import load
+from fraudstream.scorer.errors import BadRecord
+from fraudstream.scorer.features import extract, make_plan, parse_label
 from tests.unit.scorer.support import raw_rows, scoring_record
 
 SCHEMA = load("scoring_value")

@@ -6,8 +6,8 @@ import time
 
 import httpx
 
-from scorer.http import Health, HttpServer
-from scorer.metrics import ScorerMetrics
+from fraudstream.scorer.http import Health, HttpServer
+from fraudstream.scorer.metrics import ScorerMetrics
 
 
 def test_endpoints_report_state_and_metrics() -> None:
@@ -48,7 +48,7 @@ def test_busy_port_is_a_clear_error() -> None:
 
     import pytest
 
-    from scorer.errors import ScorerError
+    from fraudstream.scorer.errors import ScorerError
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

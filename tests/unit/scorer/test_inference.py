@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scorer import inference
-from scorer.errors import UnsupportedModelError
+from fraudstream.scorer import inference
+from fraudstream.scorer.errors import UnsupportedModelError
 from tests.unit.scorer.support import build_model
 
 
@@ -75,7 +75,7 @@ def test_auto_measures_all_three_and_picks_the_fastest(model) -> None:
 
 
 def test_unknown_mode() -> None:
-    from scorer.errors import ModelError
+    from fraudstream.scorer.errors import ModelError
 
     with pytest.raises(ModelError, match="unknown inference mode"):
         inference.build(build_model(), 30, "gpu")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraudstream.model_bundle import ModelBundle
-from scorer.errors import ModelError
-from scorer.models import ScoringModel
+from fraudstream.core.model_bundle import ModelBundle
+from fraudstream.scorer.errors import ModelError
+from fraudstream.scorer.models import ScoringModel
 from tests.unit.scorer.support import make_bundle, raw_rows, reference_scores
 
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 import fastavro
 import pytest
 
-from fraudstream.schemas import load
-from scorer.errors import BadRecord, SchemaRegistryError
-from scorer.wire import WireEncoder, WriterSchemas, decode, split_header
+from fraudstream.core.schemas import load
+from fraudstream.scorer.errors import BadRecord, SchemaRegistryError
+from fraudstream.scorer.wire import WireEncoder, WriterSchemas, decode, split_header
 from tests.unit.scorer.support import raw_rows, scoring_record, wire
 
 

@@ -9,8 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraudstream.model_bundle import (BUNDLE_SCHEMA, DEFAULT_FEATURES, ModelBundle, ModelBundleError,
-                                      PartitionRange, feature_matrix, library_versions)
+from fraudstream.core.model_bundle import (
+    BUNDLE_SCHEMA,
+    DEFAULT_FEATURES,
+    ModelBundle,
+    ModelBundleError,
+    PartitionRange,
+    feature_matrix,
+    library_versions,
+)
 
 
 def _tiny_keras_bytes(tmp_path, n_features: int = 30) -> bytes:

@@ -8,18 +8,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraudstream.errors import InputError
-from fraudstream.model_bundle import DEFAULT_FEATURES, ModelBundle
-from trainer.csv_eval import evaluate_csv, load_bundle, load_csv
-from fraudstream.model_bundle import keras_bytes
-from trainer.model import ModelConfig, calibrate, train
-from trainer.prepare import fit_scaler
+from fraudstream.core.errors import InputError
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle
+from fraudstream.trainer.csv_eval import evaluate_csv, load_bundle, load_csv
+from fraudstream.core.model_bundle import keras_bytes
+from fraudstream.trainer.model import ModelConfig, calibrate, train
+from fraudstream.trainer.prepare import fit_scaler
 
 
 @pytest.fixture(scope="module")
 def bundle_dir(tmp_path_factory):
     """A small model trained on synthetic normal rows only, saved as a run directory."""
-    from producers.synthetic import TransactionGenerator
+    from fraudstream.producers.synthetic import TransactionGenerator
 
     x = TransactionGenerator(seed=5, fraud_rate=0.0).sample(12_000).drop(columns=["Class"]).to_numpy(float)
     sc = fit_scaler(x[:10_000])
@@ -89,8 +89,8 @@ def test_cli_evaluates_a_csv_without_a_cluster(bundle_dir, shared_data, tmp_path
 def test_cli_option_errors_exit_non_zero(monkeypatch, capsys, tmp_path):
     import argparse
 
-    from trainer import cli
-    from trainer.errors import OptionError
+    from fraudstream.trainer import cli
+    from fraudstream.trainer.errors import OptionError
 
     parser = argparse.ArgumentParser()
     cli.register(parser.add_subparsers(dest="command"))

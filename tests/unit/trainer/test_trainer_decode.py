@@ -7,8 +7,8 @@ import io
 import fastavro
 import numpy as np
 
-from fraudstream.schemas import load
-from trainer.ingest import WriterSchemas, decode_values
+from fraudstream.core.schemas import load
+from fraudstream.trainer.ingest import WriterSchemas, decode_values
 
 SCHEMA = load("preprocessed_value")
 

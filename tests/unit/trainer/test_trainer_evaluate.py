@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from trainer.errors import DataError
-from trainer.evaluate import REAL_PREVALENCE, detection_metrics, prevalence_weights
+from fraudstream.trainer.errors import DataError
+from fraudstream.trainer.evaluate import REAL_PREVALENCE, detection_metrics, prevalence_weights
 
 
 def test_prevalence_weights_give_the_real_share():

@@ -5,10 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fraudstream.model_bundle import load_keras_model
-from trainer.errors import OptionError
-from fraudstream.model_bundle import keras_bytes
-from trainer.model import ModelConfig, build, calibrate, parse_layers, reconstruction_errors, train
+from fraudstream.core.model_bundle import load_keras_model
+from fraudstream.trainer.errors import OptionError
+from fraudstream.core.model_bundle import keras_bytes
+from fraudstream.trainer.model import (
+    ModelConfig,
+    build,
+    calibrate,
+    parse_layers,
+    reconstruction_errors,
+    train,
+)
 
 
 def _correlated(n, seed=0, dim=30):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trainer.errors import DataError
-from trainer.prepare import extract, fit_scaler, parse_labels, split
+from fraudstream.trainer.errors import DataError
+from fraudstream.trainer.prepare import extract, fit_scaler, parse_labels, split
 
 
 def _ksql_frame(n=1000, fraud_every=20, seed=0) -> pd.DataFrame:

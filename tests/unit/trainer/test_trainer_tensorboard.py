@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from trainer.model import ModelConfig, train
-from trainer.tensorboard import callbacks, event_summary, new_run_dir
+from fraudstream.trainer.model import ModelConfig, train
+from fraudstream.trainer.tensorboard import callbacks, event_summary, new_run_dir
 
 
 def test_each_run_has_exactly_one_graph_and_per_epoch_scalars(tmp_path):

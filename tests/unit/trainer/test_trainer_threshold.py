@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from trainer.errors import DataError, OptionError
-from trainer.threshold import Rule, choose, parse_rule
+from fraudstream.trainer.errors import DataError, OptionError
+from fraudstream.trainer.threshold import Rule, choose, parse_rule
 
 
 def _data(seed=0, n0=3000, n1=60):

@@ -1,0 +1,1 @@
+"""SQL types, logical schemas, source formats and the metastore (the lowest layer of the engine)."""

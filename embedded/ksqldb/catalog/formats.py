@@ -1,0 +1,261 @@
+"""Serialization formats: names, properties, features and what each one can carry.
+
+ksqlDB validates a source's schema against its key and value formats when the source
+is created; the rules (supported types, single-field formats, map keys, delimiters,
+WRAP_SINGLE_VALUE) and their messages are collected here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError
+from fraudstream.embedded.ksqldb.catalog.schema import Column
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
+
+SUPPORTED = ("KAFKA", "JSON", "DELIMITED", "AVRO", "NONE")
+KNOWN_UNSUPPORTED = ("PROTOBUF", "PROTOBUF_NOSR", "JSON_SR")
+SCHEMA_FORMATS = ("AVRO", "PROTOBUF", "JSON_SR")
+
+WRAP_SINGLES = "WRAP_SINGLES"
+UNWRAP_SINGLES = "UNWRAP_SINGLES"
+
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    properties: tuple[tuple[str, str], ...] = ()
+
+    def prop(self, key: str) -> str | None:
+        for k, v in self.properties:
+            if k == key:
+                return v
+        return None
+
+    @property
+    def delimiter(self) -> str:
+        return self.prop("delimiter") or ","
+
+    def props_dict(self) -> dict[str, str]:
+        return dict(self.properties)
+
+
+@dataclass(frozen=True)
+class SerdeFeatures:
+    features: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def unwrap(self) -> bool:
+        return UNWRAP_SINGLES in self.features
+
+    def as_list(self) -> list[str]:
+        return sorted(self.features)
+
+
+def check_format_name(name: str) -> str:
+    upper = name.upper()
+    if upper in SUPPORTED:
+        return upper
+    if upper in KNOWN_UNSUPPORTED:
+        raise KsqlStatementError(f"The '{upper}' format is not supported by this engine.")
+    raise KsqlStatementError(f"Unknown format: {upper}")
+
+
+def parse_delimiter(value: str, prop: str = "VALUE_DELIMITER") -> str:
+    special = {"TAB": "\t", "SPACE": " "}
+    if value.upper() in special:
+        return special[value.upper()]
+    if value == "" or value.isspace():
+        raise KsqlStatementError(
+            f"Failed to prepare statement: Configuration {prop} is invalid: Delimiter cannot be "
+            "empty, if you meant to have a tab or space for delimiter, please use the special "
+            "values 'TAB' or 'SPACE'\nExample valid value: ';'"
+        )
+    if len(value) != 1:
+        raise KsqlStatementError(
+            f"Failed to prepare statement: Configuration {prop} is invalid: Invalid delimiter "
+            f"value: '{value}'. Delimiter must be a single character or TAB,SPACE\n"
+            "Example valid value: ';'"
+        )
+    return value
+
+
+def supports_wrapping(fmt: str) -> bool:
+    return fmt in ("JSON", "AVRO", "PROTOBUF", "JSON_SR")
+
+
+def default_key_features(fmt: str, key_columns: list[Column]) -> SerdeFeatures:
+    if supports_wrapping(fmt) and len(key_columns) == 1:
+        return SerdeFeatures(frozenset({UNWRAP_SINGLES}))
+    return SerdeFeatures()
+
+
+def value_features(fmt: str, wrap_single_value: bool | None, value_columns: list[Column]) -> SerdeFeatures:
+    if wrap_single_value is None:
+        return SerdeFeatures()
+    if wrap_single_value:
+        if fmt in ("KAFKA", "DELIMITED"):
+            raise KsqlStatementError(
+                f"Format '{fmt}' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
+            )
+        return SerdeFeatures(frozenset({WRAP_SINGLES}))
+    if len(value_columns) > 1:
+        raise KsqlStatementError(
+            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
+        )
+    if fmt in ("KAFKA", "DELIMITED"):
+        return SerdeFeatures()
+    return SerdeFeatures(frozenset({UNWRAP_SINGLES}))
+
+
+def _persistence(columns: list[Column], features: SerdeFeatures) -> str:
+    cols = ", ".join(str(c) for c in columns)
+    feats = ", ".join(features.as_list())
+    return f"Persistence{{columns=[{cols}], features=[{feats}]}}"
+
+
+def _type_problem(fmt: str, t: SqlType) -> str | None:
+    """Reason why `fmt` cannot carry `t`, else None."""
+    base = t.base
+    if fmt == "KAFKA":
+        if base in ("INTEGER", "BIGINT", "DOUBLE", "STRING", "BYTES"):
+            return None
+        return f"The 'KAFKA' format does not support type '{base}'"
+    if fmt == "DELIMITED":
+        if base in ("ARRAY", "MAP", "STRUCT"):
+            return f"The 'DELIMITED' format does not support type '{base}'"
+        return None
+    if fmt == "JSON":
+        return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "JSON only supports MAP types with STRING keys")
+    if fmt == "AVRO":
+        return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "Avro only supports MAPs with STRING keys")
+    return None
+
+
+def _nested_problem(t: SqlType, check_map) -> str | None:
+    if isinstance(t, SqlMap):
+        return check_map(t) or _nested_problem(t.value, check_map)
+    if isinstance(t, SqlArray):
+        return _nested_problem(t.item, check_map)
+    if isinstance(t, SqlStruct):
+        for _, ft in t.fields:
+            p = _nested_problem(ft, check_map)
+            if p:
+                return p
+    return None
+
+
+def check_map_keys(key_columns: list[Column]) -> None:
+    for c in key_columns:
+        if c.type.contains_map():
+            raise KsqlStatementError(
+                "Map keys, including types that contain maps, are not supported as they may lead "
+                f"to unexpected behavior due to inconsistent serialization. Key column name: "
+                f"`{c.name}`. Column type: {c.type}. See "
+                "https://github.com/confluentinc/ksql/issues/6621 for more."
+            )
+
+
+def _avro_name_problem(t: SqlType) -> str | None:
+    if isinstance(t, SqlStruct):
+        for n, ft in t.fields:
+            if not _AVRO_NAME.match(n):
+                return f"Illegal initial character: {n}" if not re.match(r"[A-Za-z_]", n) else f"Illegal character in: {n}"
+            p = _avro_name_problem(ft)
+            if p:
+                return p
+    if isinstance(t, SqlArray):
+        return _avro_name_problem(t.item)
+    if isinstance(t, SqlMap):
+        return _avro_name_problem(t.value)
+    return None
+
+
+def validate_key(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures) -> None:
+    check_map_keys(columns)
+    name = fmt.name
+    if name == "NONE":
+        return
+    reason = None
+    if name == "KAFKA" and len(columns) > 1:
+        reason = (
+            "The 'KAFKA' format only supports a single field. Got: ["
+            + ", ".join(str(c) for c in columns) + "]"
+        )
+    else:
+        for c in columns:
+            p = _type_problem(name, c.type)
+            if p:
+                reason = f"{p}, column: `{c.name}`"
+                break
+    if reason is None and name == "AVRO":
+        for c in columns:
+            if len(columns) > 1 and not _AVRO_NAME.match(c.name):
+                reason = f"Schema is not compatible with Avro: Illegal initial character: {c.name}"
+                break
+            p = _avro_name_problem(c.type)
+            if p:
+                reason = f"Schema is not compatible with Avro: {p}"
+                break
+    if reason:
+        raise KsqlStatementError(
+            "Key format does not support schema.\n"
+            f"format: {name}\nschema: {_persistence(columns, features)}\nreason: {reason}"
+        )
+
+
+def validate_value(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures) -> None:
+    name = fmt.name
+    reason = None
+    if name == "KAFKA" and len(columns) > 1:
+        reason = (
+            "The 'KAFKA' format only supports a single field. Got: ["
+            + ", ".join(str(c) for c in columns) + "]"
+        )
+    else:
+        for c in columns:
+            p = _type_problem(name, c.type)
+            if p:
+                reason = p if name in ("JSON", "AVRO") else f"{p}, column: `{c.name}`"
+                break
+    if reason is None and name == "AVRO":
+        for c in columns:
+            wrapped = not (features.unwrap and len(columns) == 1)
+            if wrapped and not _AVRO_NAME.match(c.name):
+                reason = (
+                    "Schema is not compatible with Avro: Illegal initial character: " + c.name
+                    if not re.match(r"[A-Za-z_]", c.name)
+                    else f"Schema is not compatible with Avro: Illegal character in: {c.name}"
+                )
+                break
+            p = _avro_name_problem(c.type)
+            if p:
+                reason = f"Schema is not compatible with Avro: {p}"
+                break
+    if reason:
+        raise KsqlStatementError(
+            "Value format does not support schema.\n"
+            f"format: {name}\nschema: {_persistence(columns, features)}\nreason: {reason}"
+        )
+
+
+def check_properties(
+    fmt: str, *, delimiter: str | None = None, full_schema_name: str | None = None,
+    schema_id: int | None = None,
+) -> None:
+    unsupported = []
+    if delimiter is not None and fmt != "DELIMITED":
+        unsupported.append("delimiter")
+    if full_schema_name is not None and fmt not in ("AVRO", "PROTOBUF", "JSON_SR"):
+        unsupported.append("fullSchemaName")
+    if schema_id is not None and fmt not in SCHEMA_FORMATS:
+        unsupported.append("schemaId")
+    if unsupported:
+        raise KsqlStatementError(f"{fmt} does not support the following configs: [{', '.join(unsupported)}]")
+    if full_schema_name is not None and not full_schema_name.strip():
+        raise KsqlStatementError(
+            f"fullSchemaName cannot be empty. Format configuration: {{fullSchemaName={full_schema_name.strip()}}}"
+        )

@@ -1,0 +1,194 @@
+"""SQL types of the engine, printed exactly as ksqlDB prints them.
+
+ksqlDB's messages, DESCRIBE output and `columnTypes` all use `SqlType.toString()`
+(`INTEGER` never `INT`, `DECIMAL(10, 2)` with a space, struct fields back-quoted), and
+the conformance corpus matches error messages by substring, so the textual form is part
+of the contract and lives here with the types themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_PLAIN_IDENTIFIER = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
+
+
+class SqlType:
+    """Base of all SQL types; instances are immutable and compare structurally."""
+
+    base: str = ""
+
+    def is_numeric(self) -> bool:
+        return self.base in ("INTEGER", "BIGINT", "DOUBLE", "DECIMAL")
+
+    def is_primitive(self) -> bool:
+        return self.base not in ("ARRAY", "MAP", "STRUCT")
+
+    def contains_map(self) -> bool:
+        return False
+
+    def __str__(self) -> str:  # pragma: no cover - overridden
+        return self.base
+
+    def __repr__(self) -> str:
+        return f"SqlType({self})"
+
+
+@dataclass(frozen=True, repr=False)
+class SqlPrimitive(SqlType):
+    base: str
+
+    def __str__(self) -> str:
+        return self.base
+
+
+@dataclass(frozen=True, repr=False)
+class SqlDecimal(SqlType):
+    precision: int
+    scale: int
+    base: str = "DECIMAL"
+
+    def __str__(self) -> str:
+        return f"DECIMAL({self.precision}, {self.scale})"
+
+
+@dataclass(frozen=True, repr=False)
+class SqlArray(SqlType):
+    item: SqlType
+    base: str = "ARRAY"
+
+    def contains_map(self) -> bool:
+        return self.item.contains_map()
+
+    def __str__(self) -> str:
+        return f"ARRAY<{self.item}>"
+
+
+@dataclass(frozen=True, repr=False)
+class SqlMap(SqlType):
+    key: SqlType
+    value: SqlType
+    base: str = "MAP"
+
+    def contains_map(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return f"MAP<{self.key}, {self.value}>"
+
+
+@dataclass(frozen=True, repr=False)
+class SqlStruct(SqlType):
+    fields: tuple[tuple[str, SqlType], ...]
+    base: str = "STRUCT"
+
+    def contains_map(self) -> bool:
+        return any(t.contains_map() for _, t in self.fields)
+
+    def field(self, name: str) -> SqlType | None:
+        for fname, ftype in self.fields:
+            if fname == name:
+                return ftype
+        return None
+
+    def __str__(self) -> str:
+        inner = ", ".join(f"`{n}` {t}" for n, t in self.fields)
+        return f"STRUCT<{inner}>"
+
+
+BOOLEAN = SqlPrimitive("BOOLEAN")
+INTEGER = SqlPrimitive("INTEGER")
+BIGINT = SqlPrimitive("BIGINT")
+DOUBLE = SqlPrimitive("DOUBLE")
+STRING = SqlPrimitive("STRING")
+BYTES = SqlPrimitive("BYTES")
+TIMESTAMP = SqlPrimitive("TIMESTAMP")
+DATE = SqlPrimitive("DATE")
+TIME = SqlPrimitive("TIME")
+
+#: Names accepted for primitive types in DDL (ksqlDB resolves these through its type
+#: registry, so they are identifiers, not keywords).
+PRIMITIVE_NAMES: dict[str, SqlType] = {
+    "BOOLEAN": BOOLEAN,
+    "INT": INTEGER,
+    "INTEGER": INTEGER,
+    "BIGINT": BIGINT,
+    "DOUBLE": DOUBLE,
+    "STRING": STRING,
+    "VARCHAR": STRING,
+    "BYTES": BYTES,
+    "TIMESTAMP": TIMESTAMP,
+    "DATE": DATE,
+    "TIME": TIME,
+}
+
+DECIMAL_MAX_PRECISION = 1000  # ksqlDB allows large precisions; Java BigDecimal is unbounded
+
+
+def quote_identifier(name: str) -> str:
+    """Back-quote a name only when ksqlDB's formatter would (not plain upper-case, or a
+    reserved word)."""
+    from fraudstream.embedded.ksqldb.sql.lexer import RESERVED
+
+    if _PLAIN_IDENTIFIER.match(name) and name not in RESERVED:
+        return name
+    return "`" + name.replace("`", "``") + "`"
+
+
+def decimal_type_for_value_digits(precision: int, scale: int) -> SqlDecimal:
+    """A DECIMAL type for a literal: precision never smaller than the scale."""
+    return SqlDecimal(max(precision, scale, 1), max(scale, 0))
+
+
+def widest_numeric(a: SqlType, b: SqlType) -> SqlType | None:
+    """The type both numeric operands are promoted to, as ksqlDB does for comparisons."""
+    order = {"INTEGER": 0, "BIGINT": 1, "DECIMAL": 2, "DOUBLE": 3}
+    if a.base not in order or b.base not in order:
+        return None
+    if a.base == "DECIMAL" and b.base == "DECIMAL":
+        return decimal_union(a, b)  # type: ignore[arg-type]
+    return a if order[a.base] >= order[b.base] else b
+
+
+def to_decimal_type(t: SqlType) -> SqlDecimal:
+    """The DECIMAL an integral type widens to (INT → DECIMAL(10,0), BIGINT → (19,0))."""
+    if isinstance(t, SqlDecimal):
+        return t
+    if t.base == "INTEGER":
+        return SqlDecimal(10, 0)
+    if t.base == "BIGINT":
+        return SqlDecimal(19, 0)
+    raise ValueError(f"no decimal form for {t}")
+
+
+def decimal_union(a: SqlDecimal, b: SqlDecimal) -> SqlDecimal:
+    scale = max(a.scale, b.scale)
+    integral = max(a.precision - a.scale, b.precision - b.scale)
+    return SqlDecimal(integral + scale, scale)
+
+
+def is_castable(src: SqlType, dst: SqlType) -> bool:
+    """Whether CAST(src AS dst) is allowed (ksqlDB's `SqlTypes.canCast` rules)."""
+    if src == dst:
+        return True
+    if dst.base == "STRING":
+        return True
+    if src.base == "STRING":
+        return dst.is_primitive() and dst.base not in ("BYTES",)
+    if src.is_numeric() and dst.is_numeric():
+        return True
+    if src.base == "BOOLEAN" or dst.base == "BOOLEAN":
+        return False
+    if isinstance(src, SqlArray) and isinstance(dst, SqlArray):
+        return is_castable(src.item, dst.item)
+    if isinstance(src, SqlMap) and isinstance(dst, SqlMap):
+        return is_castable(src.key, dst.key) and is_castable(src.value, dst.value)
+    if isinstance(src, SqlStruct) and isinstance(dst, SqlStruct):
+        return all(
+            src.field(n) is None or is_castable(src.field(n), t)  # type: ignore[arg-type]
+            for n, t in dst.fields
+        )
+    if src.base in ("TIMESTAMP", "DATE", "TIME") and dst.base in ("TIMESTAMP", "DATE", "TIME"):
+        return not (src.base == "TIME" or dst.base == "TIME") or src.base == dst.base
+    return False

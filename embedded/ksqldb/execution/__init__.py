@@ -1,0 +1,1 @@
+"""The engine: executes statements against the metastore, owns persistent and transient queries."""

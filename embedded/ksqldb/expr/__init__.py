@@ -1,0 +1,1 @@
+"""Expressions: type checking and compilation to Python, runtime values, scalar and aggregate functions."""

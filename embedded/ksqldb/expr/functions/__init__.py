@@ -1,0 +1,23 @@
+"""Scalar functions (UDFs) of the engine; `default_registry()` builds the full set."""
+
+from __future__ import annotations
+
+from fraudstream.embedded.ksqldb.expr.functions.registry import (
+    FunctionArgumentError,
+    FunctionRegistry,
+    Resolved,
+    Udf,
+)
+
+
+def default_registry() -> FunctionRegistry:
+    from fraudstream.embedded.ksqldb.expr.functions import mask, misc, numeric, string
+
+    reg = FunctionRegistry()
+    for module in (string, mask, numeric, misc):
+        for udf in module.UDFS:
+            reg.register(udf)
+    return reg
+
+
+__all__ = ["FunctionArgumentError", "FunctionRegistry", "Resolved", "Udf", "default_registry"]

@@ -1,6 +1,0 @@
-"""The engine on a real Kafka cluster: topic admin, registry client, command topic,
-persistent queries as exactly-once consume-transform-produce loops, push queries."""
-
-from embedded.ksqldb.kafka_runtime.runtime import KafkaRuntime
-
-__all__ = ["KafkaRuntime"]

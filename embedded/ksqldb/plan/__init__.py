@@ -1,0 +1,1 @@
+"""Statements to query plans: sources, joins, grouping, projection and sinks."""

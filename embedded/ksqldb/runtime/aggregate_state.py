@@ -1,0 +1,103 @@
+"""The state of a GROUP BY query on the broker: a changelog topic written in the same
+transaction as the outputs, read back to restore exactly the committed state.
+
+Every batch's state changes (`AggregationPipeline.take_changes`: aggregate accumulators
+per group and window, a table source's rows, the stream time) are produced to
+`_confluent-ksql-<service>query_<id>-Aggregate-Aggregate-Materialize-changelog`
+(compacted, 1 partition, named as ksqlDB names its aggregation changelog) together with
+the outputs and the input offsets, so the changelog holds precisely the state of the
+last committed batch. After every assignment and every aborted transaction the state is
+cleared and the changelog read from the beginning to its end (read-committed; the
+query's own producer is the only writer and has just fenced or aborted any open
+transaction, so the end is stable).
+
+Why a changelog and not a replay of the source up to the committed offsets (what join
+queries do for their table): the order in which records of different partitions meet in
+one group is not reproducible, and it matters for LATEST_BY_OFFSET, TOPK and for which
+late records a window still accepted; the source may also have lost old records to
+retention. The changelog records the outcome, not the inputs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
+from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
+from fraudstream.clients.transactional import Produce, TransactionalError
+
+log = logging.getLogger("fraudstream.embedded.ksqldb.aggregate_state")
+
+
+def changelog_topic(service_id: str, query_id: str) -> str:
+    return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Aggregate-Materialize-changelog"
+
+
+class AggregateStateKeeper:
+    def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
+                 restore_timeout_s: float = 300.0) -> None:
+        self.query = query
+        self.pipeline = query.pipeline
+        self.bootstrap = bootstrap_servers
+        self.topic = changelog_topic(service_id, query.query_id)
+        self.restore_timeout_s = restore_timeout_s
+        self.restore_needed = True
+        self.restores = 0
+        self.restored_records = 0
+        self._topic_ready = False
+
+    def invalidate(self) -> None:
+        self.restore_needed = True
+
+    def before_batch(self, loop: Any) -> None:
+        if not self._topic_ready:
+            KafkaTopicAdmin(self.bootstrap).create_topic(
+                self.topic, 1, 1, {"cleanup.policy": "compact"})
+            self._topic_ready = True
+        if self.restore_needed:
+            self.restore_needed = False
+            self._restore()
+
+    def changelog_records(self) -> list[Produce]:
+        """This batch's state changes, to produce in the batch's transaction."""
+        return [Produce(self.topic, k, v) for k, v in self.pipeline.take_changes()]
+
+    def _restore(self) -> None:
+        self.pipeline.reset_state()
+        reader = Consumer({
+            "bootstrap.servers": self.bootstrap,
+            "group.id": f"_confluent-ksql-restore-{uuid.uuid4().hex}",
+            "enable.auto.commit": False,
+            "isolation.level": "read_committed",
+            "enable.partition.eof": False,
+        })
+        applied = 0
+        try:
+            tp = TopicPartition(self.topic, 0)
+            _low, end = reader.get_watermark_offsets(tp, timeout=30)
+            if end > 0:
+                reader.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
+                deadline = time.monotonic() + self.restore_timeout_s
+                while True:
+                    batch = [(m.key(), m.value()) for m in reader.consume(5000, timeout=0.5)
+                             if m.error() is None]
+                    if batch:
+                        self.pipeline.load_changes(batch)
+                        applied += len(batch)
+                    if reader.position([tp])[0].offset >= end:
+                        break
+                    if time.monotonic() > deadline:
+                        raise TransactionalError(
+                            f"restoring query {self.query.query_id} from {self.topic} took longer than "
+                            f"{self.restore_timeout_s:.0f}s")
+        finally:
+            reader.close()
+        self.restores += 1
+        self.restored_records = applied
+        log.info("query %s: state restored from %d changelog records of %s (%d groups)",
+                 self.query.query_id, applied, self.topic, len(self.pipeline.groups))

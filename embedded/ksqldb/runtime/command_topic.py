@@ -1,0 +1,80 @@
+"""The command topic: every accepted distributed statement, replayed on start.
+
+Like ksqlDB's `_confluent-ksql-<service id>_command_topic`: one partition, kept forever,
+one JSON record per statement (text, the request properties it ran with, its sequence
+number). Replaying it in order rebuilds the metastore and the same query ids, so each
+persistent query resumes from its consumer group's committed offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+
+from fraudstream.embedded.ksqldb.execution.engine import Command
+from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
+
+
+def command_topic_name(service_id: str) -> str:
+    return f"_confluent-ksql-{service_id}_command_topic"
+
+
+class CommandTopic:
+    def __init__(self, bootstrap_servers: str, topic: str, admin: KafkaTopicAdmin) -> None:
+        self.bootstrap = bootstrap_servers
+        self.topic = topic
+        admin.create_topic(topic, 1, 1, {"retention.ms": "-1", "cleanup.policy": "delete",
+                                         "min.insync.replicas": "1"})
+        self.producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all",
+                                  "enable.idempotence": True, "linger.ms": 0})
+
+    def read_all(self, timeout: float = 60.0) -> list[Command]:
+        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ksql-replay-{uuid.uuid4().hex}",
+                             "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                             "isolation.level": "read_committed"})
+        try:
+            tp = TopicPartition(self.topic, 0)
+            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
+            if high <= 0:
+                return []
+            consumer.assign([TopicPartition(self.topic, 0, 0)])
+            out: list[Command] = []
+            deadline = time.monotonic() + timeout
+            position = 0
+            while position < high:
+                if time.monotonic() > deadline:
+                    raise KsqlError(f"reading the command topic {self.topic} timed out at offset {position} of {high}")
+                for msg in consumer.consume(500, timeout=1.0):
+                    if msg.error():
+                        if msg.error().code() != KafkaError._PARTITION_EOF:
+                            raise KsqlError(f"reading the command topic failed: {msg.error().str()}")
+                        continue
+                    position = msg.offset() + 1
+                    body = json.loads(msg.value())
+                    out.append(Command(int(body["sequence"]), body["statement"], dict(body.get("properties", {}))))
+            return out
+        finally:
+            consumer.close()
+
+    def append(self, commands: list[Command]) -> None:
+        errors: list[str] = []
+
+        def report(err, msg) -> None:
+            if err is not None:
+                errors.append(err.str())
+
+        for cmd in commands:
+            value = json.dumps({"sequence": cmd.sequence, "statement": cmd.statement_text,
+                                "properties": _jsonable(cmd.properties)})
+            self.producer.produce(self.topic, key=str(cmd.sequence).encode(), value=value.encode(),
+                                  on_delivery=report)
+        if self.producer.flush(30) or errors:
+            raise KsqlError(f"could not record the statement in the command topic: {errors[0] if errors else 'timed out'}")
+
+
+def _jsonable(props: dict) -> dict:
+    return {k: v if isinstance(v, (str, int, float, bool)) or v is None else str(v) for k, v in props.items()}

@@ -1,0 +1,140 @@
+"""A persistent query on the broker: the engine's pure pipeline inside the shared
+exactly-once loop (`fraudstream.clients.transactional`), one thread per query. A stream-table
+join query consumes both topics in that loop; `table_state.TableStateKeeper` keeps its
+table state in step with the committed offsets. A GROUP BY query writes its state
+changes to a changelog in the same transaction (`aggregate_state.AggregateStateKeeper`).
+
+Records that fail to decode or evaluate come back from the pipeline as error records;
+they go to the processing-log topic inside the same transaction, so the log and the
+sink agree on what happened to every input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
+from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
+from fraudstream.embedded.ksqldb.runtime.aggregate_state import AggregateStateKeeper
+from fraudstream.embedded.ksqldb.runtime.table_state import TableStateKeeper
+from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
+
+log = logging.getLogger("fraudstream.embedded.ksqldb.query")
+
+
+@dataclass
+class QueryStats:
+    processed: int = 0
+    emitted: int = 0
+    errors: int = 0
+    batches: int = 0
+    aborts: int = 0
+    last_error: str = ""
+    started_at: float = field(default_factory=time.time)
+    state: str = "RUNNING"
+    failure: str = ""
+    first_commit_at: float = 0.0  # perf_counter() of the first committed batch
+    first_batch: int = 0
+    last_commit_at: float = 0.0
+
+
+class _Hooks(LoopHooks):
+    def __init__(self, stats: QueryStats, query_id: str, state=None) -> None:
+        self.stats = stats
+        self.query_id = query_id
+        self.state = state  # TableStateKeeper | AggregateStateKeeper | None
+
+    def assignment_changed(self, kind, partitions, assigned) -> None:
+        if self.state is not None:
+            self.state.invalidate()
+
+    def committed(self, msgs, outputs, seconds, result) -> None:
+        errors = result or 0
+        now = time.perf_counter()
+        if not self.stats.first_commit_at:
+            self.stats.first_commit_at, self.stats.first_batch = now, len(msgs)
+        self.stats.last_commit_at = now
+        self.stats.processed += len(msgs)
+        self.stats.emitted += len(outputs) - errors
+        self.stats.errors += errors
+        self.stats.batches += 1
+
+    def aborted(self, reason: str) -> None:
+        if self.state is not None:
+            self.state.invalidate()  # the batch changed the state, and was not committed
+        self.stats.aborts += 1
+        log.warning("query %s: transaction aborted (%s); retrying the batch", self.query_id, reason)
+
+    def topic_missing(self, topic: str) -> None:
+        log.warning("query %s: source topic %s does not exist (yet)", self.query_id, topic)
+
+
+class QueryRunner:
+    def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
+                 processing_log_topic: str, batch_size: int = 5000, max_wait_ms: int = 100) -> None:
+        self.query = query
+        self.stats = QueryStats()
+        self.stop_event = threading.Event()
+        self.processing_log_topic = processing_log_topic
+        reset = query.auto_offset_reset.lower()
+        #: stream-table join: keeps the table state in step with the committed offsets
+        self.table = TableStateKeeper(query, bootstrap_servers) if query.table_topic else None
+        #: GROUP BY: the aggregation state, changelogged with every transaction
+        self.aggregate = (AggregateStateKeeper(query, bootstrap_servers, service_id)
+                          if isinstance(query.pipeline, AggregationPipeline) else None)
+        cfg = LoopConfig(
+            bootstrap_servers=bootstrap_servers,
+            group=f"_confluent-ksql-{service_id}query_{query.query_id}",
+            topics=query.source_topics,
+            transactional_id=f"{service_id}{query.query_id}",
+            client_id=f"ksql-{query.query_id}",
+            batch_size=batch_size,
+            max_wait_ms=max_wait_ms,
+            auto_offset_reset="earliest" if reset == "earliest" else "latest",
+        )
+        self.loop = TransactionalLoop(cfg, self._process, self.stop_event,
+                                      _Hooks(self.stats, query.query_id, self.table or self.aggregate),
+                                      before_batch=self._before_batch)
+        self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.loop.run()
+        except Exception as exc:  # the query dies, the server keeps serving; SHOW QUERIES says why
+            self.stats.state = "ERROR"
+            self.stats.failure = str(exc)
+            log.exception("query %s failed", self.query.query_id)
+
+    def _before_batch(self) -> None:
+        if self.table is not None:
+            self.table.before_batch(self.loop)
+        if self.aggregate is not None:
+            self.aggregate.before_batch(self.loop)
+
+    def _process(self, msgs: list) -> tuple[list[Produce], int]:
+        if self.table is not None:
+            outputs, errors = self.table.process(msgs)
+        else:
+            outputs, errors = self.query.pipeline.process_messages(msgs)
+        produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
+        if self.aggregate is not None:
+            produced += self.aggregate.changelog_records()
+        if errors:
+            self.stats.last_error = errors[-1].reason
+            for e in errors:
+                produced.append(Produce(self.processing_log_topic, None,
+                                        json.dumps(e.as_log_entry()).encode(), None, None))
+        return produced, len(errors)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        self.stop_event.set()
+        if self.thread.is_alive():
+            self.thread.join(timeout)
+        self.stats.state = "TERMINATED" if self.stats.state != "ERROR" else "ERROR"

@@ -1,0 +1,185 @@
+"""The engine wired to a real cluster: the object the REST server talks to.
+
+Statements run under one lock (the engine is single-threaded by design); accepted
+distributed statements go to the command topic before the response is sent; persistent
+queries run in threads of their own; on start the command topic is replayed, and only the
+queries still alive after the replay are started, so a query that was terminated or
+dropped earlier never processes a record again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from fraudstream.embedded.ksqldb.execution.engine import Engine, PersistentQuery
+from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
+from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
+from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
+from fraudstream.embedded.ksqldb.runtime.query_runner import QueryRunner
+from fraudstream.embedded.ksqldb.runtime.registry import HttpSchemaRegistry
+from fraudstream.embedded.ksqldb.runtime.writer import KafkaRecordWriter
+
+log = logging.getLogger("fraudstream.embedded.ksqldb.runtime")
+
+
+class KafkaRuntime:
+    def __init__(self, bootstrap_servers: str, schema_registry_url: str | None = None,
+                 service_id: str = "default_", config: dict[str, Any] | None = None,
+                 batch_size: int = 5000) -> None:
+        self.bootstrap = bootstrap_servers
+        self.service_id = service_id
+        self.batch_size = batch_size
+        self.admin = KafkaTopicAdmin(bootstrap_servers)
+        self.registry = HttpSchemaRegistry(schema_registry_url) if schema_registry_url else None
+        self.writer = KafkaRecordWriter(bootstrap_servers)
+        engine_config = {"ksql.service.id": service_id, **(config or {})}
+        self.engine = Engine(self.admin, self.registry, self.writer, config=engine_config)
+        self.engine.add_listener(self)
+        self.lock = threading.RLock()
+        self.runners: dict[str, QueryRunner] = {}
+        self.push_queries: dict[str, PushQueryRunner] = {}
+        self._replaying = False
+        self._pending: dict[str, PersistentQuery] = {}
+        self.processing_log_topic = f"{service_id}ksql_processing_log"
+        self.commands: CommandTopic | None = None
+        self._persisted = 0
+        self.state = "INITIALIZING"
+        self.started_at = time.time()
+        self.replay_failures: list[str] = []
+        self._cluster_id = ""
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        self.admin.create_topic(self.processing_log_topic, 1, 1)
+        self.commands = CommandTopic(self.bootstrap, command_topic_name(self.service_id), self.admin)
+        with self.lock:
+            self._replaying = True
+            try:
+                for cmd in self.commands.read_all():
+                    try:
+                        self.engine.execute(cmd.statement_text + ";", dict(cmd.properties))
+                    except Exception as exc:  # a source deleted behind our back, and similar
+                        msg = f"replaying command {cmd.sequence} failed: {exc}"
+                        self.replay_failures.append(msg)
+                        log.error(msg)
+            finally:
+                self._replaying = False
+            self._persisted = len(self.engine.commands)
+            for query in list(self._pending.values()):
+                self._launch(query)
+            self._pending.clear()
+        self.state = "READY"
+
+    def shutdown(self) -> None:
+        self.state = "TERMINATING"
+        for runner in list(self.push_queries.values()):
+            runner.close()
+        for runner in list(self.runners.values()):
+            runner.stop_event.set()
+        for runner in list(self.runners.values()):
+            runner.stop()
+        self.writer.close()
+        self.state = "TERMINATED"
+
+    # ---- engine listener -------------------------------------------------------------
+    def query_started(self, query: PersistentQuery) -> None:
+        if self._replaying:
+            self._pending[query.query_id] = query
+        else:
+            self._launch(query)
+
+    def query_terminated(self, query: PersistentQuery) -> None:
+        self._pending.pop(query.query_id, None)
+        runner = self.runners.pop(query.query_id, None)
+        if runner is not None:
+            runner.stop()
+            if runner.aggregate is not None:
+                # the query's internal state topic goes with it, as in ksqlDB
+                try:
+                    self.admin.delete_topic(runner.aggregate.topic)
+                except Exception as exc:  # noqa: BLE001 - the query is gone either way
+                    log.warning("could not delete %s: %s", runner.aggregate.topic, exc)
+
+    def _launch(self, query: PersistentQuery) -> None:
+        runner = QueryRunner(query, self.bootstrap, self.service_id, self.processing_log_topic,
+                             batch_size=self.batch_size)
+        self.runners[query.query_id] = runner
+        runner.start()
+
+    # ---- requests --------------------------------------------------------------------
+    def execute(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict]:
+        with self.lock:
+            entities = self.engine.execute(sql, properties if properties is not None else {})
+            new = self.engine.commands[self._persisted:]
+            if new and self.commands is not None:
+                self.commands.append(new)
+            self._persisted = len(self.engine.commands)
+            for entity in entities:
+                self._add_statistics(entity)
+                runner = self.runners.get((entity.get("commandStatus") or {}).get("queryId") or "")
+                if runner is not None and runner.stats.state == "ERROR":
+                    entity["commandStatus"]["status"] = "ERROR"
+                    entity["commandStatus"]["message"] = runner.stats.failure
+            return entities
+
+    def _add_statistics(self, entity: dict) -> None:
+        """DESCRIBE … EXTENDED: the counters of the queries writing the source, as ksqlDB
+        reports them in `statistics` / `errorStats` (free text)."""
+        desc = entity.get("sourceDescription")
+        if not desc or not desc.get("extended"):
+            return
+        writers = [self.runners.get(q.get("id", "")) for q in desc.get("writeQueries", [])]
+        writers = [r for r in writers if r is not None]
+        if not writers:
+            return
+        processed = sum(r.stats.processed for r in writers)
+        emitted = sum(r.stats.emitted for r in writers)
+        failed = sum(r.stats.errors for r in writers)
+        elapsed = max(time.time() - min(r.stats.started_at for r in writers), 1e-9)
+        desc["statistics"] = (f"consumer-messages-per-sec: {processed / elapsed:.2f} "
+                              f"consumer-total-messages: {processed} producer-total-messages: {emitted}")
+        last = next((r.stats.last_error for r in writers if r.stats.last_error), "")
+        desc["errorStats"] = f"consumer-failed-messages: {failed}" + (f" last-failure: {last}" if last else "")
+
+    def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
+        with self.lock:
+            query = self.engine.create_push_query(sql, properties or {})
+        runner = PushQueryRunner(query, self.bootstrap)
+        self.push_queries[query.query_id] = runner
+        return runner
+
+    def finish_push(self, runner: PushQueryRunner) -> None:
+        runner.close()
+        self.push_queries.pop(runner.query_id, None)
+
+    def close_push(self, query_id: str) -> bool:
+        runner = self.push_queries.get(query_id)
+        if runner is None:
+            return False
+        runner.close()
+        return True
+
+    def row_inserter(self, target: str):
+        """A callable inserting one JSON row into `target` (for /inserts-stream)."""
+        from fraudstream.embedded.ksqldb.runtime.inserts import make_inserter, resolve_target
+
+        with self.lock:
+            source = resolve_target(self.engine.metastore.sources, target)
+
+        def execute(sql: str) -> None:
+            with self.lock:
+                self.engine.execute(sql, {})
+
+        return make_inserter(execute, source)
+
+    def cluster_id(self) -> str:
+        """The Kafka cluster id for /info, asked once (a cluster never changes its id)."""
+        if not self._cluster_id:
+            try:
+                self._cluster_id = self.admin.admin.list_topics(timeout=5).cluster_id or ""
+            except Exception:  # broker unreachable: /info still answers, without the id
+                return ""
+        return self._cluster_id

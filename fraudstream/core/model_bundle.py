@@ -1,0 +1,560 @@
+"""The published-model format shared by the trainer (writer) and the scorer (reader).
+
+A `ModelBundle` is everything a scorer needs to turn a raw transaction into an anomaly
+decision, with nothing shared on disk: the Keras model (the bytes of a `.keras` file),
+the feature order, the standard-scaler parameters, the threshold and the rule that chose
+it, the evaluation metrics, and where the training data came from.
+
+Encoding (`to_bytes` / `from_bytes`): an **Avro object container file** (OCF) holding
+exactly one record of the schema `BUNDLE_SCHEMA` (record `fraudstream.ModelBundle`),
+codec `null` (the `.keras` payload is already a zip archive). Why Avro, and why a
+container rather than the Confluent wire format:
+
+* The pipeline speaks Avro already (fastavro is a dependency), and doubles and bytes
+  round-trip exactly, so the scaler parameters and the model are bit-identical.
+* An OCF carries its writer schema in its header (about 2 KB against a model of tens of
+  KB), so a bundle is self-describing: a scorer reads it without a schema registry,
+  `avro-tools tojson` or any Avro library in another language can open it, and old
+  bundles still decode after the schema grows a field (`from_bytes` resolves the writer
+  schema against the current one; new fields need defaults).
+* Free-form parts are kept as JSON strings (`metrics_json`) because metric dictionaries
+  are nested and evolve with the trainer; the scorer only displays them.
+
+On Kafka, bundles live in the compacted topic `fraud_models` (`TOPICS.models`), key =
+model name (UTF-8), value = `to_bytes()`; compaction keeps the latest bundle per name,
+and a tombstone (null value) withdraws a model. `publish_bundle` creates the topic with
+`cleanup.policy=compact` and a `max.message.bytes` large enough for a model;
+`latest_bundle` reads it back.
+
+Scoring helpers live here too (`feature_matrix`, `ModelBundle.scores`) so that trainer and
+scorer compute the anomaly score in exactly the same way: standardise with the bundle's
+scaler, reconstruct with the autoencoder, score = mean squared reconstruction error over
+the standardised features, anomaly = score > threshold. The trainer's published model
+may end in a fixed per-feature residual scaling (built-in Keras layers, see
+`trainer.model.calibrate`); it is part of the model, so a reader needs to know nothing
+about it: the score is always mean((z - model(z))^2).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import fastavro
+import numpy as np
+
+from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
+from fraudstream.core.settings import TOPICS
+
+if TYPE_CHECKING:  # TensorFlow is slow to import: only ever imported inside functions
+    import keras
+    import pandas as pd
+
+FORMAT_VERSION = 1
+
+#: Feature names in the order the model consumes them (the Kaggle layout). Input columns
+#: are matched case-insensitively because KSQL writes them upper-case (TIME, V1, AMOUNT).
+DEFAULT_FEATURES: tuple[str, ...] = ("Time", *(f"V{i}" for i in range(1, 29)), "Amount")
+
+#: Topic-level `max.message.bytes` of `fraud_models`. The default autoencoder is about
+#: 40 KB; 32 MiB leaves room for much wider layers and stays below the broker's
+#: `socket.request.max.bytes` (100 MB).
+MODELS_TOPIC_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+#: Score definition recorded in each bundle, so a future change is detectable.
+SCORE_MSE = "mse"
+
+BUNDLE_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "ModelBundle",
+    "namespace": "fraudstream",
+    "doc": "A trained fraud autoencoder and everything needed to score with it.",
+    "fields": [
+        {"name": "format_version", "type": "int"},
+        {"name": "name", "type": "string"},
+        {"name": "version", "type": "long", "doc": "monotonic per name: ms since epoch at creation"},
+        {"name": "created_ms", "type": "long"},
+        {"name": "keras_model", "type": "bytes", "doc": "bytes of a .keras file"},
+        {"name": "feature_names", "type": {"type": "array", "items": "string"}},
+        {"name": "scaler_mean", "type": {"type": "array", "items": "double"}},
+        {"name": "scaler_scale", "type": {"type": "array", "items": "double"}},
+        {"name": "threshold", "type": "double"},
+        {"name": "threshold_rule", "type": "string"},
+        {"name": "score_kind", "type": "string", "default": SCORE_MSE},
+        {"name": "metrics_json", "type": "string", "default": "{}"},
+        {
+            "name": "training_offsets",
+            "type": {
+                "type": "array",
+                "items": {
+                    "type": "record",
+                    "name": "PartitionRange",
+                    "fields": [
+                        {"name": "topic", "type": "string"},
+                        {"name": "partition", "type": "int"},
+                        {"name": "start_offset", "type": "long"},
+                        {"name": "end_offset", "type": "long", "doc": "exclusive"},
+                    ],
+                },
+            },
+            "default": [],
+        },
+        {"name": "library_versions", "type": {"type": "map", "values": "string"}, "default": {}},
+    ],
+}
+_PARSED_SCHEMA = fastavro.parse_schema(BUNDLE_SCHEMA)
+
+
+class ModelBundleError(FraudstreamError):
+    """A bundle cannot be encoded, decoded, published or read back."""
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    """Offsets [start_offset, end_offset) of one partition that a model was trained on."""
+
+    topic: str
+    partition: int
+    start_offset: int
+    end_offset: int
+
+
+@dataclass(eq=False)
+class ModelBundle:
+    """A published model; compare with `==` (arrays compared element-wise, exactly)."""
+
+    name: str
+    version: int
+    keras_model: bytes
+    feature_names: list[str]
+    scaler_mean: np.ndarray
+    scaler_scale: np.ndarray
+    threshold: float
+    threshold_rule: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    created_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    training_offsets: list[PartitionRange] = field(default_factory=list)
+    library_versions: dict[str, str] = field(default_factory=dict)
+    score_kind: str = SCORE_MSE
+
+    def __post_init__(self) -> None:
+        self.scaler_mean = np.asarray(self.scaler_mean, dtype=np.float64)
+        self.scaler_scale = np.asarray(self.scaler_scale, dtype=np.float64)
+        self.feature_names = list(self.feature_names)
+        n = len(self.feature_names)
+        if self.scaler_mean.shape != (n,) or self.scaler_scale.shape != (n,):
+            raise ModelBundleError(
+                f"bundle {self.name!r}: scaler has {self.scaler_mean.shape} mean and "
+                f"{self.scaler_scale.shape} scale values for {n} features"
+            )
+        if not np.all(np.isfinite(self.scaler_scale)) or np.any(self.scaler_scale <= 0):
+            raise ModelBundleError(f"bundle {self.name!r}: scaler scale values must be finite and > 0")
+        if not np.isfinite(self.threshold):
+            raise ModelBundleError(f"bundle {self.name!r}: threshold {self.threshold} is not finite")
+        self._model: keras.Model | None = None
+
+    # ---- equality -------------------------------------------------------------------
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelBundle):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.version == other.version
+            and self.keras_model == other.keras_model
+            and self.feature_names == other.feature_names
+            and np.array_equal(self.scaler_mean, other.scaler_mean)
+            and np.array_equal(self.scaler_scale, other.scaler_scale)
+            and self.threshold == other.threshold
+            and self.threshold_rule == other.threshold_rule
+            and self.metrics == other.metrics
+            and self.created_ms == other.created_ms
+            and self.training_offsets == other.training_offsets
+            and self.library_versions == other.library_versions
+            and self.score_kind == other.score_kind
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
+
+    # ---- encoding -------------------------------------------------------------------
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            "version": int(self.version),
+            "created_ms": int(self.created_ms),
+            "keras_model": bytes(self.keras_model),
+            "feature_names": list(self.feature_names),
+            "scaler_mean": [float(v) for v in self.scaler_mean],
+            "scaler_scale": [float(v) for v in self.scaler_scale],
+            "threshold": float(self.threshold),
+            "threshold_rule": self.threshold_rule,
+            "score_kind": self.score_kind,
+            "metrics_json": json.dumps(self.metrics, sort_keys=True, allow_nan=True),
+            "training_offsets": [
+                {"topic": r.topic, "partition": int(r.partition),
+                 "start_offset": int(r.start_offset), "end_offset": int(r.end_offset)}
+                for r in self.training_offsets
+            ],
+            "library_versions": dict(self.library_versions),
+        }
+
+    def to_bytes(self) -> bytes:
+        """Avro object container file with this one record (see module docstring)."""
+        buf = io.BytesIO()
+        fastavro.writer(buf, _PARSED_SCHEMA, [self.to_record()], codec="null", validator=True)
+        return buf.getvalue()
+
+    @classmethod
+    def from_record(cls, rec: Mapping[str, Any]) -> "ModelBundle":
+        if rec.get("format_version", 0) > FORMAT_VERSION:
+            raise ModelBundleError(
+                f"bundle {rec.get('name')!r} has format version {rec['format_version']}; this "
+                f"fraudstream reads up to {FORMAT_VERSION}: upgrade fraudstream"
+            )
+        return cls(
+            name=rec["name"],
+            version=int(rec["version"]),
+            keras_model=bytes(rec["keras_model"]),
+            feature_names=list(rec["feature_names"]),
+            scaler_mean=np.asarray(rec["scaler_mean"], dtype=np.float64),
+            scaler_scale=np.asarray(rec["scaler_scale"], dtype=np.float64),
+            threshold=float(rec["threshold"]),
+            threshold_rule=rec["threshold_rule"],
+            metrics=json.loads(rec["metrics_json"]),
+            created_ms=int(rec["created_ms"]),
+            training_offsets=[PartitionRange(**r) for r in rec["training_offsets"]],
+            library_versions=dict(rec["library_versions"]),
+            score_kind=rec["score_kind"],
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "ModelBundle":
+        """Decode `to_bytes()` output, resolving older writer schemas against the current one."""
+        try:
+            reader = fastavro.reader(io.BytesIO(data), reader_schema=_PARSED_SCHEMA)
+            records = list(reader)
+        except Exception as exc:  # fastavro raises ValueError, SchemaResolutionError, EOFError, ...
+            raise ModelBundleError(f"not a fraudstream model bundle ({type(exc).__name__}: {exc})") from exc
+        if len(records) != 1:
+            raise ModelBundleError(f"a model bundle holds exactly one record, this one holds {len(records)}")
+        return cls.from_record(records[0])
+
+    # ---- model and scoring ----------------------------------------------------------
+    def load_keras_model(self) -> "keras.Model":
+        """The Keras model, loaded once from the embedded `.keras` bytes (not compiled).
+
+        Keras 3 loads `.keras` archives from a path only, so the bytes go through a
+        temporary file that is removed right after.
+        """
+        if self._model is None:
+            self._model = load_keras_model(self.keras_model)
+        return self._model
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        return (np.asarray(x, dtype=np.float64) - self.scaler_mean) / self.scaler_scale
+
+    def scores(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+        """Anomaly scores of raw feature rows (n, features) in `feature_names` order.
+
+        One vectorised `predict_on_batch` per chunk, never one call per row.
+        """
+        if self.score_kind != SCORE_MSE:
+            raise ModelBundleError(f"bundle {self.name!r}: unknown score kind {self.score_kind!r}")
+        z = self.standardise(x).astype(np.float32)
+        if z.ndim != 2 or z.shape[1] != len(self.feature_names):
+            raise ModelBundleError(
+                f"bundle {self.name!r} expects {len(self.feature_names)} features, got shape {z.shape}"
+            )
+        return reconstruction_mse(self.load_keras_model(), z, batch_size)
+
+    def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) > self.threshold
+
+    def feature_matrix(self, frame: "pd.DataFrame") -> np.ndarray:
+        return feature_matrix(frame, self.feature_names)
+
+
+def reconstruction_mse(model: "keras.Model", z: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """Mean squared reconstruction error per row of standardised inputs: the anomaly score.
+
+    Shared by trainer and scorer so both score identically; one `predict_on_batch` per
+    chunk of rows.
+    """
+    z32 = np.asarray(z, dtype=np.float32)
+    out = np.empty(len(z32), dtype=np.float64)
+    for start in range(0, len(z32), batch_size):
+        chunk = z32[start:start + batch_size]
+        recon = np.asarray(model.predict_on_batch(chunk), dtype=np.float64)
+        out[start:start + batch_size] = np.mean((chunk.astype(np.float64) - recon) ** 2, axis=1)
+    return out
+
+
+def keras_bytes(model) -> bytes:
+    """The `.keras` archive of `model` as bytes (Keras 3 saves to paths only)."""
+    fd, path = tempfile.mkstemp(suffix=".keras", prefix="fraudstream-model-")
+    os.close(fd)
+    try:
+        model.save(path)
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+def load_keras_model(data: bytes) -> "keras.Model":
+    """Load a Keras model from the bytes of a `.keras` file (compile=False: inference only)."""
+    import keras  # noqa: PLC0415 - lazy: TensorFlow takes seconds to import
+
+    fd, path = tempfile.mkstemp(suffix=".keras", prefix="fraudstream-model-")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        try:
+            return keras.saving.load_model(path, compile=False)
+        except Exception as exc:
+            raise ModelBundleError(f"the bundle's Keras model cannot be loaded: {exc}") from exc
+    finally:
+        os.unlink(path)
+
+
+def column_lookup(columns: Sequence[str], wanted: Sequence[str]) -> dict[str, str]:
+    """Map each wanted feature to the frame's column, case-insensitively.
+
+    Raises `ModelBundleError` naming the missing features (and ambiguous ones, e.g. both
+    `Amount` and `AMOUNT` present).
+    """
+    by_lower: dict[str, list[str]] = {}
+    for col in columns:
+        by_lower.setdefault(str(col).lower(), []).append(str(col))
+    missing = [w for w in wanted if w.lower() not in by_lower]
+    ambiguous = [w for w in wanted if len(by_lower.get(w.lower(), [])) > 1]
+    if missing or ambiguous:
+        parts = []
+        if missing:
+            parts.append(f"missing feature column(s) {missing}")
+        if ambiguous:
+            parts.append(f"ambiguous column(s) {[by_lower[w.lower()] for w in ambiguous]}")
+        raise ModelBundleError("; ".join(parts) + f" (columns present: {list(columns)})")
+    return {w: by_lower[w.lower()][0] for w in wanted}
+
+
+def feature_matrix(frame: "pd.DataFrame", features: Sequence[str] = DEFAULT_FEATURES) -> np.ndarray:
+    """The (n, len(features)) float64 matrix of a frame, columns matched case-insensitively."""
+    mapping = column_lookup(list(frame.columns), features)
+    return frame[[mapping[f] for f in features]].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+# ---- Kafka: fraud_models ------------------------------------------------------------
+
+def _admin(bootstrap: str):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+def ensure_models_topic(
+    bootstrap: str,
+    topic: str = TOPICS.models,
+    max_message_bytes: int = MODELS_TOPIC_MAX_MESSAGE_BYTES,
+    timeout: float = 30.0,
+) -> None:
+    """Create `topic` compacted (one partition, so order per name is total) if missing.
+
+    An existing topic is made compacted if it is not (a client may have auto-created it
+    with the broker defaults) and a `max.message.bytes` smaller than needed is raised,
+    since otherwise publishing a larger model fails on the broker.
+    """
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import (AlterConfigOpType, ConfigEntry, ConfigResource,
+                                       NewTopic, ResourceType)
+
+    admin = _admin(bootstrap)
+    try:
+        meta = admin.list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+    if topic not in meta.topics or meta.topics[topic].error is not None:
+        new = NewTopic(topic, num_partitions=1, replication_factor=-1, config={
+            "cleanup.policy": "compact",
+            "max.message.bytes": str(max_message_bytes),
+        })
+        fut = admin.create_topics([new], operation_timeout=timeout)[topic]
+        try:
+            fut.result(timeout=timeout)
+        except KafkaException as exc:
+            if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                raise ModelBundleError(f"cannot create the models topic {topic!r}: {exc}") from exc
+        _wait_topic_visible(admin, topic, timeout)
+        return
+    res = ConfigResource(ResourceType.TOPIC, topic)
+    try:
+        configs = admin.describe_configs([res])[res].result(timeout=timeout)
+    except KafkaException as exc:
+        raise ModelBundleError(f"cannot read the configuration of {topic!r}: {exc}") from exc
+    changes = []
+    if "compact" not in configs["cleanup.policy"].value:
+        # e.g. auto-created by a client that asked for its metadata before the first publish
+        changes.append(ConfigEntry("cleanup.policy", "compact", incremental_operation=AlterConfigOpType.SET))
+    current = int(configs["max.message.bytes"].value)
+    if current < max_message_bytes:
+        changes.append(ConfigEntry("max.message.bytes", str(max_message_bytes),
+                                   incremental_operation=AlterConfigOpType.SET))
+    if changes:
+        res = ConfigResource(ResourceType.TOPIC, topic, incremental_configs=changes)
+        try:
+            admin.incremental_alter_configs([res])[res].result(timeout=timeout)
+        except KafkaException as exc:
+            raise ModelBundleError(
+                f"topic {topic!r} needs {', '.join(f'{c.name}={c.value}' for c in changes)} "
+                f"(it has cleanup.policy={configs['cleanup.policy'].value}, max.message.bytes={current}) "
+                f"and changing it failed: {exc}"
+            ) from exc
+
+
+def _wait_topic_visible(admin, topic: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        md = admin.list_topics(topic=topic, timeout=timeout)
+        t = md.topics.get(topic)
+        if t is not None and t.error is None and t.partitions:
+            return
+        time.sleep(0.1)
+    raise ModelBundleError(f"topic {topic!r} was created but did not become visible within {timeout:.0f}s")
+
+
+def publish_bundle(
+    bootstrap: str,
+    bundle: ModelBundle,
+    topic: str = TOPICS.models,
+    timeout: float = 60.0,
+) -> tuple[int, int]:
+    """Write `bundle` to the compacted models topic (key = name); returns (partition, offset).
+
+    Waits for the broker's acknowledgement (acks=all, idempotent producer), so a return
+    means the model is durably published.
+    """
+    from confluent_kafka import Producer
+
+    payload = bundle.to_bytes()
+    if len(payload) > MODELS_TOPIC_MAX_MESSAGE_BYTES - 4096:
+        raise ModelBundleError(
+            f"bundle {bundle.name!r} is {len(payload)} bytes, more than the models topic accepts "
+            f"({MODELS_TOPIC_MAX_MESSAGE_BYTES}): use smaller layers"
+        )
+    ensure_models_topic(bootstrap, topic, timeout=timeout)
+    producer = Producer({
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "message.max.bytes": MODELS_TOPIC_MAX_MESSAGE_BYTES,
+        "compression.type": "none",
+    })
+    result: dict[str, Any] = {}
+
+    def on_delivery(err, msg) -> None:
+        result["err"], result["msg"] = err, msg
+
+    producer.produce(topic, key=bundle.name.encode("utf-8"), value=payload, on_delivery=on_delivery)
+    remaining = producer.flush(timeout)
+    if remaining or "err" not in result:
+        raise ModelBundleError(f"publishing model {bundle.name!r} to {topic!r} timed out after {timeout:.0f}s")
+    if result["err"] is not None:
+        raise ModelBundleError(f"publishing model {bundle.name!r} to {topic!r} failed: {result['err']}")
+    return result["msg"].partition(), result["msg"].offset()
+
+
+def latest_bundle(
+    bootstrap: str,
+    topic: str = TOPICS.models,
+    name: str = "fraud-autoencoder",
+    timeout: float = 30.0,
+) -> ModelBundle | None:
+    """The newest bundle published under `name`, or None (no such topic, no such model, or
+    the model was withdrawn with a tombstone).
+
+    Reads every partition from the beginning up to the end offsets taken at the start,
+    without a consumer group (nothing is committed), keeping the last value for the key.
+    Compaction may not have run yet, so older versions are skipped over. A last record
+    that does not decode raises `ModelBundleError` naming its partition and offset.
+    """
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": f"fraudstream-bundle-reader-{os.getpid()}",
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+    })
+    try:
+        try:
+            md = consumer.list_topics(topic=topic, timeout=timeout)
+        except KafkaException as exc:
+            raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
+        tmeta = md.topics.get(topic)
+        if tmeta is None or tmeta.error is not None or not tmeta.partitions:
+            return None
+        key = name.encode("utf-8")
+        ends: dict[int, int] = {}
+        assignment = []
+        for p in tmeta.partitions:
+            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            if high > low:
+                ends[p] = high
+                assignment.append(TopicPartition(topic, p, low))
+        if not assignment:
+            return None
+        consumer.assign(assignment)
+        latest: tuple[int, int, bytes | None] | None = None  # (partition, offset, value)
+        deadline = time.monotonic() + timeout
+        pending = set(ends)
+        while pending:
+            if time.monotonic() > deadline:
+                raise ModelBundleError(
+                    f"reading {topic!r} did not reach the end offsets {ends} within {timeout:.0f}s"
+                )
+            msg = consumer.poll(0.5)
+            if msg is None:
+                # Transaction markers occupy offsets without being delivered: ask positions.
+                for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
+                    if tp.offset >= ends[tp.partition]:
+                        pending.discard(tp.partition)
+                continue
+            if msg.error():
+                raise ModelBundleError(f"reading {topic!r} failed: {msg.error()}")
+            if msg.key() == key:
+                latest = (msg.partition(), msg.offset(), msg.value())
+            if msg.offset() >= ends[msg.partition()] - 1:
+                pending.discard(msg.partition())
+        if latest is None or latest[2] is None:
+            return None
+        try:
+            return ModelBundle.from_bytes(latest[2])
+        except ModelBundleError as exc:
+            raise ModelBundleError(
+                f"the latest model {name!r} in {topic!r} (partition {latest[0]}, offset {latest[1]}) "
+                f"does not decode: {exc}"
+            ) from exc
+    finally:
+        consumer.close()
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a bundle depends on (for the scorer to compare)."""
+    import importlib.metadata as md
+    import platform
+
+    out = {"python": platform.python_version()}
+    for dist in ("tensorflow", "keras", "numpy", "scikit-learn", "pandas", "fastavro",
+                 "confluent-kafka", "fraudstream"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return out

@@ -1,0 +1,29 @@
+"""Package layout only (everything else is in pyproject.toml).
+
+One import namespace: the service folders stay at the top of the repository, where a
+reader looks for them, but are installed as subpackages of `fraudstream`, so installing
+this project never shadows another distribution's `scorer`, `trainer` or `monitor`.
+pyproject.toml cannot compute the subpackages of several mapped folders; this can.
+"""
+
+from setuptools import find_packages, setup
+
+PACKAGE_DIRS = {
+    "fraudstream": "fraudstream",
+    "fraudstream.producers": "producers",
+    "fraudstream.trainer": "trainer",
+    "fraudstream.scorer": "scorer",
+    "fraudstream.monitor": "monitor",
+    "fraudstream.embedded": "embedded",
+}
+
+
+def packages() -> list[str]:
+    found = []
+    for name, folder in PACKAGE_DIRS.items():
+        found.append(name)
+        found += [f"{name}.{sub}" for sub in find_packages(folder)]
+    return found
+
+
+setup(packages=packages(), package_dir=PACKAGE_DIRS)
