@@ -17,7 +17,7 @@ from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_se
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def cli(ksql_url: str, bootstrap: str, *args: str) -> subprocess.CompletedProcess:

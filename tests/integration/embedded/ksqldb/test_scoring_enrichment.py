@@ -21,7 +21,7 @@ from fraudstream.producers.users import UserPool
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 N = 600
 
 

@@ -20,7 +20,7 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     SqlStruct,
 )
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 
 
 def test_create_stream_columns_properties_and_identifier_case():

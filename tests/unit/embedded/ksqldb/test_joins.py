@@ -207,7 +207,7 @@ def test_the_scoring_join_takes_the_columnar_path_with_identical_bytes():
 
     from fraudstream.embedded.ksqldb.microbench import SOURCE, USERS, make_rows
 
-    root = Path(__file__).resolve().parents[3]
+    root = Path(__file__).resolve().parents[4]
     registry, admin = InMemorySchemaRegistry(), InMemoryTopicAdmin()
     admin.create_topic("users", 3, 1)
     user_schema = (root / "fraudstream" / "core" / "schemas" / "user.avsc").read_text()

@@ -24,7 +24,7 @@ from fraudstream.embedded.schema_registry.errors import (
 )
 from fraudstream.embedded.schema_registry.records import Record
 from fraudstream.embedded.schema_registry.store import SchemaStore, replay
-from tests.unit.schema_registry.evolutions import rec
+from tests.unit.embedded.schema_registry.evolutions import rec
 
 V1 = rec([{"name": "id", "type": "string"}])
 V2 = rec([{"name": "id", "type": "string"}, {"name": "amount", "type": "double", "default": 0.0}])

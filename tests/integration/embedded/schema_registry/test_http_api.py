@@ -9,8 +9,8 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from tests.integration.schema_registry.conftest import SR_JSON
-from tests.unit.schema_registry.evolutions import EVOLUTIONS, rec
+from tests.integration.embedded.schema_registry.conftest import SR_JSON
+from tests.unit.embedded.schema_registry.evolutions import EVOLUTIONS, rec
 
 pytestmark = pytest.mark.integration
 

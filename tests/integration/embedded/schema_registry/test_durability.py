@@ -17,8 +17,8 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from fraudstream.core import processes
-from tests.integration.schema_registry.conftest import SR_JSON
-from tests.unit.schema_registry.evolutions import rec
+from tests.integration.embedded.schema_registry.conftest import SR_JSON
+from tests.unit.embedded.schema_registry.evolutions import rec
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from fraudstream.clients.ksql_rest import KsqlClient, apply
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 
 def test_notebook_cells_run_against_the_pipeline(kafka_bootstrap: str, schema_registry_url: str,

@@ -61,7 +61,7 @@ def test_missing_tool_says_what_to_install(tmp_path: Path, tool: str):
         (bindir / name).symlink_to(target)
     env = {"PATH": str(bindir), "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = subprocess.run([sys.executable, "-m", "fraudstream.embedded.kafka", "resolve"], capture_output=True,
-                          text=True, env=env, cwd=Path(__file__).resolve().parents[3])
+                          text=True, env=env, cwd=Path(__file__).resolve().parents[4])
     assert proc.returncode == 5
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

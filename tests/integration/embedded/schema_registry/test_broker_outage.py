@@ -8,8 +8,8 @@ import pytest
 
 from fraudstream.embedded.kafka import KafkaBroker
 from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
-from tests.integration.schema_registry.conftest import SR_JSON
-from tests.unit.schema_registry.evolutions import rec
+from tests.integration.embedded.schema_registry.conftest import SR_JSON
+from tests.unit.embedded.schema_registry.evolutions import rec
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

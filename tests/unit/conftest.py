@@ -1,4 +1,4 @@
-"""Keep TensorFlow small in trainer tests: the machine's two cores are shared."""
+"""Keep TensorFlow small in tests that load a model: the machine's two cores are shared."""
 
 import os
 

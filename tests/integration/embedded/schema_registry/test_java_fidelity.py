@@ -20,7 +20,7 @@ import pytest
 
 from fraudstream.embedded.schema_registry.avro_schema import parse
 from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
-from tests.unit.schema_registry.evolutions import EVOLUTIONS
+from tests.unit.embedded.schema_registry.evolutions import EVOLUTIONS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

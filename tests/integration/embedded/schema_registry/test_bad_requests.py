@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 import httpx
 import pytest
 
-from tests.integration.schema_registry.conftest import SR_JSON
-from tests.unit.schema_registry.evolutions import rec
+from tests.integration.embedded.schema_registry.conftest import SR_JSON
+from tests.unit.embedded.schema_registry.evolutions import rec
 
 pytestmark = pytest.mark.integration
 

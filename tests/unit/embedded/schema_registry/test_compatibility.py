@@ -10,7 +10,7 @@ import pytest
 
 from fraudstream.embedded.schema_registry.avro_schema import parse
 from fraudstream.embedded.schema_registry.compatibility import CompatibilityLevel, can_read, check
-from tests.unit.schema_registry.evolutions import EVOLUTIONS, Evolution, rec
+from tests.unit.embedded.schema_registry.evolutions import EVOLUTIONS, Evolution, rec
 
 CASES = {e.id: e for e in EVOLUTIONS}
 
