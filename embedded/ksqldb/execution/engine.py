@@ -42,7 +42,8 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry, default
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry, TopicAdmin
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, MetaStore
 from fraudstream.embedded.ksqldb.sql.parser import parse
-from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline, TimestampExtractor
+from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
+from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor, timestamp_column
 from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery, Planner, loc_prefix
 from fraudstream.embedded.ksqldb.expr import runtime_ops
 from fraudstream.embedded.ksqldb.execution.sandbox import AdminOverlay, RegistryOverlay
@@ -574,28 +575,7 @@ class Engine:
         return ctx.registry.register(subject, json.dumps(schema))
 
     def _timestamp(self, props, schema: LogicalSchema) -> tuple[str | None, str | None]:
-        ts = _prop_str(props, "TIMESTAMP")
-        fmt = _prop_str(props, "TIMESTAMP_FORMAT")
-        if ts is None:
-            return None, None
-        name = ts.upper() if not (ts.startswith("`") or ts.startswith('"')) else ts.strip('`"')
-        col = schema.find(name) or schema.find(ts)
-        if col is None:
-            raise KsqlStatementError(
-                f"The TIMESTAMP column set in the WITH clause does not exist in the schema: '{name}'"
-            )
-        base = col.type.base
-        if base == "STRING" and fmt is None:
-            raise KsqlStatementError(
-                f"Timestamp column, `{col.name}`, should be LONG(INT64), TIMESTAMP, or a String "
-                "with a timestamp_format specified."
-            )
-        if base not in ("BIGINT", "TIMESTAMP", "STRING"):
-            raise KsqlStatementError(
-                f"Timestamp column, `{col.name}`, should be LONG(INT64), TIMESTAMP, or a String "
-                "with a timestamp_format specified."
-            )
-        return col.name, fmt
+        return timestamp_column(schema, _prop_str(props, "TIMESTAMP"), _prop_str(props, "TIMESTAMP_FORMAT"))
 
     def _canonical_create(self, stmt: tree.CreateSource, source: DataSource) -> str:
         cols = ", ".join(
@@ -754,9 +734,10 @@ class Engine:
             slot = plan.scope.sources[0].columns[src.timestamp_column]
             src_ts = TimestampExtractor(slot.index, slot.type, src.timestamp_format)
         sink_ts = None
-        if sink.timestamp_column and sink.timestamp_column not in {c.name for c in sink.schema.key}:
-            idx = [c.name for c in sink.schema.value].index(sink.timestamp_column)
-            sink_ts = TimestampExtractor(idx, sink.schema.value[idx].type, sink.timestamp_format)
+        if sink.timestamp_column:
+            sink_cols = list(sink.schema.key) + list(sink.schema.value)
+            idx = [c.name for c in sink_cols].index(sink.timestamp_column)
+            sink_ts = TimestampExtractor(idx, sink_cols[idx].type, sink.timestamp_format)
         if plan.aggregate is not None:
             from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
 

@@ -18,7 +18,6 @@ ksqlDB does); a record that cannot be decoded, filtered or encoded is skipped an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from fraudstream.embedded.ksqldb.sql import tree
@@ -28,6 +27,7 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.plan.joins import hashable
 from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
+from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 
@@ -74,35 +74,6 @@ def emit_where(comp: ExprCompiler, where: tree.Expr, add: Callable[[str], None])
     add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
     add("            _w = None")
     add("        if not _w:")
-
-
-@dataclass
-class TimestampExtractor:
-    """ROWTIME from a value column (`WITH (TIMESTAMP='col'[, TIMESTAMP_FORMAT=...])`)."""
-
-    slot: int
-    type: SqlType
-    fmt: str | None = None
-
-    def function(self) -> Callable[[Any], int]:
-        if self.type.base == "STRING":
-            from fraudstream.embedded.ksqldb.expr.functions.java_time import parse_to_millis
-
-            fmt = self.fmt or "yyyy-MM-dd'T'HH:mm:ss.SSS"
-
-            def parse(v: Any) -> int:
-                if v is None:
-                    raise EvaluationError("Timestamp column is NULL")
-                return parse_to_millis(v, fmt)
-
-            return parse
-
-        def as_long(v: Any) -> int:
-            if v is None:
-                raise EvaluationError("Timestamp column is NULL")
-            return int(v)
-
-        return as_long
 
 
 class QueryPipeline:
@@ -297,7 +268,10 @@ class QueryPipeline:
             if sink_ts is not None:
                 ns["_sink_ts"] = sink_ts.function()
                 add("        try:")
-                add(f"            ts = _sink_ts({vals[sink_ts.slot]})")
+                # the slot counts the sink's key columns first, then its value columns
+                nko = len(key_exprs)
+                ts_var = f"_k{sink_ts.slot}" if sink_ts.slot < nko else vals[sink_ts.slot - nko]
+                add(f"            ts = _sink_ts({ts_var})")
                 add("        except Exception as e:")
                 add("            errs.append(('timestamp', _reason(e), rec))")
                 add("            continue")

@@ -1,0 +1,79 @@
+"""Timestamp extraction (`WITH (TIMESTAMP=..., TIMESTAMP_FORMAT=...)`) on sources and sinks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fraudstream.embedded.ksqldb import (
+    Engine,
+    InMemorySchemaRegistry,
+    InMemoryTopicAdmin,
+    InputRecord,
+    KsqlStatementError,
+)
+
+
+@pytest.fixture
+def engine():
+    return Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), None)
+
+
+def _run(engine, qid, records):
+    return engine.queries[qid].pipeline.process(records)
+
+
+def test_source_timestamp_column_sets_rowtime_and_drops_negative_or_null(engine):
+    engine.execute(
+        "CREATE STREAM S (K STRING KEY, TS BIGINT, V INT) WITH (KAFKA_TOPIC='s', "
+        "VALUE_FORMAT='JSON', PARTITIONS=1, TIMESTAMP='ts');"
+        "CREATE STREAM O AS SELECT K, V, ROWTIME AS RT FROM S;"
+    )
+    recs = [
+        InputRecord(b"a", b'{"TS": 42, "V": 1}', 7, 0, 0),
+        InputRecord(b"b", b'{"TS": -1, "V": 2}', 7, 0, 1),
+        InputRecord(b"c", b'{"TS": null, "V": 3}', 7, 0, 2),
+    ]
+    out, errs = _run(engine, "CSAS_O_1", recs)
+    assert [(o.timestamp, json.loads(o.value)) for o in out] == [(42, {"V": 1, "RT": 42})]
+    assert [(e.stage, e.offset) for e in errs] == [("timestamp", 1), ("timestamp", 2)]
+
+
+def test_string_timestamp_needs_a_format_and_unparsable_values_are_logged(engine):
+    with pytest.raises(KsqlStatementError, match="A String timestamp field has been specified"):
+        engine.execute(
+            "CREATE STREAM S (TS STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', "
+            "PARTITIONS=1, TIMESTAMP='TS');"
+        )
+    engine.execute(
+        "CREATE STREAM S (TS STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1, "
+        "TIMESTAMP='TS', TIMESTAMP_FORMAT='yyyy-MM-dd''T''HH:mm:ssX');"
+        "CREATE STREAM O AS SELECT * FROM S;"
+    )
+    out, errs = _run(engine, "CSAS_O_1", [
+        InputRecord(None, b'{"TS": "1970-01-01T00:00:01Z"}', 7, 0, 0),
+        InputRecord(None, b'{"TS": "yesterday"}', 7, 0, 1),
+    ])
+    assert [o.timestamp for o in out] == [1000]
+    assert len(errs) == 1 and "Unable to parse string timestamp" in errs[0].reason
+
+
+def test_format_only_for_string_columns(engine):
+    with pytest.raises(KsqlStatementError, match="can only be used when the timestamp column is of type STRING"):
+        engine.execute(
+            "CREATE STREAM S (TS BIGINT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', "
+            "PARTITIONS=1, TIMESTAMP='TS', TIMESTAMP_FORMAT='yyyy');"
+        )
+
+
+def test_sink_timestamp_may_be_a_key_column(engine):
+    engine.execute(
+        "CREATE STREAM S (K BIGINT KEY, V INT) WITH (KAFKA_TOPIC='s', KEY_FORMAT='JSON', "
+        "VALUE_FORMAT='JSON', PARTITIONS=1);"
+        "CREATE STREAM O WITH (TIMESTAMP='K') AS SELECT K, V FROM S;"
+    )
+    out, errs = _run(engine, "CSAS_O_1", [InputRecord(b"5", b'{"V": 1}', 7, 0, 0),
+                                          InputRecord(b"-5", b'{"V": 2}', 7, 0, 1)])
+    assert [o.timestamp for o in out] == [5]
+    assert [e.stage for e in errs] == ["timestamp"]
