@@ -125,6 +125,16 @@ def exception_matches(expected: dict[str, Any], err: Exception) -> str | None:
 # ------------------------------------------------------------------ the run
 
 
+def _headers(spec: list[dict] | None) -> tuple[tuple[str, bytes | None], ...]:
+    """A QTT record's `headers`: [{"KEY": k, "VALUE": base64 or null}, ...]."""
+    import base64
+
+    return tuple(
+        (h["KEY"], None if h.get("VALUE") is None else base64.b64decode(h["VALUE"]))
+        for h in spec or ()
+    )
+
+
 class _Topics:
     def __init__(self) -> None:
         self.records: dict[str, list[OutputRecord]] = {}
@@ -309,6 +319,9 @@ class CaseRunner:
                     return f"topic {topic} record {i}: key mismatch: expected {e.get('key')!r}, got {ak!r}"
                 if not matching.matches(e.get("value"), av):
                     return f"topic {topic} record {i}: value mismatch: expected {e.get('value')!r}, got {av!r}"
+                if e.get("headers") is not None and tuple(a.headers or ()) != _headers(e["headers"]):
+                    return (f"topic {topic} record {i}: headers mismatch: expected {e['headers']!r}, "
+                            f"got {list(a.headers or ())!r}")
                 if "timestamp" in e:
                     ts = int(e["timestamp"])
                     if not (ts == 0 and only_inserts) and ts != a.timestamp:
@@ -441,7 +454,7 @@ class CaseRunner:
                 source = self._reader_source(topic)
                 kb, vb = self._encode(source, rec, topic)
                 ts = int(rec.get("timestamp", 0))
-                self.deliver(OutputRecord(topic, kb, vb, ts, ()))
+                self.deliver(OutputRecord(topic, kb, vb, ts, _headers(rec.get("headers"))))
         except Exception as e:  # noqa: BLE001
             if expected_exc:
                 return Result(name, "failed", f"expected exception {expected_exc.get('message')!r}, got {type(e).__name__}: {e}")

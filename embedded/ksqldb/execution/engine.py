@@ -57,6 +57,7 @@ from fraudstream.embedded.ksqldb.catalog.schema import (
 )
 from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
 from fraudstream.embedded.ksqldb.serde.avro import columns_from_schema, schema_for_columns
+from fraudstream.embedded.ksqldb.serde.headers import check_header_column, check_header_columns
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType, quote_identifier
 
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -377,9 +378,11 @@ class Engine:
                     )
                 key_cols.append(Column(el.name, el.type, KEY))
             elif el.constraint in ("HEADERS", "HEADER"):
+                check_header_column(el.name, el.type, el.header_key)
                 header_cols.append(Column(el.name, el.type, HEADER, el.header_key))
             else:
                 value_cols.append(Column(el.name, el.type, VALUE))
+        check_header_columns(header_cols)
         seen: set[str] = set()
         for c in key_cols + value_cols + header_cols:
             if c.name in seen:
@@ -720,7 +723,7 @@ class Engine:
                   coercions=None) -> QueryPipeline:
         src = plan.source
         key_in = make_key_serde(src.schema.key, src.effective_key_format, ctx.serde)
-        value_in = make_value_serde(src.schema.value, src.value_format, src.value_features, ctx.serde)
+        value_in = make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde)
         key_out = make_key_serde(
             sink.schema.key, sink.effective_key_format, ctx.serde,
             schema_id=sink.key_schema_id, physical=sink.key_schema_physical,
@@ -749,7 +752,7 @@ class Engine:
         if plan.join is not None:
             right = plan.join.right
             table["table_key_in"] = make_key_serde(right.schema.key, right.effective_key_format, ctx.serde)
-            table["table_value_in"] = make_value_serde(right.schema.value, right.value_format,
+            table["table_value_in"] = make_value_serde(right.schema.value_only, right.value_format,
                                                        right.value_features, ctx.serde)
             if right.timestamp_column:
                 slot = plan.scope.sources[1].columns[right.timestamp_column]
@@ -792,6 +795,8 @@ class Engine:
             )
         if target.is_source:
             raise KsqlStatementError(f"Cannot insert into read-only stream: {target.name}")
+        if target.schema.headers:
+            raise KsqlStatementError(f"Cannot insert into {target.name} because it has header columns")
         cfg = self._config(ctx.props)
         assert stmt.query is not None
         plan = Planner(ctx.state.metastore, self.functions, cfg).plan(stmt.query, target.name, persistent=True)
@@ -857,6 +862,11 @@ class Engine:
         if target.is_source:
             raise KsqlStatementError(f"Cannot insert values into read-only {target.kind.lower()}: {target.name}")
         all_cols = list(target.schema.key) + list(target.schema.value_only)
+        header_names = {c.name for c in target.schema.headers}
+        rejected = [c.name for c in target.schema.headers] if stmt.columns is None else [
+            n for n in stmt.columns if n in header_names]
+        if rejected:
+            raise KsqlStatementError(f"Cannot insert into HEADER columns: {', '.join(rejected)}")
         if stmt.columns is None:
             columns = [c.name for c in all_cols]
         else:
@@ -953,7 +963,7 @@ class Engine:
         self._transient_counter += 1
         query_id = f"transient_{src.name}_{int(time.time() * 1000) % 10**10}{self._transient_counter}"
         key_in = make_key_serde(src.schema.key, src.effective_key_format, self.serde)
-        value_in = make_value_serde(src.schema.value, src.value_format, src.value_features, self.serde)
+        value_in = make_value_serde(src.schema.value_only, src.value_format, src.value_features, self.serde)
         src_ts = None
         if src.timestamp_column:
             slot = plan.scope.sources[0].columns[src.timestamp_column]

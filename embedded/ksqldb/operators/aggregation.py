@@ -41,10 +41,11 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
     _reason,
     _safe,
     emit_key_decode,
+    emit_value_decode,
     emit_where,
 )
 from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery
-from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 
 DEFAULT_GRACE_MS = 24 * 3600 * 1000
@@ -113,11 +114,7 @@ class AggregationPipeline:
         add = lines.append
         emit_key_decode(add, nkey)
         add("        sk = _hk(k)" if table else "        sk = None")
-        add("        try:")
-        add("            v = _vdec(rec[1])")
-        add("        except Exception as e:")
-        add("            errs.append(('deserialize value', _reason(e), rec))")
-        add("            continue")
+        emit_value_decode(add, ns, plan.source)
         add("        ts = rec[2]")
         add("        if v is None:")
         # a stream's NULL value has nothing to aggregate; a table's is a deletion
@@ -333,7 +330,7 @@ class AggregationPipeline:
         except Exception as e:  # noqa: BLE001
             errs.append(("serialize", _reason(e), rec))
             return
-        outputs.append(OutputRecord(self.sink_topic, kb, vb, new_ts, ()))
+        outputs.append(OutputRecord(self.sink_topic, kb, vb, new_ts, headers_of(rec)))
 
     def _expire(self) -> None:
         """Forget windows no record can reach any more (closed after their grace)."""

@@ -29,6 +29,7 @@ from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.headers import header_appender
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 
 _SAFE_NODES = (
@@ -61,6 +62,26 @@ def emit_key_decode(add: Callable[[str], None], nkey: int) -> None:
         add("            continue")
     else:
         add("        k = ()")
+
+
+#: the record's headers in generated code (tuples may omit them); `_for_messages`
+#: rewrites it for confluent-kafka Message objects
+REC_HEADERS = "(rec[5] if len(rec) > 5 else ())"
+_MSG_HEADERS = "(rec.headers() or ())"
+
+
+def emit_value_decode(add: Callable[[str], None], ns: dict[str, Any], source) -> None:
+    """Generated value decode: `v` is the list of value columns then header columns (the
+    source row layout); a value that does not decode skips the record with a log entry."""
+    add("        try:")
+    add("            v = _vdec(rec[1])")
+    append = header_appender(source.schema.headers)
+    if append is not None:
+        ns["_hv"] = append
+        add(f"            v = _hv(v, {REC_HEADERS})")
+    add("        except Exception as e:")
+    add("            errs.append(('deserialize value', _reason(e), rec))")
+    add("            continue")
 
 
 def emit_where(comp: ExprCompiler, where: tree.Expr, add: Callable[[str], None]) -> None:
@@ -147,11 +168,7 @@ class QueryPipeline:
         add = lines.append
         add("    for rec in batch:")
         emit_key_decode(add, nkey)
-        add("        try:")
-        add("            v = _vdec(rec[1])")
-        add("        except Exception as e:")
-        add("            errs.append(('deserialize value', _reason(e), rec))")
-        add("            continue")
+        emit_value_decode(add, ns, plan.source)
         add("        ts = rec[2]")
 
         key_exprs = plan.key_exprs
@@ -205,7 +222,7 @@ class QueryPipeline:
             kk = emit_keys("            ", only_key_refs=plan.partitioned)
             kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             add("            try:")
-            add(f"                out.append(_new(_OR, (_sink, {kenc}, None, ts, ())))")
+            add(f"                out.append(_new(_OR, (_sink, {kenc}, None, ts, " + REC_HEADERS + ")))")
             add("            except Exception as e:")
             add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -233,7 +250,7 @@ class QueryPipeline:
             if is_table and not self.transient:
                 kk = emit_keys("            ")
                 add("            try:")
-                add(f"                out.append(_new(_OR, (_sink, _kenc({kk}), None, ts, ())))")
+                add(f"                out.append(_new(_OR, (_sink, _kenc({kk}), None, ts, " + REC_HEADERS + ")))")
                 add("            except Exception as e:")
                 add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -282,7 +299,7 @@ class QueryPipeline:
             if not key_exprs:
                 kenc = "None"
             add("        try:")
-            add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc({row}), ts, ())))")
+            add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc({row}), ts, " + REC_HEADERS + ")))")
             add("        except Exception as e:")
             add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")
@@ -337,6 +354,7 @@ class QueryPipeline:
         rows = self.table_rows
         complex_key = self.plan.join is not None and self.plan.join.key_type.base in ("STRUCT", "ARRAY")
         ts_fn, ts_slot = self._table_ts, self._table_ts_slot
+        hv = header_appender(self.plan.join.right.schema.headers) if self.plan.join is not None else None
         errs: list = []
         for rec in batch:
             try:
@@ -353,6 +371,8 @@ class QueryPipeline:
                 continue
             try:
                 v = vdec(rec[1])
+                if hv is not None:
+                    v = hv(v, rec[5] if len(rec) > 5 else ())
             except Exception as e:  # noqa: BLE001
                 errs.append(("deserialize value", _reason(e), rec))
                 continue
@@ -372,8 +392,8 @@ class QueryPipeline:
 
     def update_table_messages(self, msgs: Sequence[Any]) -> list[ErrorRecord]:
         """`update_table` for confluent-kafka `Message` objects."""
-        return self.update_table([(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset())
-                                  for m in msgs])
+        return self.update_table([(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(),
+                                   m.headers() or ()) for m in msgs])
 
     def reset_table(self) -> None:
         """Forget every table row (before the runtime rebuilds the state)."""
@@ -448,7 +468,8 @@ _MSG_ACCESSORS = {
 
 def _for_messages(source: str, name: str, new_name: str) -> str:
     """The same generated loop reading confluent-kafka Message objects instead of tuples."""
-    out = re.sub(r"rec\[[0-4]\]", lambda m: _MSG_ACCESSORS[m.group(0)], source)
+    out = source.replace(REC_HEADERS, _MSG_HEADERS)
+    out = re.sub(r"rec\[[0-4]\]", lambda m: _MSG_ACCESSORS[m.group(0)], out)
     return out.replace(f"def {name}(", f"def {new_name}(", 1)
 
 
@@ -489,7 +510,7 @@ class _ColumnarPath:
         if not isinstance(vout, AvroValueSerde) or vout.physical or vout.unwrapped or vout._codec is None:
             return None
         value_cols = src.schema.value
-        if not ColumnarDelimitedReader.supports(value_cols):
+        if src.schema.headers or not ColumnarDelimitedReader.supports(value_cols):
             return None
         nkey = len(src.schema.key)
         nval = len(value_cols)
@@ -608,7 +629,7 @@ class _ColumnarPath:
         segargs = "".join(f", _g{k}[i]" for k in range(len(runs)))
         add("        try:")
         kenc = f"_kenc({kk})" if keys else "None"
-        add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc([{', '.join(vals)}]{segargs}), ts, ())))")
+        add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc([{', '.join(vals)}]{segargs}), ts, " + REC_HEADERS + ")))")
         add("        except Exception as e:")
         add("            errs.append(('serialize', _reason(e), rec))")
         add("    return out, errs")

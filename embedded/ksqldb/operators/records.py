@@ -21,6 +21,14 @@ class InputRecord(NamedTuple):
     headers: Headers = ()
 
 
+def headers_of(rec) -> Headers:
+    """The headers of an input record: a tuple (headers optional) or a confluent-kafka
+    Message. A query forwards them to its sink, as Kafka Streams does."""
+    if isinstance(rec, tuple):
+        return rec[5] if len(rec) > 5 else ()
+    return tuple(rec.headers() or ())
+
+
 class OutputRecord(NamedTuple):
     topic: str
     key: bytes | None

@@ -118,6 +118,9 @@ class FakeMessage:
     def offset(self):
         return self._r[4]
 
+    def headers(self):
+        return self._r[5] if len(self._r) > 5 and self._r[5] else None
+
 
 def test_process_messages_equals_process_for_both_paths():
     engine, p = pipeline_engine()
