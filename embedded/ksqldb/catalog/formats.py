@@ -83,32 +83,72 @@ def parse_delimiter(value: str, prop: str = "VALUE_DELIMITER") -> str:
     return value
 
 
+#: serde features each format supports (ksqlDB's `Format.supportedFeatures()`)
+SUPPORTED_FEATURES: dict[str, frozenset[str]] = {
+    "JSON": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
+    "AVRO": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
+    "PROTOBUF": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
+    "JSON_SR": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
+    "KAFKA": frozenset({UNWRAP_SINGLES}),
+    "DELIMITED": frozenset({UNWRAP_SINGLES}),
+    "NONE": frozenset(),
+}
+
+
 def supports_wrapping(fmt: str) -> bool:
-    return fmt in ("JSON", "AVRO", "PROTOBUF", "JSON_SR")
+    """Both wrapped and unwrapped single values: the format has a choice to record."""
+    return SUPPORTED_FEATURES.get(fmt, frozenset()) >= {WRAP_SINGLES, UNWRAP_SINGLES}
 
 
 def default_key_features(fmt: str, key_columns: list[Column]) -> SerdeFeatures:
+    """A single key column is always unwrapped where the format could do either."""
     if supports_wrapping(fmt) and len(key_columns) == 1:
         return SerdeFeatures(frozenset({UNWRAP_SINGLES}))
     return SerdeFeatures()
 
 
-def value_features(fmt: str, wrap_single_value: bool | None, value_columns: list[Column]) -> SerdeFeatures:
-    if wrap_single_value is None:
-        return SerdeFeatures()
-    if wrap_single_value:
-        if fmt in ("KAFKA", "DELIMITED"):
+def config_wrap_single_values(value: object) -> bool | None:
+    """`ksql.persistence.wrap.single.values`: unset (None), or a boolean."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() == "true"
+
+
+def value_features(
+    fmt: str, wrap_single_value: bool | None, value_columns: list[Column],
+    config_wrap: bool | None = None,
+) -> SerdeFeatures:
+    """ksqlDB's value wrapping rules: an explicit `WRAP_SINGLE_VALUE` must be supported by
+    the format and needs a single value column; otherwise a single column takes the
+    server's `ksql.persistence.wrap.single.values` when the format supports it."""
+    supported = SUPPORTED_FEATURES.get(fmt, frozenset())
+    single = len(value_columns) == 1
+    if wrap_single_value is not None:
+        feature = WRAP_SINGLES if wrap_single_value else UNWRAP_SINGLES
+        if feature not in supported:
             raise KsqlStatementError(
-                f"Format '{fmt}' does not support 'WRAP_SINGLE_VALUE' set to 'true'."
+                f"Format '{fmt}' does not support 'WRAP_SINGLE_VALUE' set to "
+                f"'{'true' if wrap_single_value else 'false'}'."
             )
-        return SerdeFeatures(frozenset({WRAP_SINGLES}))
-    if len(value_columns) > 1:
-        raise KsqlStatementError(
-            "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
-        )
-    if fmt in ("KAFKA", "DELIMITED"):
+        if not single:
+            raise KsqlStatementError(
+                "'WRAP_SINGLE_VALUE' is only valid for single-field value schemas"
+            )
+        return SerdeFeatures(frozenset({feature}))
+    if not single or config_wrap is None:
         return SerdeFeatures()
-    return SerdeFeatures(frozenset({UNWRAP_SINGLES}))
+    feature = WRAP_SINGLES if config_wrap else UNWRAP_SINGLES
+    return SerdeFeatures(frozenset({feature})) if feature in supported else SerdeFeatures()
+
+
+def _check_none(columns: list[Column]) -> None:
+    if columns:
+        raise KsqlStatementError(
+            "The 'NONE' format can only be used when no columns are defined. Got: ["
+            + ", ".join(str(c) for c in columns) + "]"
+        )
 
 
 def _persistence(columns: list[Column], features: SerdeFeatures) -> str:
@@ -178,6 +218,7 @@ def validate_key(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures
     check_map_keys(columns)
     name = fmt.name
     if name == "NONE":
+        _check_none(columns)
         return
     reason = None
     if name == "KAFKA" and len(columns) > 1:
@@ -209,6 +250,9 @@ def validate_key(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures
 
 def validate_value(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures) -> None:
     name = fmt.name
+    if name == "NONE":
+        _check_none(columns)
+        return
     reason = None
     if name == "KAFKA" and len(columns) > 1:
         reason = (

@@ -32,6 +32,7 @@ from fraudstream.embedded.ksqldb.catalog.formats import (
     SerdeFeatures,
     check_format_name,
     check_properties,
+    config_wrap_single_values,
     default_key_features,
     parse_delimiter,
     validate_key,
@@ -413,7 +414,8 @@ class Engine:
 
         schema = LogicalSchema.of(key_cols, value_cols, header_cols)
         kfeat = default_key_features(key_fmt_effective.name, key_cols)
-        vfeat = value_features(value_fmt.name, wrap, value_cols)
+        vfeat = value_features(value_fmt.name, wrap, value_cols,
+                               config_wrap_single_values(cfg.get("ksql.persistence.wrap.single.values")))
         validate_key(key_fmt_effective, key_cols, kfeat)
         validate_value(value_fmt, value_cols, vfeat)
         ts_col, ts_fmt = self._timestamp(props, schema)
@@ -626,6 +628,12 @@ class Engine:
             )
         cfg = self._config(ctx.props)
         assert stmt.query is not None
+        pby = stmt.query.partition_by or []
+        if len(pby) == 1 and isinstance(pby[0], tree.NullLiteral):
+            # ksqlDB's analyzer: PARTITION BY NULL makes a keyless result (format NONE)
+            explicit = _prop_str(props, "KEY_FORMAT") or _prop_str(props, "FORMAT")
+            if explicit is not None and explicit.upper() != "NONE":
+                raise KsqlStatementError("Key format specified for stream without key columns.")
         planner = Planner(ctx.state.metastore, self.functions, cfg)
         plan = planner.plan(stmt.query, stmt.name, persistent=True, sink_kind=stmt.kind)
         src = plan.source
@@ -644,9 +652,7 @@ class Engine:
         for fprop in ("FORMAT", "KEY_FORMAT", "VALUE_FORMAT"):
             if props.get(fprop) is not None:
                 check_format_name(str(props[fprop]))
-        explicit_key_format = props.get("KEY_FORMAT") is not None
-        if not key_cols and explicit_key_format:
-            raise KsqlStatementError("Key format specified for stream without key columns.")
+        explicit_key_format = props.get("KEY_FORMAT") is not None or props.get("FORMAT") is not None
         src_key_fmt = src.effective_key_format
         default_key = src_key_fmt if src_key_fmt.name != "NONE" else FormatInfo(
             check_format_name(str(cfg.get("ksql.persistence.default.format.key") or "KAFKA"))
@@ -654,11 +660,12 @@ class Engine:
         if src.key_format.name != "NONE" and src_key_fmt.name == "NONE":
             default_key = src.key_format
         key_fmt, value_fmt, _ = self._formats(props, cfg, default_key=default_key, default_value=src.value_format)
-        if not key_cols:
+        if not key_cols and not explicit_key_format:
             key_fmt = FormatInfo("NONE")
         wrap = _prop_bool(props, "WRAP_SINGLE_VALUE")
         kfeat = default_key_features(key_fmt.name, key_cols)
-        vfeat = value_features(value_fmt.name, wrap, value_cols)
+        vfeat = value_features(value_fmt.name, wrap, value_cols,
+                               config_wrap_single_values(cfg.get("ksql.persistence.wrap.single.values")))
         validate_key(key_fmt, key_cols, kfeat)
         validate_value(value_fmt, value_cols, vfeat)
         schema = LogicalSchema.of(key_cols, value_cols)

@@ -258,3 +258,26 @@ def test_columnar_reader_declines_quotes_commons_csv_would_reject():
     with pytest.raises(SerdeError):
         row.decode(b'"ab"c,1.0')
     assert reader.read([b'"a,b",1.0', b'"",2']).to_pylist() == [{"c0": "a,b", "c1": 1.0}, {"c0": None, "c1": 2.0}]
+
+
+def test_value_wrapping_follows_explicit_property_then_server_config():
+    from fraudstream.embedded.ksqldb.catalog.formats import UNWRAP_SINGLES, WRAP_SINGLES, value_features
+
+    one, two = [Column("A", INTEGER)], [Column("A", INTEGER), Column("B", INTEGER)]
+    assert value_features("JSON", None, one, config_wrap=False).features == {UNWRAP_SINGLES}
+    assert value_features("KAFKA", None, one, config_wrap=False).features == {UNWRAP_SINGLES}
+    assert value_features("KAFKA", None, one, config_wrap=True).features == frozenset()
+    assert value_features("AVRO", True, one).features == {WRAP_SINGLES}
+    assert value_features("JSON", None, two, config_wrap=False).features == frozenset()
+    with pytest.raises(KsqlStatementError, match="only valid for single-field value schemas"):
+        value_features("JSON", True, two)
+    with pytest.raises(KsqlStatementError, match="Format 'DELIMITED' does not support 'WRAP_SINGLE_VALUE' set to 'true'"):
+        value_features("DELIMITED", True, one)
+
+
+def test_none_format_carries_no_columns():
+    validate_key(FormatInfo("NONE"), [], SerdeFeatures())
+    with pytest.raises(KsqlStatementError, match=r"The 'NONE' format can only be used when no columns are defined. Got: \[`K` INTEGER KEY\]"):
+        validate_key(FormatInfo("NONE"), [Column("K", INTEGER, KEY)], SerdeFeatures())
+    with pytest.raises(KsqlStatementError, match="The 'NONE' format can only be used"):
+        validate_value(FormatInfo("NONE"), [Column("V", INTEGER)], SerdeFeatures())
