@@ -19,7 +19,6 @@ Store calls run in the threadpool: a write blocks until Kafka acknowledged it.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -31,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fraudstream.embedded.schema_registry import jsontext
 from fraudstream.embedded.schema_registry.errors import SchemaRegistryError
 from fraudstream.embedded.schema_registry.store import SchemaStore
 
@@ -106,7 +106,7 @@ def flag(request: Request, name: str) -> bool:
 
 
 def _json_bytes(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return jsontext.dumps_bytes(payload)
 
 
 def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) -> Starlette:
@@ -143,7 +143,7 @@ def create_app(store: SchemaStore, *, max_body_bytes: int = DEFAULT_MAX_BODY) ->
         if not data.strip():
             raise _ProtocolError(422, "Request body is empty; expected a JSON object")
         try:
-            parsed = json.loads(data)
+            parsed = jsontext.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise _ProtocolError(400, f"Request body is not valid JSON: {exc}") from None
         if not isinstance(parsed, dict):

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from fraudstream.embedded.schema_registry import jsontext
 from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
 
 PRIMITIVES = frozenset({"null", "boolean", "int", "long", "float", "double", "bytes", "string"})
@@ -110,8 +111,13 @@ def parse(text: str) -> AvroSchema:
     if not text.strip():
         raise InvalidSchemaError("Empty schema")
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: cannot be stored as UTF-8 text
+        raise InvalidSchemaError(f"Invalid schema {_clip(text)}, details: not valid Unicode: {exc.reason} "
+                                 f"at position {exc.start}") from None
+    try:
+        raw = jsontext.loads(text)
+    except ValueError as exc:
         raise InvalidSchemaError(f"Invalid schema {_clip(text)}, details: not valid JSON: {exc}") from None
     try:
         root = _Parser().parse(raw, None)

@@ -511,8 +511,12 @@ class SchemaStore:
                            references: list[dict[str, Any]] | None = None) -> list[str]:
         """POST /compatibility/subjects/{s}/versions[/{v}]: reasons against (empty: compatible).
 
-        `version=None` checks against all live versions; "latest" on a subject without live
-        versions is compatible, as in the real registry.
+        `version=None` checks against all live versions; with no live version to compare
+        against (an unknown subject included) the answer is "compatible", for `None` and
+        "latest" alike, while a numbered version that does not exist is 40402 — what
+        cp-schema-registry 8.1 answers (`CompatibilityResource`: `get(subject, version)`
+        returns null; only a non-latest version throws `versionNotFoundException`). The
+        schema is validated first either way (422 for an invalid one).
         """
         v = None if version is None else parse_version(version)
         new = self._parse_new(schema, schema_type, references)
@@ -521,9 +525,9 @@ class SchemaStore:
             live = self._entries(subject, deleted=False)
             if v is None or v == LATEST:
                 previous = self._history(live)
-                if v is None and not live and not self._entries(subject, deleted=True):
-                    raise SubjectNotFoundError(subject)
             else:
+                if not live:
+                    raise VersionNotFoundError(v)
                 entry = self.get_version(subject, v)
                 previous = self._history([entry])
                 if level.transitive:

@@ -8,7 +8,19 @@ nothing reaches Kafka or the registry until the request is known to be valid.
 
 from __future__ import annotations
 
+from fraudstream.embedded.ksqldb.errors import KsqlError
 from fraudstream.embedded.ksqldb.interfaces import RegisteredSchema, SchemaRegistry, TopicAdmin, TopicInfo
+
+
+def check_topic_counts(name: str, partitions: int, replicas: int) -> None:
+    """Refuse counts the broker refuses, with the broker's words, before anything is
+    applied (the sandbox checks too, so a request with a bad count changes nothing)."""
+    if partitions < 1:
+        raise KsqlError(f"Could not create topic '{name}': Number of partitions was set to an invalid "
+                        f"non-positive value.")
+    if replicas < 1 and replicas != -1:
+        raise KsqlError(f"Could not create topic '{name}': Replication factor must be larger than 0, or -1 "
+                        f"to use the default value.")
 
 
 class AdminOverlay:
@@ -18,6 +30,7 @@ class AdminOverlay:
         self.deleted: set[str] = set()
 
     def create_topic(self, name: str, partitions: int, replicas: int, config: dict[str, str] | None = None) -> None:
+        check_topic_counts(name, partitions, replicas)
         if self.describe_topic(name) is None:
             self.created[name] = TopicInfo(name, partitions, replicas, dict(config or {}))
             self.deleted.discard(name)

@@ -6,6 +6,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.embedded.ksqldb.execution.sandbox import check_topic_counts
 from fraudstream.embedded.ksqldb.interfaces import TopicInfo
 
 
@@ -15,9 +16,12 @@ class KafkaTopicAdmin:
         self.timeout = timeout
 
     def create_topic(self, name: str, partitions: int, replicas: int, config: dict[str, str] | None = None) -> None:
-        future = self.admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replicas, config=dict(config or {}))],
-            operation_timeout=self.timeout)[name]
+        check_topic_counts(name, partitions, replicas)  # librdkafka would raise ValueError
+        try:
+            new = NewTopic(name, num_partitions=partitions, replication_factor=replicas, config=dict(config or {}))
+        except (ValueError, TypeError) as exc:
+            raise KsqlError(f"Could not create topic '{name}': {exc}") from None
+        future = self.admin.create_topics([new], operation_timeout=self.timeout)[name]
         try:
             future.result(self.timeout)
         except KafkaException as exc:

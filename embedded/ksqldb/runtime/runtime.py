@@ -12,8 +12,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.execution.engine import Engine, PersistentQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
@@ -23,6 +26,24 @@ from fraudstream.embedded.ksqldb.runtime.registry import HttpSchemaRegistry
 from fraudstream.embedded.ksqldb.runtime.writer import KafkaRecordWriter
 
 log = logging.getLogger("fraudstream.embedded.ksqldb.runtime")
+
+
+@contextmanager
+def _nesting_is_a_statement_error(sql: str) -> Iterator[None]:
+    """A statement nested deeper than Python's recursion limit (thousands of parentheses,
+    NOTs or `+` terms) is the client's mistake: a 400 statement error, not a 500. Every
+    stage (parse, type check, code generation) recurses over the tree, so this is caught
+    once here rather than in each; validation runs before anything is applied."""
+    try:
+        yield
+    except SyntaxError as exc:  # Python's compile() of the generated code: "too many nested parentheses"
+        if "nested" not in str(exc):
+            raise
+        raise KsqlStatementError("Statement is nested too deeply to be processed (hundreds of levels of "
+                                 "parentheses or operators); simplify the expression", sql.strip()[:2000]) from None
+    except RecursionError:
+        raise KsqlStatementError("Statement is nested too deeply to be processed (thousands of levels of "
+                                 "parentheses or operators); simplify the expression", sql.strip()[:2000]) from None
 
 
 class KafkaRuntime:
@@ -112,7 +133,8 @@ class KafkaRuntime:
     # ---- requests --------------------------------------------------------------------
     def execute(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict]:
         with self.lock:
-            entities = self.engine.execute(sql, properties if properties is not None else {})
+            with _nesting_is_a_statement_error(sql):
+                entities = self.engine.execute(sql, properties if properties is not None else {})
             new = self.engine.commands[self._persisted:]
             if new and self.commands is not None:
                 self.commands.append(new)
@@ -145,7 +167,7 @@ class KafkaRuntime:
         desc["errorStats"] = f"consumer-failed-messages: {failed}" + (f" last-failure: {last}" if last else "")
 
     def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
-        with self.lock:
+        with self.lock, _nesting_is_a_statement_error(sql):
             query = self.engine.create_push_query(sql, properties or {})
         runner = PushQueryRunner(query, self.bootstrap)
         self.push_queries[query.query_id] = runner
@@ -170,7 +192,7 @@ class KafkaRuntime:
             source = resolve_target(self.engine.metastore.sources, target)
 
         def execute(sql: str) -> None:
-            with self.lock:
+            with self.lock, _nesting_is_a_statement_error(sql):
                 self.engine.execute(sql, {})
 
         return make_inserter(execute, source)

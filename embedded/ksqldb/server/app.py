@@ -55,12 +55,29 @@ async def _json_body(request: Request) -> dict | Response:
     if len(body) > MAX_BODY:
         return generic_error(40000, f"request body of {len(body)} bytes exceeds {MAX_BODY} bytes")
     try:
-        payload = json.loads(body or b"{}")
+        payload = json.loads(body or b"{}", parse_constant=_no_json_constant)
+    except RecursionError:
+        return generic_error(40000, "Invalid JSON in request: nested too deeply")
     except ValueError as exc:
         return generic_error(40000, f"Invalid JSON in request: {exc}")
     if not isinstance(payload, dict):
         return generic_error(40000, "Invalid request: expected a JSON object")
     return payload
+
+
+def _no_json_constant(name: str):
+    raise ValueError(f"{name} is not a JSON value")  # Jackson refuses NaN/Infinity too
+
+
+def _properties(payload: dict, field: str) -> dict | Response:
+    """The request's property map (`streamsProperties` / `properties`): an object or absent."""
+    props = payload.get(field)
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        return generic_error(40000, f"Invalid request: the field '{field}' must be a JSON object of "
+                                    f"property names to values, not {type(props).__name__}")
+    return dict(props)
 
 
 def _wants_v1_json(accept: str | None) -> bool:
@@ -138,7 +155,9 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         sql = payload.get("ksql")
         if not isinstance(sql, str) or not sql.strip():
             return generic_error(40000, "Invalid request: the field 'ksql' must hold one or more statements")
-        props = dict(payload.get("streamsProperties") or {})
+        props = _properties(payload, "streamsProperties")
+        if isinstance(props, Response):
+            return props
         try:
             entities = await anyio.to_thread.run_sync(runtime.execute, sql, props)
         except KsqlError as exc:
@@ -182,7 +201,10 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         sql = payload.get("sql")
         if not isinstance(sql, str):
             return generic_error(40000, "Invalid request: the field 'sql' is required")
-        runner = await _start_push(sql, dict(payload.get("properties") or {}))
+        props = _properties(payload, "properties")
+        if isinstance(props, Response):
+            return props
+        runner = await _start_push(sql, props)
         if isinstance(runner, Response):
             return runner
         types = _types(runner)
@@ -225,7 +247,10 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         accept = request.headers.get("accept")
         if accept and not any(t in accept.lower() for t in ("*/*", V1_JSON, "application/json", DELIMITED)):
             return generic_error(40600, f"Unsupported Accept header: {accept}", 406)
-        runner = await _start_push(sql, dict(payload.get("streamsProperties") or {}))
+        props = _properties(payload, "streamsProperties")
+        if isinstance(props, Response):
+            return props
+        runner = await _start_push(sql, props)
         if isinstance(runner, Response):
             return runner
         types = _types(runner)
@@ -279,9 +304,11 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         if not lines:
             return generic_error(40000, "Invalid inserts stream: the first line must name the target")
         try:
-            first = json.loads(lines[0])
+            first = json.loads(lines[0], parse_constant=_no_json_constant)
             target = first["target"]
-        except (ValueError, KeyError, TypeError):
+            if not isinstance(target, str):
+                raise TypeError("target is not a string")
+        except (ValueError, KeyError, TypeError, RecursionError):
             return generic_error(40000, "Invalid JSON in inserts stream: the first line must be {\"target\": ...}")
         try:
             inserter = await anyio.to_thread.run_sync(runtime.row_inserter, target)
@@ -292,10 +319,10 @@ def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> St
         async def acks() -> AsyncIterator[bytes]:
             for seq, line in enumerate(lines[1:]):
                 try:
-                    row = json.loads(line)
+                    row = json.loads(line, parse_constant=_no_json_constant)
                     if not isinstance(row, dict):
                         raise ValueError("not an object")
-                except ValueError:
+                except (ValueError, RecursionError):
                     yield (json.dumps({"@type": "generic_error", "error_code": 40000,
                                        "message": "Invalid JSON in inserts stream", "status": "error",
                                        "seq": seq}) + "\n").encode()

@@ -87,3 +87,44 @@ def test_errors(ksql_url: str, stream: str):
     assert root.status_code == 307 and root.headers["location"] == "/info"
     health = httpx.get(ksql_url + "/healthcheck").json()
     assert health["isHealthy"] is True and health["serverState"] == "READY"
+
+
+CLIENT_MISTAKES = [
+    # issue 16: each answered 500 before; a client's mistake is a 4xx with the reason
+    ("/ksql", {"ksql": "SHOW STREAMS;", "streamsProperties": "auto.offset.reset=earliest"}, 40000,
+     "'streamsProperties' must be a JSON object"),
+    ("/query", {"ksql": "SELECT * FROM X EMIT CHANGES;", "streamsProperties": [1, 2]}, 40000,
+     "'streamsProperties' must be a JSON object"),
+    ("/query-stream", {"sql": "SELECT * FROM X EMIT CHANGES;", "properties": "x"}, 40000,
+     "'properties' must be a JSON object"),
+    ("/ksql", {"ksql": "CREATE STREAM NEG_{u} (A INT) WITH (KAFKA_TOPIC='neg_{u}', VALUE_FORMAT='JSON', "
+                       "PARTITIONS=-5);"}, 40001, "Number of partitions was set to an invalid non-positive value"),
+    ("/ksql", {"ksql": "CREATE STREAM NEGR_{u} (A INT) WITH (KAFKA_TOPIC='negr_{u}', VALUE_FORMAT='JSON', "
+                       "PARTITIONS=1, REPLICAS=-3);"}, 40001, "Replication factor must be larger than 0"),
+    ("/ksql", {"ksql": "CREATE STREAM DEEP_{u} AS SELECT " + "(" * 3000 + "1" + ")" * 3000
+                       + " AS X FROM {stream} EMIT CHANGES;"}, 40001, "nested too deeply"),
+    ("/query", {"ksql": "SELECT " + " + ".join(["AMT"] * 400) + " AS X FROM {stream} EMIT CHANGES;"}, 40001,
+     "nested too deeply"),
+    ("/ksql", {"ksql": "SELECT " + "NOT " * 300 + "true FROM {stream} EMIT CHANGES;"}, None, ""),
+]
+
+
+@pytest.mark.parametrize("endpoint, body, code, fragment", CLIENT_MISTAKES,
+                         ids=[f"{i}-{c[0]}" for i, c in enumerate(CLIENT_MISTAKES)])
+def test_client_mistakes_are_4xx_and_the_server_keeps_serving(ksql_url: str, stream: str, endpoint: str,
+                                                              body: dict, code: int | None, fragment: str):
+    u = uuid.uuid4().hex[:6]
+    body = {k: v.replace("{u}", u).replace("{stream}", stream) if isinstance(v, str) else v
+            for k, v in body.items()}
+    resp = httpx.post(ksql_url + endpoint, json=body, timeout=30)
+    assert 400 <= resp.status_code < 500, resp.text[:500]
+    if code is not None:
+        assert resp.json()["error_code"] == code and fragment in resp.json()["message"], resp.text[:500]
+    good = httpx.post(ksql_url + "/ksql", json={"ksql": "SHOW STREAMS;"})
+    assert good.status_code == 200 and stream in good.text
+    assert "NEG_" not in good.text.upper().replace(stream, "")  # nothing half-created
+
+
+def test_deeply_nested_json_body_is_400(ksql_url: str):
+    resp = httpx.post(ksql_url + "/ksql", content=b"[" * 100_000 + b"]" * 100_000, timeout=30)
+    assert resp.status_code == 400 and "nested too deeply" in resp.json()["message"]

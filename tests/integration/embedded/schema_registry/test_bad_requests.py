@@ -54,6 +54,25 @@ BAD = [
      "Invalid compatibility level"),
     ("missing_level", "PUT", "/config/{s}", b"{}", HEADERS, 422, 42203, "Invalid compatibility level"),
     ("not_acceptable", "GET", "/subjects", None, {"Accept": "text/html"}, 406, 406, "Not Acceptable"),
+    # issue 16: a client's mistake, not the server's (these answered 500 or dropped the connection)
+    ("schema_nested_3000_deep", "POST", "/subjects/{s}/versions",
+     json.dumps({"schema": '{"type":"array","items":' * 3000 + '"int"' + "}" * 3000}).encode(), HEADERS,
+     422, 42201, "nested too deeply"),
+    ("body_nested_100000_deep", "POST", "/subjects/{s}/versions", b"[" * 100_000 + b"]" * 100_000, HEADERS,
+     400, 400, "nested too deeply"),
+    ("lone_surrogate_echoed", "POST", "/subjects/{s}/versions", b'{"schema": "\\ud800"}', HEADERS,
+     422, 42201, "not valid Unicode"),
+    ("nan_default", "POST", "/subjects/{s}/versions",
+     b'{"schema": "{\\"type\\":\\"record\\",\\"name\\":\\"R\\",\\"fields\\":[{\\"name\\":\\"a\\",'
+     b'\\"type\\":\\"double\\",\\"default\\":NaN}]}"}', HEADERS, 422, 42201, "NaN is not a JSON value"),
+    ("nan_in_body", "POST", "/subjects/{s}/versions", b'{"schema": "\\"int\\"", "x": NaN}', HEADERS,
+     400, 400, "NaN is not a JSON value"),
+    # cp-schema-registry 8.1 answers 200 {"is_compatible": true} for "latest" (and for all
+    # versions) of an unknown subject, but 40402 for a numbered version of one
+    ("compatibility_unknown_subject_numbered_version", "POST", "/compatibility/subjects/{s}/versions/3",
+     json.dumps({"schema": GOOD}).encode(), HEADERS, 404, 40402, "Version 3 not found."),
+    ("compatibility_unknown_subject_invalid_schema", "POST", "/compatibility/subjects/{s}/versions/latest",
+     json.dumps({"schema": '{"type": "record"}'}).encode(), HEADERS, 422, 42201, "Invalid schema"),
 ]
 
 
@@ -114,3 +133,13 @@ def test_schema_larger_than_a_kafka_record_is_42209(http: httpx.Client, subject:
     assert "too large" in resp.json()["message"]
     assert http.get(f"/subjects/{subject}/versions").status_code == 404   # nothing registered
     _still_serving(http, subject)
+
+
+def test_compatibility_with_an_unknown_subject_is_vacuously_true_as_in_the_real_registry(
+        http: httpx.Client, subject: str) -> None:
+    """cp-schema-registry 8.1 (`CompatibilityResource`): with no version to compare against,
+    the answer is compatible; the schema itself is still validated (see BAD above)."""
+    for path in (f"/compatibility/subjects/{subject}/versions/latest", f"/compatibility/subjects/{subject}/versions"):
+        resp = http.post(path, json={"schema": GOOD}, headers=HEADERS)
+        assert resp.status_code == 200 and resp.json() == {"is_compatible": True}, resp.text
+    assert http.get(f"/subjects/{subject}/versions").status_code == 404  # a check registers nothing

@@ -219,9 +219,13 @@ def test_compatibility_is_checked_against_live_versions_only() -> None:
 
 def test_test_compatibility_answers() -> None:
     s = SchemaStore()
-    assert s.test_compatibility("new-subject", "latest", V1) == []   # nothing to be incompatible with
-    with pytest.raises(SubjectNotFoundError):
+    # cp-schema-registry 8.1: nothing to be incompatible with, for "latest" and for all versions
+    assert s.test_compatibility("new-subject", "latest", V1) == []
+    assert s.test_compatibility("new-subject", None, V1) == []
+    with pytest.raises(VersionNotFoundError):                        # 40402, as the real registry
         s.test_compatibility("new-subject", 1, V1)
+    with pytest.raises(InvalidSchemaError):                          # the schema is checked first
+        s.test_compatibility("new-subject", "latest", '{"type": "record"}')
     s.register("s", V1)
     assert s.test_compatibility("s", "latest", V2) == []
     assert s.test_compatibility("s", 1, BREAKS_V1) != []
