@@ -364,16 +364,17 @@ class Engine:
                 raise KsqlStatementError(f"'{el.name}' is a reserved column name.")
             if el.constraint == "KEY":
                 if stmt.kind == "TABLE":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
+                    # ksqlDB's parser rejects it (ParseFailedException at the column)
+                    raise KsqlParseError(
+                        f"{loc_prefix(el.loc)}Column `{el.name}` is a 'KEY' column: please use 'PRIMARY KEY' for tables.\n"
                         "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                         "Streams have KEYs, which have no uniqueness or NON NULL constraints."
                     )
                 key_cols.append(Column(el.name, el.type, KEY))
             elif el.constraint == "PRIMARY KEY":
                 if stmt.kind == "STREAM":
-                    raise KsqlStatementError(
-                        f"Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
+                    raise KsqlParseError(
+                        f"{loc_prefix(el.loc)}Column `{el.name}` is a 'PRIMARY KEY' column: please use 'KEY' for streams.\n"
                         "Tables have PRIMARY KEYs, which are unique and NON NULL.\n"
                         "Streams have KEYs, which have no uniqueness or NON NULL constraints."
                     )
@@ -407,10 +408,12 @@ class Engine:
                     unwrapped=wrap is False, required=True,
                 )
                 value_cols = [Column(n, t, VALUE) for n, t in inferred or []]
-            elif stmt.elements is None:
-                raise KsqlStatementError("The statement does not define any columns.")
+            elif not stmt.elements:
+                raise KsqlStatementError("No columns supplied.")
         if stmt.kind == "TABLE" and not key_cols:
             raise KsqlStatementError("Tables require a PRIMARY KEY. Please define the PRIMARY KEY.")
+        if _prop_str(props, "WINDOW_TYPE") is not None and not key_cols:
+            raise KsqlStatementError("Windowed sources require a key column.")
 
         schema = LogicalSchema.of(key_cols, value_cols, header_cols)
         kfeat = default_key_features(key_fmt_effective.name, key_cols)
