@@ -43,9 +43,12 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry, default
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry, TopicAdmin
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, MetaStore
 from fraudstream.embedded.ksqldb.sql.parser import parse
+from fraudstream.embedded.ksqldb.operators.contract import Pipeline
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor, timestamp_column
-from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery, Planner, loc_prefix
+from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
+from fraudstream.embedded.ksqldb.plan.planner import Planner
+from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
 from fraudstream.embedded.ksqldb.expr import runtime_ops
 from fraudstream.embedded.ksqldb.execution.sandbox import AdminOverlay, RegistryOverlay
 from fraudstream.embedded.ksqldb.catalog.schema import (
@@ -100,7 +103,7 @@ class PersistentQuery:
     source_topic: str
     sink_name: str
     sink_topic: str
-    pipeline: QueryPipeline
+    pipeline: Pipeline
     properties: dict[str, Any]
     state: str = "RUNNING"
     #: stream-table join: the table looked up (its topic is read from the beginning)
@@ -727,10 +730,10 @@ class Engine:
     def _table_of(plan: PlannedQuery) -> dict[str, Any]:
         if plan.join is None:
             return {}
-        return {"table_name": plan.join.right.name, "table_topic": plan.join.right.topic}
+        return {"table_name": plan.join.right.source.name, "table_topic": plan.join.right.source.topic}
 
     def _pipeline(self, query_id: str, plan: PlannedQuery, sink: DataSource, ctx: _Ctx,
-                  coercions=None) -> QueryPipeline:
+                  coercions=None) -> Pipeline:
         src = plan.source
         key_in = make_key_serde(src.schema.key, src.effective_key_format, ctx.serde)
         value_in = make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde)
@@ -760,7 +763,7 @@ class Engine:
             )
         table: dict[str, Any] = {}
         if plan.join is not None:
-            right = plan.join.right
+            right = plan.join.right.source
             table["table_key_in"] = make_key_serde(right.schema.key, right.effective_key_format, ctx.serde)
             table["table_value_in"] = make_value_serde(right.schema.value_only, right.value_format,
                                                        right.value_features, ctx.serde)

@@ -44,7 +44,7 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
     emit_value_decode,
     emit_where,
 )
-from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery
+from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 
@@ -52,10 +52,13 @@ DEFAULT_GRACE_MS = 24 * 3600 * 1000
 
 
 class AggregationPipeline:
-    """A compiled GROUP BY query over one source topic (stream or table)."""
+    """A compiled GROUP BY query over one source topic (stream or table); keeps
+    `contract.Pipeline`."""
 
     transient = False
     table_topic = None
+    #: its state store, as ksqlDB names the aggregation's changelog
+    changelog = "Aggregate-Aggregate-Materialize"
 
     def __init__(
         self,
@@ -233,6 +236,15 @@ class AggregationPipeline:
 
     def process_topic(self, topic: str, batch: Sequence[Sequence[Any]]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
         return self.process(batch)
+
+    def update_table(self, batch: Sequence[Sequence[Any]]) -> list[ErrorRecord]:
+        raise ValueError(f"query {self.query_id} reads no joined table")
+
+    def update_table_messages(self, msgs: Sequence[Any]) -> list[ErrorRecord]:
+        raise ValueError(f"query {self.query_id} reads no joined table")
+
+    def reset_table(self) -> None:
+        """No joined table: the state is changelogged (`reset_state`)."""
 
     def reset_state(self) -> None:
         self.groups.clear()

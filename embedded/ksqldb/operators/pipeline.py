@@ -25,7 +25,7 @@ from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, build_functi
 from fraudstream.embedded.ksqldb.errors import EvaluationError, KsqlStatementError, SerdeError
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.plan.joins import hashable
-from fraudstream.embedded.ksqldb.plan.planner import PlannedQuery
+from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -98,7 +98,11 @@ def emit_where(comp: ExprCompiler, where: tree.Expr, add: Callable[[str], None])
 
 
 class QueryPipeline:
-    """A compiled persistent (or transient) query over one source topic."""
+    """A compiled persistent (or transient) query over one source topic (and the joined
+    table's); keeps `contract.Pipeline`."""
+
+    #: no changelogged state: a join's table is rebuilt from `table_topic`
+    changelog = None
 
     def __init__(
         self,
@@ -134,7 +138,7 @@ class QueryPipeline:
         #: joined row (key columns, value columns, ROWTIME, ROWPARTITION, ROWOFFSET). Fed
         #: only by `update_table`; the runtime rebuilds it by replaying the table topic.
         self.table_rows: dict[Any, tuple] = {}
-        self.table_topic = plan.join.right.topic if plan.join is not None else None
+        self.table_topic = plan.join.right.source.topic if plan.join is not None else None
         self._table_key_in = table_key_in
         self._table_value_in = table_value_in
         self._table_ts = table_timestamp.function() if table_timestamp is not None else None
@@ -354,7 +358,7 @@ class QueryPipeline:
         rows = self.table_rows
         complex_key = self.plan.join is not None and self.plan.join.key_type.base in ("STRUCT", "ARRAY")
         ts_fn, ts_slot = self._table_ts, self._table_ts_slot
-        hv = header_appender(self.plan.join.right.schema.headers) if self.plan.join is not None else None
+        hv = header_appender(self.plan.join.right.source.schema.headers) if self.plan.join is not None else None
         errs: list = []
         for rec in batch:
             try:
@@ -398,6 +402,16 @@ class QueryPipeline:
     def reset_table(self) -> None:
         """Forget every table row (before the runtime rebuilds the state)."""
         self.table_rows.clear()
+
+    def take_changes(self) -> list[tuple[bytes, bytes | None]]:
+        return []
+
+    def load_changes(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
+        if records:
+            raise ValueError(f"query {self.query_id} keeps no changelogged state")
+
+    def reset_state(self) -> None:
+        """Nothing to forget: the only state is the table (`reset_table`)."""
 
     @property
     def source_topics(self) -> list[str]:

@@ -110,6 +110,8 @@ class GroupingAnalysis:
         self.group_canon = [canonical(e) for e in self.group_exprs]
         self.calls: list[AggCall] = []
         self._call_index: dict[str, int] = {}
+        #: the GROUP BY expressions' types, once `check_group_by` ran
+        self.group_types: list[SqlType] = []
 
     # ---- grouping expressions -----------------------------------------------------------
     def check_group_by(self) -> list[SqlType]:

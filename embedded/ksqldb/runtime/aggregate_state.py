@@ -34,8 +34,10 @@ from fraudstream.clients.transactional import Produce, TransactionalError
 log = logging.getLogger("fraudstream.embedded.ksqldb.aggregate_state")
 
 
-def changelog_topic(service_id: str, query_id: str) -> str:
-    return f"_confluent-ksql-{service_id}query_{query_id}-Aggregate-Aggregate-Materialize-changelog"
+def changelog_topic(service_id: str, query_id: str, store: str) -> str:
+    """`_confluent-ksql-<service>query_<id>-<store>-changelog`, as Kafka Streams names a
+    state store's changelog in ksqlDB."""
+    return f"_confluent-ksql-{service_id}query_{query_id}-{store}-changelog"
 
 
 class AggregateStateKeeper:
@@ -44,7 +46,8 @@ class AggregateStateKeeper:
         self.query = query
         self.pipeline = query.pipeline
         self.bootstrap = bootstrap_servers
-        self.topic = changelog_topic(service_id, query.query_id)
+        assert self.pipeline.changelog is not None
+        self.topic = changelog_topic(service_id, query.query_id, self.pipeline.changelog)
         self.restore_timeout_s = restore_timeout_s
         self.restore_needed = True
         self.restores = 0
@@ -99,5 +102,5 @@ class AggregateStateKeeper:
             reader.close()
         self.restores += 1
         self.restored_records = applied
-        log.info("query %s: state restored from %d changelog records of %s (%d groups)",
-                 self.query.query_id, applied, self.topic, len(self.pipeline.groups))
+        log.info("query %s: state restored from %d changelog records of %s",
+                 self.query.query_id, applied, self.topic)

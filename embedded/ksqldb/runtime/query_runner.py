@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field
 
 from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
-from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
 from fraudstream.embedded.ksqldb.runtime.aggregate_state import AggregateStateKeeper
 from fraudstream.embedded.ksqldb.runtime.table_state import TableStateKeeper
 from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
@@ -81,11 +80,12 @@ class QueryRunner:
         self.stop_event = threading.Event()
         self.processing_log_topic = processing_log_topic
         reset = query.auto_offset_reset.lower()
+        pipeline = query.pipeline
         #: stream-table join: keeps the table state in step with the committed offsets
-        self.table = TableStateKeeper(query, bootstrap_servers) if query.table_topic else None
-        #: GROUP BY: the aggregation state, changelogged with every transaction
+        self.table = TableStateKeeper(query, bootstrap_servers) if pipeline.table_topic else None
+        #: GROUP BY (and every other changelogged state): written with every transaction
         self.aggregate = (AggregateStateKeeper(query, bootstrap_servers, service_id)
-                          if isinstance(query.pipeline, AggregationPipeline) else None)
+                          if pipeline.changelog else None)
         cfg = LoopConfig(
             bootstrap_servers=bootstrap_servers,
             group=f"_confluent-ksql-{service_id}query_{query.query_id}",

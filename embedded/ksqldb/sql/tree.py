@@ -16,6 +16,13 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType, quote_identifi
 Loc = tuple[int, int]  # (line 1-based, column 0-based)
 
 
+def loc_prefix(loc: Loc | None) -> str:
+    """`Line: L, Col: C: ` as ksqlDB prefixes messages about a located node ("" if none)."""
+    if loc is None:
+        return ""
+    return f"Line: {loc[0]}, Col: {loc[1] + 1}: "
+
+
 # --------------------------------------------------------------------------- expressions
 
 
