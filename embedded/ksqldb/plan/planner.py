@@ -41,6 +41,7 @@ from fraudstream.embedded.ksqldb.plan.nodes import (
 )
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
+from fraudstream.embedded.ksqldb.plan.time_comparisons import rewrite_time_comparisons
 
 _NUMBERED = re.compile(r"(?P<name>.*?)(?:_(?P<number>\d+))?\Z")
 
@@ -199,6 +200,8 @@ class Planner:
 
     def plan(self, query: tree.Query, sink_name: str | None, persistent: bool,
              sink_kind: str | None = None) -> PlannedQuery:
+        if query.where is not None:
+            query = dataclasses.replace(query, where=rewrite_time_comparisons(query.where))
         node = self._source_node(query)
         scope = node.scope
         compiler = ExprCompiler(scope, self.registry)

@@ -77,3 +77,24 @@ def test_sink_timestamp_may_be_a_key_column(engine):
                                           InputRecord(b"-5", b'{"V": 2}', 7, 0, 1)])
     assert [o.timestamp for o in out] == [5]
     assert [e.stage for e in errs] == ["timestamp"]
+
+
+def test_partial_timestamp_literals_as_ksqldb_reads_them():
+    from fraudstream.embedded.ksqldb.operators.timestamps import parse_partial_timestamp
+
+    assert parse_partial_timestamp("1970") == 0
+    assert parse_partial_timestamp("1970-01-01T00:00:01") == 1000
+    assert parse_partial_timestamp("1970-01-01T01:00:00+0100") == 0
+    assert parse_partial_timestamp("1970-01-01T00:00:00.005Z") == 5
+    with pytest.raises(KsqlStatementError, match="Failed to parse timestamp 'soon'"):
+        parse_partial_timestamp("soon")
+
+
+def test_string_literals_compared_with_rowtime_are_timestamps(engine):
+    engine.execute(
+        "CREATE STREAM S (V INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);"
+        "CREATE STREAM O AS SELECT V FROM S WHERE ROWTIME BETWEEN '1970-01-01T00:00:01' AND '1970-01-01T00:00:02'"
+        " AND '1970-01-01T00:00:01.500' <> ROWTIME;"
+    )
+    out, errs = _run(engine, "CSAS_O_1", [InputRecord(None, b'{"V": %d}' % t, t, 0, t) for t in (999, 1000, 1500, 2000, 2001)])
+    assert [o.timestamp for o in out] == [1000, 2000] and errs == []
