@@ -58,9 +58,18 @@ def image_correlation(marginals: Sequence[QuantileMarginal], i: np.ndarray, j: n
     return out
 
 
+BISECTION_STEPS = 40  # halvings of (-0.9999, 0.9999): the latent value to 2**-39
+
+
 def latent_correlation(marginals: Sequence[QuantileMarginal], target: np.ndarray,
-                       iterations: int = 40) -> np.ndarray:
+                       iterations: int = BISECTION_STEPS) -> np.ndarray:
     """Latent normal correlation matrix whose image has Pearson correlation `target`."""
+    return nearest_correlation(pairwise_latent(marginals, target, iterations))
+
+
+def pairwise_latent(marginals: Sequence[QuantileMarginal], target: np.ndarray,
+                    iterations: int = BISECTION_STEPS) -> np.ndarray:
+    """Each pair's latent correlation by bisection, before the positive-definite repair."""
     target = np.asarray(target, dtype=np.float64)
     k = len(marginals)
     if target.shape != (k, k):
@@ -76,7 +85,7 @@ def latent_correlation(marginals: Sequence[QuantileMarginal], target: np.ndarray
         hi = np.where(below, hi, mid)
     latent = np.eye(k)
     latent[i, j] = latent[j, i] = 0.5 * (lo + hi)
-    return nearest_correlation(latent)
+    return latent
 
 
 def nearest_correlation(matrix: np.ndarray, floor: float = _MIN_EIGENVALUE,

@@ -208,34 +208,71 @@ class QuantileMarginal:
         little as they can (least-norm spread over the segments). Least squares
         on both moments relative to the target std; if the bounds make the target
         unreachable the best compromise is kept, and `moments()` tells how far it is.
+        `MomentFit` holds the objective (its tests bound how far two fits may differ).
         """
-        ranges = [self._lower_range, self._upper_range]
-        tails = [i for i, r in enumerate(ranges)
-                 if r > 0 and (self.p[0] > 0 if i == 0 else self.p[-1] < 1)]
-        n_warp = len(self.p) - 1 if warp else 0
-
-        def apply(theta: np.ndarray) -> None:
-            for k, i in enumerate(tails):
-                scale = ranges[i] * 10.0 ** theta[k]
-                if i == 0:
-                    self.lower_scale = scale
-                else:
-                    self.upper_scale = scale
-            if warp:
-                self.warp = 10.0 ** theta[len(tails):]
-
-        def residual(theta: np.ndarray) -> np.ndarray:
-            apply(theta)
-            m, s = self.moments()
-            penalty = 1e-3 * theta[len(tails):]
-            return np.concatenate([[(m - mean) / std, (s - std) / std], penalty])
-
-        if not tails and not warp:
+        problem = MomentFit(self, mean, std, warp)
+        if problem.size == 0:
             return self
-        x0 = np.concatenate([np.full(len(tails), -0.5), np.zeros(n_warp)])
-        lower = np.concatenate([np.full(len(tails), -6.0), np.full(n_warp, -0.7)])
-        upper = np.concatenate([np.full(len(tails), 3.0), np.full(n_warp, 0.7)])
-        result = least_squares(residual, x0=x0, bounds=(lower, upper),
-                               xtol=1e-12, ftol=1e-12, gtol=1e-12)
-        apply(result.x)
+        result = least_squares(problem.residual, x0=problem.start(), bounds=problem.bounds(),
+                               xtol=FIT_TOL, ftol=FIT_TOL, gtol=FIT_TOL)
+        problem.apply(result.x)
         return self
+
+
+FIT_TOL = 1e-12  # least_squares' xtol, ftol and gtol in QuantileMarginal.fit
+WARP_PENALTY = 1e-3  # residual per decade of a segment exponent
+TAIL_BOUNDS = (-6.0, 3.0)  # log10 of a tail scale as a fraction of the tail's range
+WARP_BOUNDS = (-0.7, 0.7)  # log10 of a segment exponent
+
+
+class MomentFit:
+    """The moment fit of one marginal as a least-squares problem over `theta`.
+
+    `theta` = log10 of each fitted tail's scale (as a fraction of its range), then log10
+    of each segment exponent. `residual` is the mean and std error relative to the
+    target std, then the exponents' penalty. `apply` writes `theta` into the marginal.
+    """
+
+    def __init__(self, marginal: QuantileMarginal, mean: float, std: float,
+                 warp: bool = True) -> None:
+        self.marginal, self.mean, self.std, self.warp = marginal, mean, std, warp
+        m = marginal
+        self.ranges = [m._lower_range, m._upper_range]
+        self.tails = [i for i, r in enumerate(self.ranges)
+                      if r > 0 and (m.p[0] > 0 if i == 0 else m.p[-1] < 1)]
+        self.n_warp = len(m.p) - 1 if warp else 0
+        self.size = len(self.tails) + self.n_warp
+
+    def start(self) -> np.ndarray:
+        return np.concatenate([np.full(len(self.tails), -0.5), np.zeros(self.n_warp)])
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        k, n = len(self.tails), self.n_warp
+        return (np.concatenate([np.full(k, TAIL_BOUNDS[0]), np.full(n, WARP_BOUNDS[0])]),
+                np.concatenate([np.full(k, TAIL_BOUNDS[1]), np.full(n, WARP_BOUNDS[1])]))
+
+    def theta(self) -> np.ndarray:
+        """The marginal's current parameters."""
+        m = self.marginal
+        scales = [m.lower_scale, m.upper_scale]
+        tails = [np.log10(scales[i] / self.ranges[i]) for i in self.tails]
+        warps = np.log10(m.warp) if self.warp else np.zeros(0)
+        return np.concatenate([tails, warps])
+
+    def apply(self, theta: np.ndarray) -> None:
+        m = self.marginal
+        for k, i in enumerate(self.tails):
+            scale = self.ranges[i] * 10.0 ** theta[k]
+            if i == 0:
+                m.lower_scale = scale
+            else:
+                m.upper_scale = scale
+        if self.warp:
+            m.warp = 10.0 ** np.asarray(theta[len(self.tails):], dtype=np.float64)
+
+    def residual(self, theta: np.ndarray) -> np.ndarray:
+        self.apply(theta)
+        mean, std = self.marginal.moments()
+        penalty = WARP_PENALTY * np.asarray(theta[len(self.tails):])
+        return np.concatenate([[(mean - self.mean) / self.std, (std - self.std) / self.std],
+                               penalty])

@@ -5,7 +5,7 @@ result is stored in `data/synthetic_model.json` next to the figures it was fitte
 tagged with their sha256. `load_model()` uses the stored fit when the tag matches and
 refits in-process otherwise (a changed calibration file can never be paired with a stale
 fit). `python -m fraudstream.producers.synthetic_model` rewrites the stored fit; a unit test checks
-that it equals a fresh one.
+that it equals a fresh one within the fit's accuracy (tests/unit/producers/test_producers_stored_model.py).
 """
 
 from __future__ import annotations

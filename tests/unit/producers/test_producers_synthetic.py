@@ -13,10 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fraudstream.producers.calibration import CALIBRATION_FILE, FEATURES, calibration_digest, load_calibration
+from fraudstream.producers.calibration import load_calibration
 from fraudstream.producers.errors import ProducerConfigError
 from fraudstream.producers.synthetic import DEFAULT_FRAUD_RATE, TransactionGenerator
-from fraudstream.producers.synthetic_model import MODEL_FILE, fit_model, load_model
 
 V = [f"V{i}" for i in range(1, 29)]
 N_PER_CLASS = 150_000
@@ -158,16 +157,3 @@ def test_calibration_file_carries_the_stats_figures_with_sources(stats):
         assert cal["correlations"][cls]["source"]
     assert cal["dataset"]["fraud_rate"] == stats["dataset"]["fraud_rate"]
     assert set(cal["sources"]) >= {"S1", "S3", "S4", "S6", "S7"}
-
-
-@pytest.mark.slow
-def test_stored_model_equals_a_fresh_fit():
-    """data/synthetic_model.json is derived data: refitting must give the same model."""
-    stored = json.loads(MODEL_FILE.read_text())
-    assert stored["calibration_sha256"] == calibration_digest(CALIBRATION_FILE)
-    fresh = fit_model(load_calibration())
-    for cls, model in load_model().items():
-        assert np.allclose(model.latent, fresh[cls].latent, atol=1e-6)
-        for a, b in zip(model.marginals, fresh[cls].marginals):
-            assert np.allclose(a.quantile(np.linspace(0.0005, 0.9995, 999)),
-                               b.quantile(np.linspace(0.0005, 0.9995, 999)), rtol=1e-6, atol=1e-9)
