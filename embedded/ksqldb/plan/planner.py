@@ -41,6 +41,7 @@ from fraudstream.embedded.ksqldb.plan.nodes import (
 )
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
+from fraudstream.embedded.ksqldb.plan.system_columns import check_select_names
 from fraudstream.embedded.ksqldb.plan.time_comparisons import rewrite_time_comparisons
 
 _NUMBERED = re.compile(r"(?P<name>.*?)(?:_(?P<number>\d+))?\Z")
@@ -159,7 +160,7 @@ class SourceColumns:
 
     def check_star_source(self, star_source: str | None) -> None:
         if star_source is not None and not any(star_source in (s.alias, s.source.name) for s in self.leaves):
-            raise KsqlStatementError(f"Unknown source: {star_source}")
+            raise KsqlStatementError(f"'{star_source}' is not a valid stream/table name or alias.")
 
     def star(self, star_source: str | None, value_first: bool = False) -> list[Item]:
         """The columns `*` (or `src.*`) stands for: keys then values of each source
@@ -202,6 +203,7 @@ class Planner:
              sink_kind: str | None = None) -> PlannedQuery:
         if query.where is not None:
             query = dataclasses.replace(query, where=rewrite_time_comparisons(query.where))
+        check_select_names(query, persistent)
         node = self._source_node(query)
         scope = node.scope
         compiler = ExprCompiler(scope, self.registry)

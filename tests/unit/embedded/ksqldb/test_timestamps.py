@@ -98,3 +98,18 @@ def test_string_literals_compared_with_rowtime_are_timestamps(engine):
     )
     out, errs = _run(engine, "CSAS_O_1", [InputRecord(None, b'{"V": %d}' % t, t, 0, t) for t in (999, 1000, 1500, 2000, 2001)])
     assert [o.timestamp for o in out] == [1000, 2000] and errs == []
+
+
+def test_system_columns_in_projections(engine):
+    engine.execute("CREATE STREAM S (K STRING KEY, V INT) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);")
+    with pytest.raises(KsqlStatementError, match="Reserved column name in select: `ROWTIME`"):
+        engine.execute("CREATE STREAM O AS SELECT K, ROWTIME FROM S;")
+    with pytest.raises(KsqlStatementError, match="`ROWOFFSET` is a reserved column name"):
+        engine.execute("CREATE STREAM O AS SELECT K, V AS ROWOFFSET FROM S;")
+    engine.execute("CREATE STREAM O AS SELECT K, ROWTIME AS T, ROWPARTITION AS P, ROWOFFSET AS OFF FROM S;")
+    out, _ = _run(engine, "CSAS_O_1", [InputRecord(b"k", b'{"V": 1}', 7, 3, 11)])
+    assert json.loads(out[0].value) == {"T": 7, "P": 3, "OFF": 11}
+    # a push query may select them plainly
+    q = engine.create_push_query("SELECT ROWTIME, ROWPARTITION FROM S EMIT CHANGES;")
+    rows, _ = q.pipeline.process_rows([InputRecord(b"k", b'{"V": 1}', 7, 3, 11)])
+    assert rows == [[7, 3]]
