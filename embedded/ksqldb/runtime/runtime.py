@@ -1,10 +1,12 @@
 """The engine wired to a real cluster: the object the REST server talks to.
 
-Statements run under one lock (the engine is single-threaded by design); accepted
-distributed statements go to the command topic before the response is sent; persistent
-queries run in threads of their own; on start the command topic is replayed, and only the
-queries still alive after the replay are started, so a query that was terminated or
-dropped earlier never processes a record again.
+Statements run under one lock (the engine is single-threaded by design); the runtime is
+the engine's command log: a distributed statement is appended to the command topic before
+it takes effect, and its query starts only after that (ksqlDB's order: if the append
+fails, nothing runs that a restart would not bring back). Persistent queries run in
+threads of their own; on start the command topic is replayed, and only the queries still
+alive after the replay are started, so a query that was terminated or dropped earlier
+never processes a record again.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
-from fraudstream.embedded.ksqldb.execution.engine import Engine, PersistentQuery
+from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
@@ -29,7 +31,7 @@ log = logging.getLogger("fraudstream.embedded.ksqldb.runtime")
 
 
 @contextmanager
-def _nesting_is_a_statement_error(sql: str) -> Iterator[None]:
+def nesting_is_a_statement_error(sql: str) -> Iterator[None]:
     """A statement nested deeper than Python's recursion limit (thousands of parentheses,
     NOTs or `+` terms) is the client's mistake: a 400 statement error, not a 500. Every
     stage (parse, type check, code generation) recurses over the tree, so this is caught
@@ -57,7 +59,8 @@ class KafkaRuntime:
         self.registry = HttpSchemaRegistry(schema_registry_url) if schema_registry_url else None
         self.writer = KafkaRecordWriter(bootstrap_servers)
         engine_config = {"ksql.service.id": service_id, **(config or {})}
-        self.engine = Engine(self.admin, self.registry, self.writer, config=engine_config)
+        self.engine = Engine(self.admin, self.registry, self.writer, config=engine_config,
+                             command_log=self)
         self.engine.add_listener(self)
         self.lock = threading.RLock()
         self.runners: dict[str, QueryRunner] = {}
@@ -66,7 +69,6 @@ class KafkaRuntime:
         self._pending: dict[str, PersistentQuery] = {}
         self.processing_log_topic = f"{service_id}ksql_processing_log"
         self.commands: CommandTopic | None = None
-        self._persisted = 0
         self.state = "INITIALIZING"
         self.started_at = time.time()
         self.replay_failures: list[str] = []
@@ -88,7 +90,6 @@ class KafkaRuntime:
                         log.error(msg)
             finally:
                 self._replaying = False
-            self._persisted = len(self.engine.commands)
             for query in list(self._pending.values()):
                 self._launch(query)
             self._pending.clear()
@@ -130,44 +131,26 @@ class KafkaRuntime:
         self.runners[query.query_id] = runner
         runner.start()
 
+    # ---- command log -----------------------------------------------------------------
+    def append(self, commands: list[Command]) -> None:
+        """The engine's command log: to the command topic, except while replaying it."""
+        if self._replaying or self.commands is None:
+            return
+        self.commands.append(commands)
+
     # ---- requests --------------------------------------------------------------------
     def execute(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict]:
-        with self.lock:
-            with _nesting_is_a_statement_error(sql):
-                entities = self.engine.execute(sql, properties if properties is not None else {})
-            new = self.engine.commands[self._persisted:]
-            if new and self.commands is not None:
-                self.commands.append(new)
-            self._persisted = len(self.engine.commands)
-            for entity in entities:
-                self._add_statistics(entity)
-                runner = self.runners.get((entity.get("commandStatus") or {}).get("queryId") or "")
-                if runner is not None and runner.stats.state == "ERROR":
-                    entity["commandStatus"]["status"] = "ERROR"
-                    entity["commandStatus"]["message"] = runner.stats.failure
-            return entities
+        """Engine statements (CREATE, C*AS, INSERT, DROP, TERMINATE) under the lock."""
+        with self.lock, nesting_is_a_statement_error(sql):
+            return self.engine.execute(sql, properties if properties is not None else {})
 
-    def _add_statistics(self, entity: dict) -> None:
-        """DESCRIBE … EXTENDED: the counters of the queries writing the source, as ksqlDB
-        reports them in `statistics` / `errorStats` (free text)."""
-        desc = entity.get("sourceDescription")
-        if not desc or not desc.get("extended"):
-            return
-        writers = [self.runners.get(q.get("id", "")) for q in desc.get("writeQueries", [])]
-        writers = [r for r in writers if r is not None]
-        if not writers:
-            return
-        processed = sum(r.stats.processed for r in writers)
-        emitted = sum(r.stats.emitted for r in writers)
-        failed = sum(r.stats.errors for r in writers)
-        elapsed = max(time.time() - min(r.stats.started_at for r in writers), 1e-9)
-        desc["statistics"] = (f"consumer-messages-per-sec: {processed / elapsed:.2f} "
-                              f"consumer-total-messages: {processed} producer-total-messages: {emitted}")
-        last = next((r.stats.last_error for r in writers if r.stats.last_error), "")
-        desc["errorStats"] = f"consumer-failed-messages: {failed}" + (f" last-failure: {last}" if last else "")
+    def query_stats(self, query_id: str):
+        """The counters of a running persistent query, or None."""
+        runner = self.runners.get(query_id)
+        return runner.stats if runner is not None else None
 
     def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
-        with self.lock, _nesting_is_a_statement_error(sql):
+        with self.lock, nesting_is_a_statement_error(sql):
             query = self.engine.create_push_query(sql, properties or {})
         runner = PushQueryRunner(query, self.bootstrap)
         self.push_queries[query.query_id] = runner
@@ -192,7 +175,7 @@ class KafkaRuntime:
             source = resolve_target(self.engine.metastore.sources, target)
 
         def execute(sql: str) -> None:
-            with self.lock, _nesting_is_a_statement_error(sql):
+            with self.lock, nesting_is_a_statement_error(sql):
                 self.engine.execute(sql, {})
 
         return make_inserter(execute, source)

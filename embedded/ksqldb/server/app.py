@@ -25,8 +25,9 @@ from starlette.routing import Route
 
 from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
-from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime
+from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime, nesting_is_a_statement_error
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
+from fraudstream.embedded.ksqldb.server.statements import StatementHandler
 
 VERSION = "0.29.0"
 V1_JSON = "application/vnd.ksql.v1+json"
@@ -120,241 +121,281 @@ def _schema_string(runner: PushQueryRunner) -> str:
     return ", ".join(f"`{n}` {t}" for n, t in zip(q.column_names, q.column_types))
 
 
-def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> Starlette:
-    types_of: dict[str, list] = {}
+def _runtime(request: Request) -> KafkaRuntime:
+    return request.app.state.runtime
 
-    def _types(runner: PushQueryRunner) -> list:
-        key = runner.query_id
-        if key not in types_of:
-            types_of[key] = [c.type for c in runner.query.schema.columns]
-        return types_of[key]
 
-    async def info(request: Request) -> Response:
-        return JSONResponse({"KsqlServerInfo": {
-            "version": VERSION, "kafkaClusterId": await anyio.to_thread.run_sync(runtime.cluster_id),
-            "ksqlServiceId": runtime.service_id,
-            "serverStatus": "RUNNING" if runtime.state == "READY" else "DEGRADED"}})
+def _column_types(request: Request, runner: PushQueryRunner) -> list:
+    cache: dict[str, list] = request.app.state.column_types
+    key = runner.query_id
+    if key not in cache:
+        cache[key] = [c.type for c in runner.query.schema.columns]
+    return cache[key]
 
-    async def healthcheck(request: Request) -> Response:
-        healthy = runtime.state == "READY"
-        return JSONResponse({"isHealthy": healthy,
-                             "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": healthy},
-                                         "commandRunner": {"isHealthy": healthy}},
-                             "serverState": runtime.state})
 
-    async def status(request: Request) -> Response:
-        return JSONResponse({"commandStatuses": {}})
+async def info(request: Request) -> Response:
+    runtime = _runtime(request)
+    return JSONResponse({"KsqlServerInfo": {
+        "version": VERSION, "kafkaClusterId": await anyio.to_thread.run_sync(runtime.cluster_id),
+        "ksqlServiceId": runtime.service_id,
+        "serverStatus": "RUNNING" if runtime.state == "READY" else "DEGRADED"}})
 
-    async def root(request: Request) -> Response:
-        return RedirectResponse("/info", status_code=307)
 
-    async def ksql(request: Request) -> Response:
-        payload = await _json_body(request)
-        if isinstance(payload, Response):
-            return payload
-        sql = payload.get("ksql")
-        if not isinstance(sql, str) or not sql.strip():
-            return generic_error(40000, "Invalid request: the field 'ksql' must hold one or more statements")
-        props = _properties(payload, "streamsProperties")
-        if isinstance(props, Response):
-            return props
+async def healthcheck(request: Request) -> Response:
+    healthy = _runtime(request).state == "READY"
+    return JSONResponse({"isHealthy": healthy,
+                         "details": {"metastore": {"isHealthy": True}, "kafka": {"isHealthy": healthy},
+                                     "commandRunner": {"isHealthy": healthy}},
+                         "serverState": _runtime(request).state})
+
+
+async def status(request: Request) -> Response:
+    return JSONResponse({"commandStatuses": {}})
+
+
+async def root(request: Request) -> Response:
+    return RedirectResponse("/info", status_code=307)
+
+
+def run_statements(runtime: KafkaRuntime, sql: str, props: dict) -> list[dict]:
+    """The `/ksql` statements under the runtime's lock; a query whose runner already
+    failed is reported with status ERROR, as ksqlDB does."""
+    handler = StatementHandler(runtime.engine, runtime.query_stats)
+    with runtime.lock, nesting_is_a_statement_error(sql):
+        entities = handler.handle(sql, props)
+    for entity in entities:
+        stats = runtime.query_stats((entity.get("commandStatus") or {}).get("queryId") or "")
+        if stats is not None and stats.state == "ERROR":
+            entity["commandStatus"]["status"] = "ERROR"
+            entity["commandStatus"]["message"] = stats.failure
+    return entities
+
+
+async def ksql(request: Request) -> Response:
+    payload = await _json_body(request)
+    if isinstance(payload, Response):
+        return payload
+    sql = payload.get("ksql")
+    if not isinstance(sql, str) or not sql.strip():
+        return generic_error(40000, "Invalid request: the field 'ksql' must hold one or more statements")
+    props = _properties(payload, "streamsProperties")
+    if isinstance(props, Response):
+        return props
+    try:
+        entities = await anyio.to_thread.run_sync(run_statements, _runtime(request), sql, props)
+    except KsqlError as exc:
+        return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
+            JSONResponse({"@type": "statement_error", "error_code": exc.error_code, "message": exc.message,
+                          "statementText": sql, "entities": []}, status_code=exc.error_code // 100)
+    return Response(dumps(entities), media_type="application/json")
+
+
+async def _start_push(runtime: KafkaRuntime, sql: str, props: dict) -> PushQueryRunner | Response:
+    try:
+        return await anyio.to_thread.run_sync(runtime.push_query, sql, props)
+    except KsqlError as exc:
+        return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
+            generic_error(exc.error_code, exc.message)
+
+
+async def _row_batches(runtime: KafkaRuntime, runner: PushQueryRunner) -> AsyncIterator[list]:
+    """Rows as each poll of the source delivers them, read in a worker thread; ends
+    at LIMIT, on close-query, or when the client goes away (the finally closes it)."""
+    it = runner.batches()
+
+    def take() -> list | None:
+        return next(it, None)
+
+    try:
+        while True:
+            batch = await anyio.to_thread.run_sync(take)
+            if batch is None:
+                return
+            if batch:
+                yield batch
+    finally:
+        runtime.finish_push(runner)
+        # The reader may still be inside a poll in its worker thread: close the
+        # generator (and with it the query's consumer) once that poll returns.
+        threading.Thread(target=_close_when_idle, args=(it,), daemon=True).start()
+
+
+async def query_stream(request: Request) -> Response:
+    payload = await _json_body(request)
+    if isinstance(payload, Response):
+        return payload
+    sql = payload.get("sql")
+    if not isinstance(sql, str):
+        return generic_error(40000, "Invalid request: the field 'sql' is required")
+    runtime = _runtime(request)
+    props = _properties(payload, "properties")
+    if isinstance(props, Response):
+        return props
+    runner = await _start_push(runtime, sql, props)
+    if isinstance(runner, Response):
+        return runner
+    types = _column_types(request, runner)
+    meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,
+            "columnTypes": runner.query.column_types}
+    accept = (request.headers.get("accept") or "").lower()
+    as_array = "application/json" in accept and DELIMITED not in accept
+
+    http2 = request.scope.get("http_version") == "2"
+
+    async def delimited() -> AsyncIterator[bytes]:
+        yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
+        await _let_frame_go(http2)
         try:
-            entities = await anyio.to_thread.run_sync(runtime.execute, sql, props)
+            async for batch in _row_batches(runtime, runner):
+                for row in batch:
+                    yield (dumps(row_to_json(row, types)) + "\n").encode()
+                    await _let_frame_go(http2)
         except KsqlError as exc:
-            return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
-                JSONResponse({"@type": "statement_error", "error_code": exc.error_code, "message": exc.message,
-                              "statementText": sql, "entities": []}, status_code=exc.error_code // 100)
-        return Response(dumps(entities), media_type="application/json")
+            yield (json.dumps({"@type": "generic_error", "error_code": 50000, "message": exc.message}) + "\n").encode()
 
-    async def _start_push(sql: str, props: dict) -> PushQueryRunner | Response:
-        try:
-            return await anyio.to_thread.run_sync(runtime.push_query, sql, props)
-        except KsqlError as exc:
-            return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
-                generic_error(exc.error_code, exc.message)
+    async def array() -> AsyncIterator[bytes]:
+        yield b"[" + json.dumps(meta, separators=(",", ":")).encode()
+        async for batch in _row_batches(runtime, runner):
+            for row in batch:
+                yield b"," + dumps(row_to_json(row, types)).encode()
+        yield b"]"
 
-    async def _row_batches(runner: PushQueryRunner) -> AsyncIterator[list]:
-        """Rows as each poll of the source delivers them, read in a worker thread; ends
-        at LIMIT, on close-query, or when the client goes away (the finally closes it)."""
-        it = runner.batches()
+    if as_array:
+        return StreamingResponse(array(), media_type="application/json")
+    return StreamingResponse(delimited(), media_type=DELIMITED)
 
-        def take() -> list | None:
-            return next(it, None)
 
-        try:
-            while True:
-                batch = await anyio.to_thread.run_sync(take)
-                if batch is None:
-                    return
-                if batch:
-                    yield batch
-        finally:
-            runtime.finish_push(runner)
-            # The reader may still be inside a poll in its worker thread: close the
-            # generator (and with it the query's consumer) once that poll returns.
-            threading.Thread(target=_close_when_idle, args=(it,), daemon=True).start()
-
-    async def query_stream(request: Request) -> Response:
-        payload = await _json_body(request)
-        if isinstance(payload, Response):
-            return payload
-        sql = payload.get("sql")
-        if not isinstance(sql, str):
-            return generic_error(40000, "Invalid request: the field 'sql' is required")
-        props = _properties(payload, "properties")
-        if isinstance(props, Response):
-            return props
-        runner = await _start_push(sql, props)
-        if isinstance(runner, Response):
-            return runner
-        types = _types(runner)
+async def query(request: Request) -> Response:
+    payload = await _json_body(request)
+    if isinstance(payload, Response):
+        return payload
+    sql = payload.get("ksql")
+    if not isinstance(sql, str):
+        return generic_error(40000, "Invalid request: the field 'ksql' is required")
+    accept = request.headers.get("accept")
+    if accept and not any(t in accept.lower() for t in ("*/*", V1_JSON, "application/json", DELIMITED)):
+        return generic_error(40600, f"Unsupported Accept header: {accept}", 406)
+    runtime = _runtime(request)
+    props = _properties(payload, "streamsProperties")
+    if isinstance(props, Response):
+        return props
+    runner = await _start_push(runtime, sql, props)
+    if isinstance(runner, Response):
+        return runner
+    types = _column_types(request, runner)
+    if not _wants_v1_json(accept):
         meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,
                 "columnTypes": runner.query.column_types}
-        accept = (request.headers.get("accept") or "").lower()
-        as_array = "application/json" in accept and DELIMITED not in accept
 
         http2 = request.scope.get("http_version") == "2"
 
         async def delimited() -> AsyncIterator[bytes]:
             yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
             await _let_frame_go(http2)
-            try:
-                async for batch in _row_batches(runner):
-                    for row in batch:
-                        yield (dumps(row_to_json(row, types)) + "\n").encode()
-                        await _let_frame_go(http2)
-            except KsqlError as exc:
-                yield (json.dumps({"@type": "generic_error", "error_code": 50000, "message": exc.message}) + "\n").encode()
-
-        async def array() -> AsyncIterator[bytes]:
-            yield b"[" + json.dumps(meta, separators=(",", ":")).encode()
-            async for batch in _row_batches(runner):
+            async for batch in _row_batches(runtime, runner):
                 for row in batch:
-                    yield b"," + dumps(row_to_json(row, types)).encode()
-            yield b"]"
+                    yield (dumps(row_to_json(row, types)) + "\n").encode()
+                    await _let_frame_go(http2)
 
-        if as_array:
-            return StreamingResponse(array(), media_type="application/json")
         return StreamingResponse(delimited(), media_type=DELIMITED)
 
-    async def query(request: Request) -> Response:
-        payload = await _json_body(request)
-        if isinstance(payload, Response):
-            return payload
-        sql = payload.get("ksql")
-        if not isinstance(sql, str):
-            return generic_error(40000, "Invalid request: the field 'ksql' is required")
-        accept = request.headers.get("accept")
-        if accept and not any(t in accept.lower() for t in ("*/*", V1_JSON, "application/json", DELIMITED)):
-            return generic_error(40600, f"Unsupported Accept header: {accept}", 406)
-        props = _properties(payload, "streamsProperties")
-        if isinstance(props, Response):
-            return props
-        runner = await _start_push(sql, props)
-        if isinstance(runner, Response):
-            return runner
-        types = _types(runner)
-        if not _wants_v1_json(accept):
-            meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,
-                    "columnTypes": runner.query.column_types}
+    header = {"header": {"queryId": runner.query_id, "schema": _schema_string(runner)}}
 
-            http2 = request.scope.get("http_version") == "2"
-
-            async def delimited() -> AsyncIterator[bytes]:
-                yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
-                await _let_frame_go(http2)
-                async for batch in _row_batches(runner):
-                    for row in batch:
-                        yield (dumps(row_to_json(row, types)) + "\n").encode()
-                        await _let_frame_go(http2)
-
-            return StreamingResponse(delimited(), media_type=DELIMITED)
-
-        header = {"header": {"queryId": runner.query_id, "schema": _schema_string(runner)}}
-
-        async def v1() -> AsyncIterator[bytes]:
-            yield b"[" + json.dumps(header, separators=(",", ":")).encode()
-            try:
-                async for batch in _row_batches(runner):
-                    for row in batch:
-                        yield b",\n" + ('{"row":{"columns":' + dumps(row_to_json(row, types)) + "}}").encode()
-            except KsqlError as exc:
-                yield b",\n" + json.dumps({"errorMessage": {"@type": "generic_error", "error_code": 50000,
-                                                             "message": exc.message}}).encode()
-            if runner.query.limit is not None and runner.rows_sent >= runner.query.limit:
-                yield b',\n{"finalMessage":"Limit Reached"}'
-            yield b"]"
-
-        return StreamingResponse(v1(), media_type=V1_JSON)
-
-    async def close_query(request: Request) -> Response:
-        payload = await _json_body(request)
-        if isinstance(payload, Response):
-            return payload
-        query_id = str(payload.get("queryId", ""))
-        if runtime.close_push(query_id):
-            return Response(b"", status_code=200)
-        return generic_error(40000, f"No query with id {query_id}")
-
-    async def inserts_stream(request: Request) -> Response:
-        if request.scope.get("http_version") != "2":
-            return generic_error(40004, "This endpoint is only available when using HTTP2")
-        body = await request.body()
-        lines = [ln for ln in body.decode("utf-8", "replace").split("\n") if ln.strip()]
-        if not lines:
-            return generic_error(40000, "Invalid inserts stream: the first line must name the target")
+    async def v1() -> AsyncIterator[bytes]:
+        yield b"[" + json.dumps(header, separators=(",", ":")).encode()
         try:
-            first = json.loads(lines[0], parse_constant=_no_json_constant)
-            target = first["target"]
-            if not isinstance(target, str):
-                raise TypeError("target is not a string")
-        except (ValueError, KeyError, TypeError, RecursionError):
-            return generic_error(40000, "Invalid JSON in inserts stream: the first line must be {\"target\": ...}")
-        try:
-            inserter = await anyio.to_thread.run_sync(runtime.row_inserter, target)
+            async for batch in _row_batches(runtime, runner):
+                for row in batch:
+                    yield b",\n" + ('{"row":{"columns":' + dumps(row_to_json(row, types)) + "}}").encode()
         except KsqlError as exc:
-            return statement_error(exc, target) if isinstance(exc, KsqlStatementError) else \
-                generic_error(exc.error_code, exc.message)
+            yield b",\n" + json.dumps({"errorMessage": {"@type": "generic_error", "error_code": 50000,
+                                                         "message": exc.message}}).encode()
+        if runner.query.limit is not None and runner.rows_sent >= runner.query.limit:
+            yield b',\n{"finalMessage":"Limit Reached"}'
+        yield b"]"
 
-        async def acks() -> AsyncIterator[bytes]:
-            for seq, line in enumerate(lines[1:]):
-                try:
-                    row = json.loads(line, parse_constant=_no_json_constant)
-                    if not isinstance(row, dict):
-                        raise ValueError("not an object")
-                except (ValueError, RecursionError):
-                    yield (json.dumps({"@type": "generic_error", "error_code": 40000,
-                                       "message": "Invalid JSON in inserts stream", "status": "error",
-                                       "seq": seq}) + "\n").encode()
-                    return
-                try:
-                    await anyio.to_thread.run_sync(inserter, row)
-                except KsqlError as exc:
-                    yield (json.dumps({"@type": "generic_error", "error_code": 40000, "message": exc.message,
-                                       "status": "error", "seq": seq}) + "\n").encode()
-                    return
-                yield (json.dumps({"status": "ok", "seq": seq}) + "\n").encode()
+    return StreamingResponse(v1(), media_type=V1_JSON)
 
-        return StreamingResponse(acks(), media_type=DELIMITED)
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        return PlainTextResponse("Not Found", status_code=404)
+async def close_query(request: Request) -> Response:
+    payload = await _json_body(request)
+    if isinstance(payload, Response):
+        return payload
+    query_id = str(payload.get("queryId", ""))
+    if _runtime(request).close_push(query_id):
+        return Response(b"", status_code=200)
+    return generic_error(40000, f"No query with id {query_id}")
 
-    async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return generic_error(40500, f"Method {request.method} is not allowed on {request.url.path}", 405)
 
-    routes = [
-        Route("/", root, methods=["GET"]),
-        Route("/info", info, methods=["GET"]),
-        Route("/healthcheck", healthcheck, methods=["GET"]),
-        Route("/status", status, methods=["GET"]),
-        Route("/ksql", ksql, methods=["POST"]),
-        Route("/query", query, methods=["POST"]),
-        Route("/query-stream", query_stream, methods=["POST"]),
-        Route("/close-query", close_query, methods=["POST"]),
-        Route("/inserts-stream", inserts_stream, methods=["POST"]),
-    ]
-    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: method_not_allowed})
+async def inserts_stream(request: Request) -> Response:
+    if request.scope.get("http_version") != "2":
+        return generic_error(40004, "This endpoint is only available when using HTTP2")
+    body = await request.body()
+    lines = [ln for ln in body.decode("utf-8", "replace").split("\n") if ln.strip()]
+    if not lines:
+        return generic_error(40000, "Invalid inserts stream: the first line must name the target")
+    try:
+        first = json.loads(lines[0], parse_constant=_no_json_constant)
+        target = first["target"]
+        if not isinstance(target, str):
+            raise TypeError("target is not a string")
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return generic_error(40000, "Invalid JSON in inserts stream: the first line must be {\"target\": ...}")
+    try:
+        inserter = await anyio.to_thread.run_sync(_runtime(request).row_inserter, target)
+    except KsqlError as exc:
+        return statement_error(exc, target) if isinstance(exc, KsqlStatementError) else \
+            generic_error(exc.error_code, exc.message)
+
+    async def acks() -> AsyncIterator[bytes]:
+        for seq, line in enumerate(lines[1:]):
+            try:
+                row = json.loads(line, parse_constant=_no_json_constant)
+                if not isinstance(row, dict):
+                    raise ValueError("not an object")
+            except (ValueError, RecursionError):
+                yield (json.dumps({"@type": "generic_error", "error_code": 40000,
+                                   "message": "Invalid JSON in inserts stream", "status": "error",
+                                   "seq": seq}) + "\n").encode()
+                return
+            try:
+                await anyio.to_thread.run_sync(inserter, row)
+            except KsqlError as exc:
+                yield (json.dumps({"@type": "generic_error", "error_code": 40000, "message": exc.message,
+                                   "status": "error", "seq": seq}) + "\n").encode()
+                return
+            yield (json.dumps({"status": "ok", "seq": seq}) + "\n").encode()
+
+    return StreamingResponse(acks(), media_type=DELIMITED)
+
+
+async def not_found(request: Request, exc: Exception) -> Response:
+    return PlainTextResponse("Not Found", status_code=404)
+
+
+async def method_not_allowed(request: Request, exc: Exception) -> Response:
+    return generic_error(40500, f"Method {request.method} is not allowed on {request.url.path}", 405)
+
+
+ROUTES = [
+    Route("/", root, methods=["GET"]),
+    Route("/info", info, methods=["GET"]),
+    Route("/healthcheck", healthcheck, methods=["GET"]),
+    Route("/status", status, methods=["GET"]),
+    Route("/ksql", ksql, methods=["POST"]),
+    Route("/query", query, methods=["POST"]),
+    Route("/query-stream", query_stream, methods=["POST"]),
+    Route("/close-query", close_query, methods=["POST"]),
+    Route("/inserts-stream", inserts_stream, methods=["POST"]),
+]
+
+
+def create_app(runtime: KafkaRuntime, auth: tuple[str, str] | None = None) -> Starlette:
+    """The ASGI app; the handlers above find the runtime (and a per-app cache of each
+    push query's column types) on `app.state`."""
+    app = Starlette(routes=ROUTES, exception_handlers={404: not_found, 405: method_not_allowed})
+    app.state.runtime = runtime
+    app.state.column_types = {}
     if auth is not None:
         return BasicAuth(app, auth)
     return app

@@ -15,6 +15,7 @@ from fraudstream.embedded.ksqldb import (
     KsqlSelectToKsqlEndpointError,
     KsqlStatementError,
 )
+from fraudstream.embedded.ksqldb.server.statements import StatementHandler
 
 SOURCE = ("CREATE STREAM TX (ID BIGINT KEY, `USER` VARCHAR, AMOUNT DOUBLE, CLASS VARCHAR) "
           "WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='DELIMITED', PARTITIONS=2);")
@@ -31,6 +32,12 @@ class Writer:
 @pytest.fixture
 def engine():
     return Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), Writer())
+
+
+@pytest.fixture
+def ksql(engine):
+    """The /ksql statement flow (SHOW, DESCRIBE, SET answered by the REST layer)."""
+    return StatementHandler(engine).handle
 
 
 def test_create_stream_creates_topic_and_answers_current_status(engine):
@@ -74,14 +81,14 @@ def test_validation_is_all_or_nothing(engine):
     assert engine.admin.describe_topic("tx") is None
 
 
-def test_show_describe_drop_and_terminate(engine):
+def test_show_describe_drop_and_terminate(engine, ksql):
     engine.execute(SOURCE)
     engine.execute("CREATE STREAM C AS SELECT * FROM TX;")
-    (streams,) = engine.execute("show streams;")
+    (streams,) = ksql("show streams;")
     assert streams["@type"] == "streams" and streams["statementText"] == "show streams;"
     assert {s["name"] for s in streams["streams"]} == {"TX", "C"}
     assert streams["streams"][0].keys() == {"type", "name", "topic", "keyFormat", "valueFormat", "isWindowed"}
-    (desc,) = engine.execute("DESCRIBE TX EXTENDED;")
+    (desc,) = ksql("DESCRIBE TX EXTENDED;")
     d = desc["sourceDescription"]
     assert [q["id"] for q in d["readQueries"]] == ["CSAS_C_1"]
     assert d["fields"][0] == {"name": "ID", "schema": {"type": "BIGINT", "fields": None, "memberSchema": None}, "type": "KEY"}
@@ -95,11 +102,11 @@ def test_show_describe_drop_and_terminate(engine):
     with pytest.raises(KsqlStatementError, match="Unknown queryId: NOPE"):
         engine.execute("TERMINATE NOPE;")
     with pytest.raises(KsqlStatementError, match="Could not find STREAM/TABLE 'X' in the Metastore"):
-        engine.execute("DESCRIBE X;")
+        ksql("DESCRIBE X;")
 
 
-def test_show_tables_on_an_empty_engine(engine):
-    assert engine.execute("show tables;") == [
+def test_show_tables_on_an_empty_engine(ksql):
+    assert ksql("show tables;") == [
         {"@type": "tables", "statementText": "show tables;", "tables": [], "warnings": []}
     ]
 
@@ -114,14 +121,14 @@ def test_select_on_the_ksql_endpoint_and_parse_errors(engine):
     assert p.value.error_code == 40001
 
 
-def test_set_unset_are_session_properties(engine):
+def test_set_unset_are_session_properties(engine, ksql):
     session = {}
-    assert engine.execute("SET 'auto.offset.reset'='earliest';", session) == []
+    assert ksql("SET 'auto.offset.reset'='earliest';", session) == []
     assert session == {"auto.offset.reset": "earliest"}
     engine.execute(SOURCE)
-    engine.execute("CREATE STREAM C AS SELECT * FROM TX;", session)
+    ksql("CREATE STREAM C AS SELECT * FROM TX;", session)
     assert engine.queries["CSAS_C_1"].auto_offset_reset == "earliest"
-    engine.execute("UNSET 'auto.offset.reset';", session)
+    ksql("UNSET 'auto.offset.reset';", session)
     assert session == {}
 
 
@@ -147,9 +154,9 @@ def test_push_query_schema_and_rows(engine):
     assert rows == [[1, "KAI", 4.0]] and errs == []
 
 
-def test_commands_are_recorded_for_the_command_topic(engine):
+def test_commands_are_recorded_for_the_command_topic(engine, ksql):
     engine.execute(SOURCE)
-    engine.execute("CREATE STREAM C AS SELECT * FROM TX; SHOW STREAMS;")
+    ksql("CREATE STREAM C AS SELECT * FROM TX; SHOW STREAMS;")
     assert [c.statement_text.split()[2] for c in engine.commands] == ["TX", "C"]
     replay = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
     for c in engine.commands:
@@ -186,3 +193,55 @@ def test_timestamp_column_sets_rowtime_and_pseudo_columns(engine):
 def test_timestamp_column_must_exist(engine):
     with pytest.raises(KsqlStatementError, match="does not exist in the schema: 'NOPE'"):
         engine.execute("CREATE STREAM E (V INT) WITH (KAFKA_TOPIC='e', VALUE_FORMAT='JSON', PARTITIONS=1, TIMESTAMP='nope');")
+
+
+class CommandLog:
+    """A command log that can be made to fail, recording the order of events."""
+
+    def __init__(self, events):
+        self.events, self.fail, self.commands = events, False, []
+
+    def append(self, commands):
+        if self.fail:
+            raise OSError("broker not reachable")
+        self.events.extend(f"append {c.sequence}" for c in commands)
+        self.commands.extend(commands)
+
+
+class Listener:
+    def __init__(self, events):
+        self.events = events
+
+    def query_started(self, q):
+        self.events.append(f"start {q.query_id}")
+
+    def query_terminated(self, q):
+        self.events.append(f"stop {q.query_id}")
+
+
+def test_a_query_starts_only_after_its_command_is_recorded_and_not_at_all_if_that_fails():
+    events = []
+    log = CommandLog(events)
+    engine = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), command_log=log)
+    engine.add_listener(Listener(events))
+    engine.execute(SOURCE)
+    log.fail = True
+    with pytest.raises(KsqlStatementError) as e:
+        engine.execute("CREATE STREAM C AS SELECT * FROM TX;")
+    assert e.value.message == "Could not write the statement into the command topic: broker not reachable"
+    assert e.value.statement_text == "CREATE STREAM C AS SELECT * FROM TX;"
+    # nothing changed: no sink, no query, nothing started, the sequence number not used up
+    assert engine.metastore.get("C") is None and engine.queries == {}
+    assert events == ["append 0"] and [c.sequence for c in engine.commands] == [0]
+    log.fail = False
+    (entity,) = engine.execute("CREATE STREAM C AS SELECT * FROM TX;")
+    assert entity["commandStatus"]["queryId"] == "CSAS_C_1"
+    assert events == ["append 0", "append 1", "start CSAS_C_1"]
+    log.fail = True
+    with pytest.raises(KsqlStatementError, match="Could not write the statement into the command topic"):
+        engine.execute("TERMINATE CSAS_C_1;")
+    assert "CSAS_C_1" in engine.queries and engine.queries["CSAS_C_1"].state == "RUNNING"
+    log.fail = False
+    engine.execute("TERMINATE CSAS_C_1;")
+    assert events[-2:] == ["append 2", "stop CSAS_C_1"]
+    assert [c.statement_text for c in log.commands] == [c.statement_text for c in engine.commands]

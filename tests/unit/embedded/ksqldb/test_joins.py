@@ -14,6 +14,7 @@ from fraudstream.embedded.ksqldb import (
     InputRecord,
     KsqlStatementError,
 )
+from fraudstream.embedded.ksqldb.server.statements import StatementHandler
 
 STREAM = ("CREATE STREAM TX (ID BIGINT KEY, `USER` VARCHAR, AMOUNT DOUBLE) "
           "WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='JSON', PARTITIONS=2);")
@@ -181,7 +182,7 @@ def test_the_joined_table_cannot_be_dropped_while_a_query_reads_it(engine):
     with pytest.raises(KsqlStatementError) as e:
         engine.execute("DROP TABLE USERS;")
     assert "ENRICHED" in e.value.message
-    (desc,) = engine.execute("DESCRIBE USERS;")
+    (desc,) = StatementHandler(engine).handle("DESCRIBE USERS;")
     assert [q["id"] for q in desc["sourceDescription"]["readQueries"]] == ["CSAS_ENRICHED_2"]
 
 

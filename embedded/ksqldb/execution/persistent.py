@@ -1,0 +1,297 @@
+"""Statements that start persistent queries: CREATE STREAM/TABLE AS SELECT and INSERT INTO.
+
+The planner turns the SELECT into a plan; here the sink is decided (formats, topic,
+schema ids, window), the query's pipeline is built with the serdes of its source(s) and
+sink, and the query is handed to the context (`ExecContext.start`): the engine starts it
+only after the statement's command is recorded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fraudstream.embedded.ksqldb.catalog.formats import (
+    FormatInfo,
+    check_format_name,
+    config_wrap_single_values,
+    default_key_features,
+    validate_key,
+    validate_value,
+    value_features,
+)
+from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
+from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
+from fraudstream.embedded.ksqldb.errors import KsqlStatementError
+from fraudstream.embedded.ksqldb.execution import entities
+from fraudstream.embedded.ksqldb.execution.context import (
+    ExecContext,
+    check_create_properties,
+    prop_bool,
+    prop_int,
+    prop_str,
+)
+from fraudstream.embedded.ksqldb.execution.ddl import register_schema, resolve_formats, timestamp_column
+from fraudstream.embedded.ksqldb.execution.queries import PersistentQuery
+from fraudstream.embedded.ksqldb.expr import runtime_ops
+from fraudstream.embedded.ksqldb.operators.contract import Pipeline
+from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
+from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
+from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
+from fraudstream.embedded.ksqldb.plan.planner import Planner
+from fraudstream.embedded.ksqldb.serde import make_key_serde, make_value_serde
+from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
+
+
+def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
+    props = stmt.properties
+    check_create_properties(props)
+    kind_word = "stream" if stmt.kind == "STREAM" else "table"
+    existing = ctx.state.metastore.get(stmt.name)
+    if existing is not None and not stmt.or_replace:
+        if stmt.if_not_exists:
+            return entities.current_status(
+                stmt.text, f"{kind_word}/`{stmt.name}`/create",
+                f"Cannot add {kind_word} `{stmt.name}`: A {existing.kind.lower()} with the same name already exists.",
+                None, ctx.state.seq,
+            )
+        raise KsqlStatementError(
+            f"Cannot add {kind_word} '{stmt.name}': A {existing.kind.lower()} with the same name already exists"
+        )
+    cfg = ctx.merged_config()
+    assert stmt.query is not None
+    pby = stmt.query.partition_by or []
+    if len(pby) == 1 and isinstance(pby[0], tree.NullLiteral):
+        # ksqlDB's analyzer: PARTITION BY NULL makes a keyless result (format NONE)
+        explicit = prop_str(props, "KEY_FORMAT") or prop_str(props, "FORMAT")
+        if explicit is not None and explicit.upper() != "NONE":
+            raise KsqlStatementError("Key format specified for stream without key columns.")
+    planner = Planner(ctx.state.metastore, ctx.functions, cfg)
+    plan = planner.plan(stmt.query, stmt.name, persistent=True, sink_kind=stmt.kind)
+    src = plan.source
+    if stmt.kind == "STREAM" and plan.result_kind == "TABLE":
+        raise KsqlStatementError(
+            "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS "
+            "SELECT statement instead."
+        )
+    if stmt.kind == "TABLE" and plan.result_kind == "STREAM":
+        raise KsqlStatementError(
+            "Invalid result type. Your SELECT query produces a STREAM. Please use CREATE STREAM AS "
+            "SELECT statement instead."
+        )
+    key_cols = plan.key_columns
+    value_cols = plan.value_columns
+    for fprop in ("FORMAT", "KEY_FORMAT", "VALUE_FORMAT"):
+        if props.get(fprop) is not None:
+            check_format_name(str(props[fprop]))
+    explicit_key_format = props.get("KEY_FORMAT") is not None or props.get("FORMAT") is not None
+    src_key_fmt = src.effective_key_format
+    default_key = src_key_fmt if src_key_fmt.name != "NONE" else FormatInfo(
+        check_format_name(str(cfg.get("ksql.persistence.default.format.key") or "KAFKA"))
+    )
+    if src.key_format.name != "NONE" and src_key_fmt.name == "NONE":
+        default_key = src.key_format
+    key_fmt, value_fmt, _ = resolve_formats(props, cfg, default_key=default_key, default_value=src.value_format)
+    if not key_cols and not explicit_key_format:
+        key_fmt = FormatInfo("NONE")
+    wrap = prop_bool(props, "WRAP_SINGLE_VALUE")
+    kfeat = default_key_features(key_fmt.name, key_cols)
+    vfeat = value_features(value_fmt.name, wrap, value_cols,
+                           config_wrap_single_values(cfg.get("ksql.persistence.wrap.single.values")))
+    validate_key(key_fmt, key_cols, kfeat)
+    validate_value(value_fmt, value_cols, vfeat)
+    schema = LogicalSchema.of(key_cols, value_cols)
+    ts_col, ts_fmt = timestamp_column(props, schema)
+
+    prefix = str(cfg.get("ksql.output.topic.name.prefix") or "")
+    topic = prop_str(props, "KAFKA_TOPIC") or (prefix + stmt.name)
+    src_info = ctx.admin.describe_topic(src.topic)
+    partitions = prop_int(props, "PARTITIONS") or (src_info.partitions if src_info else 1)
+    replicas = prop_int(props, "REPLICAS") or (src_info.replicas if src_info else 1)
+    info = ctx.admin.describe_topic(topic)
+    if info is None:
+        ctx.admin.create_topic(topic, partitions, replicas, {})
+    sink = DataSource(
+        name=stmt.name, kind=stmt.kind, schema=schema, topic=topic, key_format=key_fmt,
+        value_format=value_fmt, key_features=kfeat, value_features=vfeat,
+        timestamp_column=ts_col, timestamp_format=ts_fmt, partitions=partitions,
+        replicas=replicas,
+    )
+    if plan.aggregate is not None and plan.aggregate.window is not None:
+        sink.window_type = plan.aggregate.window.kind
+        sink.window_size = plan.aggregate.window.size_ms
+    value_schema_id = prop_int(props, "VALUE_SCHEMA_ID")
+    key_schema_id = prop_int(props, "KEY_SCHEMA_ID")
+    if value_fmt.name == "AVRO":
+        if value_schema_id is not None:
+            sink.value_schema_id, sink.value_schema_physical = value_schema_id, True
+        else:
+            sink.value_schema_id = register_schema(ctx, f"{topic}-value", sink, is_key=False)
+    if key_fmt.name == "AVRO" and key_cols:
+        if key_schema_id is not None:
+            sink.key_schema_id, sink.key_schema_physical = key_schema_id, True
+        else:
+            sink.key_schema_id = register_schema(ctx, f"{topic}-key", sink, is_key=True)
+    seq = ctx.next_seq()
+    query_id = f"{'CSAS' if stmt.kind == 'STREAM' else 'CTAS'}_{stmt.name}_{seq}"
+    sink.created_by_query = query_id
+    sink.statement = stmt.text
+    pipeline = build_pipeline(query_id, plan, sink, ctx)
+    ctx.state.metastore.put(sink)
+    q = PersistentQuery(
+        query_id, stmt.text, "CSAS" if stmt.kind == "STREAM" else "CTAS", src.name, src.topic,
+        sink.name, topic, pipeline, dict(ctx.props), **_table_of(plan),
+    )
+    ctx.start(q)
+    ctx.record(seq, stmt.text)
+    return entities.current_status(
+        stmt.text, f"{kind_word}/`{stmt.name}`/create", f"Created query with ID {query_id}",
+        query_id, seq,
+    )
+
+
+def _table_of(plan: PlannedQuery) -> dict[str, Any]:
+    if plan.join is None:
+        return {}
+    return {"table_name": plan.join.right.source.name, "table_topic": plan.join.right.source.topic}
+
+
+def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: ExecContext,
+                   coercions=None) -> Pipeline:
+    src = plan.source
+    key_in = make_key_serde(src.schema.key, src.effective_key_format, ctx.serde)
+    value_in = make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde)
+    key_out = make_key_serde(
+        sink.schema.key, sink.effective_key_format, ctx.serde,
+        schema_id=sink.key_schema_id, physical=sink.key_schema_physical,
+    )
+    value_out = make_value_serde(
+        sink.schema.value, sink.value_format, sink.value_features, ctx.serde,
+        schema_id=sink.value_schema_id, physical=sink.value_schema_physical,
+    )
+    src_ts = None
+    if src.timestamp_column:
+        slot = plan.scope.sources[0].columns[src.timestamp_column]
+        src_ts = TimestampExtractor(slot.index, slot.type, src.timestamp_format)
+    sink_ts = None
+    if sink.timestamp_column:
+        sink_cols = list(sink.schema.key) + list(sink.schema.value)
+        idx = [c.name for c in sink_cols].index(sink.timestamp_column)
+        sink_ts = TimestampExtractor(idx, sink_cols[idx].type, sink.timestamp_format)
+    if plan.aggregate is not None:
+        from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
+
+        return AggregationPipeline(
+            query_id, plan, ctx.functions, key_in, value_in, sink_topic=sink.topic,
+            key_out=key_out, value_out=value_out, source_timestamp=src_ts,
+        )
+    table: dict[str, Any] = {}
+    if plan.join is not None:
+        right = plan.join.right.source
+        table["table_key_in"] = make_key_serde(right.schema.key, right.effective_key_format, ctx.serde)
+        table["table_value_in"] = make_value_serde(right.schema.value_only, right.value_format,
+                                                   right.value_features, ctx.serde)
+        if right.timestamp_column:
+            slot = plan.scope.sources[1].columns[right.timestamp_column]
+            table["table_timestamp"] = TimestampExtractor(
+                slot.index - plan.join.right_offset, slot.type, right.timestamp_format)
+    return QueryPipeline(
+        query_id, plan, ctx.functions, key_in, value_in, sink_topic=sink.topic,
+        key_out=key_out, value_out=value_out, source_timestamp=src_ts,
+        sink_timestamp=sink_ts, value_coercions=coercions, **table,
+    )
+
+
+def resolve_target(name: str, quoted: bool, ctx: ExecContext, loc, *, for_values: bool) -> DataSource:
+    target = ctx.state.metastore.get(name)
+    if target is not None:
+        return target
+    if for_values:
+        msg = f"Cannot insert values into an unknown stream/table: `{name}`"
+        if not quoted:
+            alt = next((n for n in ctx.state.metastore.sources if n.upper() == name.upper()), None)
+            if alt is not None:
+                msg += f'\nDid you mean "{alt}"? Hint: wrap the source name in double quotes to make it case-sensitive.'
+        else:
+            alt = next((n for n in ctx.state.metastore.sources if n == name.upper()), None)
+            if alt is not None:
+                msg += f"\nDid you mean {alt}? Hint: try removing double quotes from the source name."
+        raise KsqlStatementError(msg)
+    raise KsqlStatementError(f"{loc_prefix(loc)}Source `{name}` does not exist.")
+
+
+def insert_into(stmt: tree.InsertInto, ctx: ExecContext) -> dict:
+    target = resolve_target(stmt.target, stmt.target_quoted, ctx, stmt.target_loc, for_values=False)
+    if target.kind != "STREAM":
+        raise KsqlStatementError(
+            f"INSERT INTO can only be used to insert into a stream. {target.name} is a table."
+        )
+    if target.is_source:
+        raise KsqlStatementError(f"Cannot insert into read-only stream: {target.name}")
+    if target.schema.headers:
+        raise KsqlStatementError(f"Cannot insert into {target.name} because it has header columns")
+    cfg = ctx.merged_config()
+    assert stmt.query is not None
+    plan = Planner(ctx.state.metastore, ctx.functions, cfg).plan(stmt.query, target.name, persistent=True)
+    if plan.result_kind == "TABLE":
+        raise KsqlStatementError(
+            f"Incompatible data sink and query result. Data sink ({target.name}) type is KSTREAM "
+            "but select query result is KTABLE."
+        )
+    result = LogicalSchema.of(plan.key_columns, plan.value_columns)
+    coercions = check_insert_schema(result, target)
+    seq = ctx.next_seq()
+    query_id = f"INSERTQUERY_{seq}"
+    register_target_schemas(ctx, target)
+    pipeline = build_pipeline(query_id, plan, target, ctx, coercions=coercions)
+    q = PersistentQuery(
+        query_id, stmt.text, "INSERT", plan.source.name, plan.source.topic, target.name,
+        target.topic, pipeline, dict(ctx.props), **_table_of(plan),
+    )
+    ctx.start(q)
+    ctx.record(seq, stmt.text)
+    return entities.current_status(
+        stmt.text, f"stream/`{target.name}`/create", f"Created query with ID {query_id}",
+        query_id, seq,
+    )
+
+
+def check_insert_schema(result: LogicalSchema, sink: DataSource):
+    def describe(s: LogicalSchema) -> str:
+        return str(s)
+
+    sink_schema = LogicalSchema.of(sink.schema.key, sink.schema.value_only)
+    ok = len(result.key) == len(sink_schema.key) and len(result.value) == len(sink_schema.value)
+    coercions = []
+    if ok:
+        for a, b in zip(result.key, sink_schema.key):
+            if a.name != b.name or a.type != b.type:
+                ok = False
+        for a, b in zip(result.value, sink_schema.value):
+            if a.name != b.name:
+                ok = False
+                break
+            if a.type == b.type:
+                coercions.append(None)
+                continue
+            conv = runtime_ops.implicit_cast(a.type, b.type)
+            if conv is None or not (a.type.is_numeric() and b.type.is_numeric()):
+                ok = False
+                break
+            coercions.append(conv)
+    if not ok:
+        raise KsqlStatementError(
+            "Incompatible schema between results and sink.\n"
+            f"Result schema is {describe(result)}\nSink schema is {describe(sink_schema)}"
+        )
+    return coercions if any(coercions) else None
+
+
+def register_target_schemas(ctx: ExecContext, target: DataSource) -> None:
+    """Before the first write into an AVRO source (INSERT INTO, INSERT VALUES): its schema ids."""
+    if ctx.registry is None:
+        return
+    if target.value_format.name == "AVRO" and target.value_schema_id is None:
+        target.value_schema_id = register_schema(ctx, f"{target.topic}-value", target, is_key=False)
+    if target.key_format.name == "AVRO" and target.schema.key and target.key_schema_id is None:
+        target.key_schema_id = register_schema(ctx, f"{target.topic}-key", target, is_key=True)
