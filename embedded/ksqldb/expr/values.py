@@ -101,6 +101,17 @@ def to_decimal(v: Any, t: SqlDecimal) -> Decimal:
     return q
 
 
+def to_decimal_exact(d: Decimal, t: SqlDecimal) -> Decimal:
+    """DecimalUtil.ensureFit: the value at the type's scale without rounding, else
+    ArithmeticError (used for literals coerced at plan time)."""
+    q = to_decimal(d, t)
+    if q != d:
+        raise ArithmeticError(
+            f"Cannot fit decimal '{decimal_str(d)}' into DECIMAL({t.precision}, {t.scale}) without rounding."
+        )
+    return q
+
+
 def fits_decimal(v: Decimal, t: SqlDecimal) -> bool:
     try:
         to_decimal(v, t)

@@ -1,90 +1,38 @@
-"""Declarative overloads: `overloaded(name, [(params, return, impl), ...])`.
+"""Compact overload lists: `overloaded(name, [(params, return, impl), ...])`.
 
 Parameters are base type names ("STRING", "INTEGER", "DOUBLE", ...) or "ANY"; a trailing
-"..." makes the last parameter variadic. Resolution prefers an exact match, then allows
-ksqlDB's implicit widening INTEGER → BIGINT → DECIMAL → DOUBLE for numeric parameters.
+"..." makes the parameter before it variadic. This is shorthand for `registry.sig` /
+`registry.udf` (same resolution rules, see registry.py) for functions whose parameters
+are all primitive.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from fraudstream.embedded.ksqldb.expr.functions.registry import Resolved, Udf, no_match
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
+from fraudstream.embedded.ksqldb.expr.functions.params import Arg, parse_param
+from fraudstream.embedded.ksqldb.expr.functions.registry import Overload, Param, Udf, udf
 
-_WIDEN = {
-    "INTEGER": ("INTEGER", "BIGINT", "DECIMAL", "DOUBLE"),
-    "BIGINT": ("BIGINT", "DECIMAL", "DOUBLE"),
-    "DECIMAL": ("DECIMAL", "DOUBLE"),
-    "DOUBLE": ("DOUBLE",),
-}
-
-Ret = SqlType | Callable[[list[SqlType | None]], SqlType]
-Overload = tuple[Sequence[str], Ret, Callable[..., Any]]
+Ret = SqlType | Callable[[list[Arg]], SqlType]
+Short = tuple[Sequence[str], Ret, Callable[..., Any]]
 
 
-def _score(params: Sequence[str], types: list[SqlType | None]) -> int | None:
+def overload(params: Sequence[str], ret: Ret, impl: Callable[..., Any], *, nulls: bool = True) -> Overload:
     variadic = bool(params) and params[-1] == "..."
-    fixed = list(params[:-2]) if variadic else list(params)
-    var_param = params[-2] if variadic else None
-    if variadic:
-        if len(types) < len(fixed):
-            return None
-    elif len(types) != len(fixed):
-        return None
-    score = 0
-    for i, t in enumerate(types):
-        p = fixed[i] if i < len(fixed) else var_param
-        if p is None:
-            return None
-        if t is None or p == "ANY":
-            continue
-        if t.base == p:
-            continue
-        if p in _WIDEN.get(t.base, ()):
-            score += 1 + _WIDEN[t.base].index(p)
-            continue
-        return None
-    return score
-
-
-def _converter(p: str, t: SqlType | None):
-    if t is None:
-        return None
-    if p == "DOUBLE" and t.base == "DECIMAL":
-        return float
-    if p == "DOUBLE" and t.base in ("INTEGER", "BIGINT"):
-        return float
-    return None
+    names = list(params[:-1]) if variadic else list(params)
+    ps = [Param(parse_param(n), "", variadic and i == len(names) - 1) for i, n in enumerate(names)]
+    returns = ret if callable(ret) and not isinstance(ret, SqlType) else (lambda _a, _t=ret: _t)
+    return Overload(tuple(ps), returns, impl, None, nulls)
 
 
 def overloaded(
     name: str,
-    overloads: list[Overload],
+    overloads: list[Short],
     *,
     null_propagating: bool = True,
     category: str = "OTHER",
     description: str = "",
 ) -> Udf:
-    def resolve(types: list[SqlType | None]) -> Resolved:
-        best = None
-        for params, ret, impl in overloads:
-            s = _score(params, types)
-            if s is not None and (best is None or s < best[0]):
-                best = (s, params, ret, impl)
-        if best is None:
-            raise no_match(name, types)
-        _, params, ret, impl = best
-        variadic = bool(params) and params[-1] == "..."
-        fixed = list(params[:-2]) if variadic else list(params)
-        convs = []
-        for i, t in enumerate(types):
-            p = fixed[i] if i < len(fixed) else params[-2]
-            convs.append(_converter(p, t))
-        rtype = ret(types) if callable(ret) else ret
-        return Resolved(
-            rtype, impl, null_propagating=null_propagating,
-            converters=convs if any(convs) else None,
-        )
-
-    return Udf(name.upper(), resolve, description=description, category=category)
+    return udf(name, [overload(p, r, i, nulls=null_propagating) for p, r, i in overloads],
+               category=category, description=description)
