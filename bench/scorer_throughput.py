@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import fastavro  # noqa: E402
 import numpy as np  # noqa: E402
 
-from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle, publish_bundle  # noqa: E402
+from fraudstream.clients.models_topic import publish_bundle  # noqa: E402
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle  # noqa: E402
 from fraudstream.core.schemas import load as load_schema  # noqa: E402
 
 

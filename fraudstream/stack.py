@@ -12,9 +12,7 @@ from __future__ import annotations
 import fcntl
 import importlib.util
 import json
-import os
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +22,7 @@ from pathlib import Path
 from fraudstream.core import processes
 from fraudstream.core.errors import FraudstreamError
 from fraudstream.core.settings import Endpoints, home_dir
+from fraudstream.clients.kafka_config import admin_config
 
 
 class StackError(FraudstreamError):
@@ -215,7 +214,7 @@ class Stack:
                 from confluent_kafka.admin import AdminClient
 
                 try:
-                    md = AdminClient({"bootstrap.servers": svc.url}).list_topics(timeout=5)
+                    md = AdminClient(admin_config(svc.url)).list_topics(timeout=5)
                     out[name] = (True, f"{len(md.brokers)} broker, {len(md.topics)} topics")
                 except Exception as exc:  # KafkaException
                     out[name] = (False, f"no answer: {exc}")

@@ -17,6 +17,7 @@ from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
 from fraudstream.core.settings import TOPICS, Endpoints
 from fraudstream.monitor.stats import ScoreStats
 from fraudstream.monitor.view import render
+from fraudstream.clients.kafka_config import consumer_config
 
 out = Console()
 err = Console(stderr=True)
@@ -37,13 +38,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _consumer(bootstrap: str, earliest: bool):
     from confluent_kafka import Consumer
 
-    return Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": f"fraudstream-monitor-{uuid.uuid4().hex[:8]}",
+    return Consumer(consumer_config(bootstrap, f"fraudstream-monitor-{uuid.uuid4().hex[:8]}", {
         "enable.auto.commit": False,
         "auto.offset.reset": "earliest" if earliest else "latest",
         "isolation.level": "read_committed",
-    })
+    }))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from fraudstream.producers.errors import BrokerUnavailableError, ProducerConfigError
 from fraudstream.producers.pacing import Pacer
+from fraudstream.clients import kafka_config
 
 log = logging.getLogger("fraudstream.producers.kafka")
 # librdkafka's retries ("coordinator load in progress", reconnects) are not the user's
@@ -38,8 +39,7 @@ UNPACED_SLICE = 512
 
 def producer_config(bootstrap: str, delivery_timeout_s: float = 60.0) -> dict:
     """Settings shared by the producers and the benchmark's bare baseline loop."""
-    return {
-        "bootstrap.servers": bootstrap,
+    return kafka_config.producer_config(bootstrap, {
         "enable.idempotence": True,
         "acks": "all",
         "linger.ms": 20,
@@ -49,7 +49,7 @@ def producer_config(bootstrap: str, delivery_timeout_s: float = 60.0) -> dict:
         "queue.buffering.max.kbytes": 512 * 1024,
         "message.timeout.ms": int(delivery_timeout_s * 1000),
         "logger": log,  # librdkafka's connection chatter goes to logging, not stderr
-    }
+    })
 
 
 class KafkaSink:
@@ -109,7 +109,7 @@ class KafkaSink:
         """
         if topic in self.connect():
             return False
-        admin = AdminClient({"bootstrap.servers": self.bootstrap, "logger": log})
+        admin = AdminClient(kafka_config.admin_config(self.bootstrap, {"logger": log}))
         future = admin.create_topics([NewTopic(topic, num_partitions=partitions, config=config or {})],
                                      operation_timeout=self.connect_timeout)[topic]
         try:

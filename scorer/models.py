@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from confluent_kafka import KafkaException
+
+from fraudstream.clients.kafka_config import consumer_config
+from fraudstream.clients.topic_reader import TopicReadError, read_range, watermarks
 from fraudstream.core.model_bundle import SCORE_MSE, ModelBundle
 from fraudstream.scorer import inference
 from fraudstream.scorer.errors import ModelError
@@ -130,47 +134,71 @@ class ModelWatcher:
             log.exception("model watcher failed", extra={"event": "model_watcher_failed"})
 
     def _follow(self) -> None:
-        from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+        from confluent_kafka import Consumer, TopicPartition
 
-        consumer = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": f"fraudstream-scorer-models-{uuid.uuid4().hex[:8]}",  # never commits
-            "enable.auto.commit": False,
+        consumer = Consumer(consumer_config(self.bootstrap, f"fraudstream-scorer-models-{uuid.uuid4().hex[:8]}", {
+            "enable.auto.commit": False,  # never commits
             "enable.auto.offset.store": False,
             "isolation.level": "read_committed",
             "fetch.message.max.bytes": 64 * 1024 * 1024,
-            "enable.partition.eof": True,
-        })
+            "enable.partition.eof": False,
+        }))
         try:
             partitions = self._wait_topic(consumer)
             if partitions is None:
                 return
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            caught_up = set()
-            latest: bytes | None = None
-            latest_where = ""
+            ends = self._catch_up(consumer, partitions)
+            if ends is None:
+                return
+            # Then follow from the end offsets the catch-up stopped at; prepare only the
+            # newest bundle of each poll.
+            consumer.assign([TopicPartition(self.topic, p, ends[p]) for p in partitions])
             while not self._stop.is_set():
-                msgs = consumer.consume(num_messages=100, timeout=self.poll_s)
-                for msg in msgs:
-                    err = msg.error()
-                    if err is not None:
-                        if err.code() == err._PARTITION_EOF:
-                            caught_up.add(msg.partition())
-                        else:
-                            log.warning("reading %s: %s", self.topic, err, extra={"event": "model_topic_error"})
-                        continue
-                    if msg.key() != self._key:
-                        continue
-                    latest, latest_where = msg.value(), f"partition {msg.partition()} offset {msg.offset()}"
-                    if latest is None:
-                        log.warning("model %r was withdrawn (tombstone at %s); scoring goes on with the current "
-                                    "model", self.name, latest_where, extra={"event": "model_withdrawn"})
-                # Prepare only the newest bundle of what arrived (and, at start, only once caught up).
-                if latest is not None and caught_up >= set(partitions):
-                    self._prepare(latest, latest_where)
-                    latest = None
+                newest = self._newest(consumer.consume(num_messages=100, timeout=self.poll_s))
+                if newest is not None:
+                    self._prepare(*newest)
         finally:
             consumer.close()
+
+    def _catch_up(self, consumer, partitions: list[int]) -> dict[int, int] | None:
+        """Read up to the end offsets of now and prepare only the newest bundle there.
+        Returns those end offsets; None when stopped first."""
+        while not self._stop.is_set():
+            try:
+                ranges = watermarks(consumer, self.topic, partitions)
+                newest = None
+                for batch in read_range(consumer, self.topic, ranges, batch_size=100, timeout=60.0,
+                                        poll_s=self.poll_s, stop=self._stop.is_set):
+                    newest = self._newest(batch, newest)
+            except (TopicReadError, KafkaException) as exc:
+                log.warning("reading %s: %s; starting over", self.topic, exc, extra={"event": "model_topic_error"})
+                time.sleep(1.0)
+                continue
+            if self._stop.is_set():
+                return None
+            if newest is not None:
+                self._prepare(*newest)
+            return {p: high for p, (_low, high) in ranges.items()}
+        return None
+
+    def _newest(self, msgs: list, newest: tuple[bytes, str] | None = None) -> tuple[bytes, str] | None:
+        """The newest bundle for our name among `msgs`, else `newest` (a tombstone is
+        logged and cancels what came before it)."""
+        for msg in msgs:
+            err = msg.error()
+            if err is not None:
+                log.warning("reading %s: %s", self.topic, err, extra={"event": "model_topic_error"})
+                continue
+            if msg.key() != self._key:
+                continue
+            where = f"partition {msg.partition()} offset {msg.offset()}"
+            if msg.value() is None:
+                log.warning("model %r was withdrawn (tombstone at %s); scoring goes on with the current "
+                            "model", self.name, where, extra={"event": "model_withdrawn"})
+                newest = None
+            else:
+                newest = (msg.value(), where)
+        return newest
 
     def _wait_topic(self, consumer) -> list[int] | None:
         waited = 0.0

@@ -7,13 +7,14 @@ import time
 
 from fraudstream.core.errors import KafkaUnavailableError
 from fraudstream.scorer.errors import ScorerError
+from fraudstream.clients.kafka_config import admin_config
 
 
 def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     try:
         existing = admin.list_topics(timeout=timeout).topics
     except KafkaException as exc:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.core.errors import InputError
-from fraudstream.core.model_bundle import ModelBundle, ModelBundleError, latest_bundle
+from fraudstream.clients.models_topic import latest_bundle
+from fraudstream.core.model_bundle import ModelBundle, ModelBundleError
 from fraudstream.trainer import artifacts, evaluate, prepare, report
 from fraudstream.trainer.errors import TrainerError
 

@@ -34,6 +34,8 @@ from fraudstream.core.avro_wire import WriterSchemas, decode_values, registry_cl
 from fraudstream.core.errors import ConfigError, KafkaUnavailableError
 from fraudstream.core.model_bundle import PartitionRange
 from fraudstream.trainer.errors import TopicError
+from fraudstream.clients.kafka_config import admin_config, consumer_config
+from fraudstream.clients.topic_reader import TopicReadError, read_range
 
 __all__ = ["WriterSchemas", "decode_values", "read_topic", "registry_fetcher", "topic_ranges"]
 MAX_KEPT_SKIPS = 10_000  # skipped records kept with details; all are counted
@@ -100,7 +102,7 @@ def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int,
     from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     try:
         md = admin.list_topics(timeout=timeout)  # all topics: asking for one would auto-create it
     except KafkaException as exc:
@@ -137,7 +139,7 @@ def read_topic(
     batch_size: int = 10_000,
 ) -> IngestResult:
     """Read `topic` from the beginning to the end offsets taken now (or `max_records`)."""
-    from confluent_kafka import Consumer, KafkaException, TopicPartition
+    from confluent_kafka import Consumer
 
     if schemas is None:
         if not registry_url:
@@ -153,9 +155,7 @@ def read_topic(
                          f"{len(ranges)} partition(s)): produce labelled transactions first")
     target = available if max_records is None else min(available, max_records)
 
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": "fraudstream-trainer",  # required by librdkafka; nothing is committed
+    consumer = Consumer(consumer_config(bootstrap, "fraudstream-trainer", {  # nothing is committed
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "isolation.level": "read_committed",
@@ -163,53 +163,23 @@ def read_topic(
         "max.partition.fetch.bytes": 16 * 1024 * 1024,
         "queued.max.messages.kbytes": 256 * 1024,
         "fetch.wait.max.ms": 100,
-    })
-    pending = {p: hi for p, (lo, hi) in ranges.items() if hi > lo}
-    next_offset = {p: ranges[p][0] for p in ranges}  # first offset not yet seen per partition
-    consumer.assign([TopicPartition(topic, p, ranges[p][0]) for p in pending])
+    }))
+    next_offset = {p: ranges[p][0] for p in ranges}  # first offset not yet taken per partition
 
     frames: list[pd.DataFrame] = []
     skipped: list[SkippedRecord] = []
     skipped_count = read = decoded = 0
-    last_progress = time.monotonic()
     try:
         with _progress(console, progress) as bar:
             task = bar.add_task(f"reading {topic}", total=target)
-            while pending and read < target:
-                try:
-                    msgs = consumer.consume(num_messages=min(batch_size, target - read), timeout=0.5)
-                except KafkaException as exc:
-                    raise KafkaUnavailableError(f"reading {topic!r} failed: {exc}") from exc
-                if not msgs:
-                    # Transaction markers take offsets but are never delivered: ask positions.
-                    for tp in consumer.position([TopicPartition(topic, p) for p in pending]):
-                        if tp.offset >= pending[tp.partition]:
-                            next_offset[tp.partition] = pending.pop(tp.partition)
-                    if time.monotonic() - last_progress > timeout:
-                        where = ", ".join(f"[{p}] at {next_offset[p]} of {e}" for p, e in pending.items())
-                        raise TopicError(f"reading {topic!r} stalled for {timeout:.0f}s: {where}")
-                    continue
-                last_progress = time.monotonic()
-                values: list[bytes | None] = []
-                parts: list[int] = []
-                offs: list[int] = []
-                for m in msgs:
-                    err = m.error()
-                    if err is not None:
-                        raise TopicError(f"reading {topic!r} failed: {err}")
-                    p, o = m.partition(), m.offset()
-                    end = pending.get(p)
-                    if end is None or o >= end:
-                        continue  # past the end offsets taken at start
-                    if read >= target:
-                        break
-                    values.append(m.value())
-                    parts.append(p)
-                    offs.append(o)
+            for msgs in read_range(consumer, topic, ranges, batch_size=batch_size, timeout=timeout):
+                msgs = msgs[:target - read]
+                values = [m.value() for m in msgs]
+                parts = [m.partition() for m in msgs]
+                offs = [m.offset() for m in msgs]
+                for p, o in zip(parts, offs):
                     next_offset[p] = o + 1
-                    read += 1
-                    if o + 1 >= end:
-                        del pending[p]
+                read += len(msgs)
                 records, ok, failures = decode_values(values, schemas)
                 for i, reason in failures:
                     skipped_count += 1
@@ -225,6 +195,12 @@ def read_topic(
                     frames.append(df)
                     decoded += len(records)
                 bar.update(task, advance=len(values))
+                if read >= target:
+                    break
+            else:  # read to the end: markers after the last record belong to the range too
+                next_offset = {p: hi for p, (lo, hi) in ranges.items()}
+    except TopicReadError as exc:
+        raise TopicError(str(exc)) from exc
     finally:
         consumer.close()
 

@@ -10,16 +10,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fraudstream.core.model_bundle import (
-    ModelBundle,
-    ModelBundleError,
-    latest_bundle,
-    library_versions,
-    publish_bundle,
-)
+from fraudstream.clients.models_topic import latest_bundle, publish_bundle
+from fraudstream.core.model_bundle import ModelBundle, ModelBundleError, keras_bytes, library_versions
 from fraudstream.core.settings import TOPICS, Endpoints
 from fraudstream.trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
-from fraudstream.core.model_bundle import keras_bytes
 from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"

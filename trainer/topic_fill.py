@@ -22,6 +22,7 @@ import pandas as pd
 from fraudstream.core import schemas
 from fraudstream.core.model_bundle import column_lookup
 from fraudstream.trainer.errors import TrainerError
+from fraudstream.clients.kafka_config import admin_config, producer_config
 
 FEATURES_UPPER = ["TIME", *(f"V{i}" for i in range(1, 29)), "AMOUNT"]
 EPOCH = datetime(2013, 9, 1, tzinfo=timezone.utc)  # the Kaggle data covers two days of September 2013
@@ -38,7 +39,7 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 1, timeout: float
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(admin_config(bootstrap))
     fut = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=-1)])[topic]
     try:
         fut.result(timeout=timeout)
@@ -73,9 +74,9 @@ def produce_values(bootstrap: str, topic: str, values: list[bytes | None], keys:
                    timeout: float = 120.0) -> None:
     from confluent_kafka import Producer
 
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.num.messages": 10_000,
-                         "queue.buffering.max.messages": 1_000_000, "compression.type": "lz4",
-                         "enable.idempotence": True})
+    producer = Producer(producer_config(bootstrap, {"linger.ms": 20, "batch.num.messages": 10_000,
+                                                    "queue.buffering.max.messages": 1_000_000,
+                                                    "compression.type": "lz4", "enable.idempotence": True}))
     errors: list[str] = []
 
     def on_delivery(err, msg) -> None:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from fraudstream.clients.kafka_config import admin_config, consumer_config, producer_config
 from fraudstream.embedded.schema_registry.errors import (
     RegistryStartError,
     SchemaTooLargeError,
@@ -78,7 +79,7 @@ class KafkaLog:
     def start(self) -> None:
         """Check the broker, prepare the topic, read it to the end. Raises RegistryStartError."""
         quiet = _Quiet()
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "logger": quiet, "log_level": 0})
+        admin = AdminClient(admin_config(self.bootstrap_servers, {"logger": quiet, "log_level": 0}))
         try:
             metadata = admin.list_topics(timeout=self.timeout)
         except KafkaException as exc:
@@ -87,17 +88,17 @@ class KafkaLog:
                 f"({exc.args[0].str() if exc.args else exc}); start the broker or fix --bootstrap-servers"
             ) from None
         self._ensure_topic(admin, metadata)
-        common = {"bootstrap.servers": self.bootstrap_servers, "logger": quiet, "log_level": 3}
+        common = {"logger": quiet, "log_level": 3}
         self._common = common
         self._producer = self._new_producer()
-        self._consumer = Consumer({**common, "group.id": f"embedded-schema-registry-{uuid.uuid4().hex[:8]}",
-                                   "enable.auto.commit": False, "enable.partition.eof": True,
-                                   "auto.offset.reset": "earliest", "isolation.level": "read_committed"})
+        self._consumer = Consumer(consumer_config(self.bootstrap_servers, f"embedded-schema-registry-{uuid.uuid4().hex[:8]}", {
+            **common, "enable.auto.commit": False, "enable.partition.eof": True,
+            "auto.offset.reset": "earliest", "isolation.level": "read_committed"}))
         self._consumer.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
         # A second, never-polling consumer answers "where is the end of the log?": librdkafka
         # blocks a watermark query issued while another thread polls the same consumer.
-        self._offsets = Consumer({**common, "group.id": f"embedded-schema-registry-{uuid.uuid4().hex[:8]}",
-                                  "enable.auto.commit": False, "isolation.level": "read_committed"})
+        self._offsets = Consumer(consumer_config(self.bootstrap_servers, None, {
+            **common, "enable.auto.commit": False, "isolation.level": "read_committed"}))
         self._thread = threading.Thread(target=self._read_loop, name="schemas-reader", daemon=True)
         self._thread.start()
         try:
@@ -111,8 +112,9 @@ class KafkaLog:
     def _new_producer(self) -> Producer:
         # Deliveries end (acknowledged or failed) within message.timeout.ms, and `append`
         # waits longer than that: an answer is never sent while a write may still land.
-        return Producer({**self._common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
-                         "message.timeout.ms": int(self.timeout * 1000)})
+        return Producer(producer_config(self.bootstrap_servers, {
+            **self._common, "acks": "all", "enable.idempotence": True, "linger.ms": 0,
+            "message.timeout.ms": int(self.timeout * 1000)}))
 
     def _ensure_topic(self, admin: AdminClient, metadata) -> None:
         topic = metadata.topics.get(self.topic)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import closing
 
 from rich.console import Console
 from rich.rule import Rule
@@ -21,6 +22,8 @@ from rich.rule import Rule
 from fraudstream.cli.ksql_cmd import DEFAULT_DIR as KSQL_DIR
 from fraudstream.core.errors import FraudstreamError
 from fraudstream.core.settings import TOPICS, Endpoints, home_dir
+from fraudstream.clients.kafka_config import consumer_config
+from fraudstream.clients.topic_reader import topic_partitions, watermarks
 
 out = Console()
 
@@ -56,16 +59,13 @@ def _end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
     The demo counts only what it adds itself, so it can run again on a stack (or a
     compose cluster) that keeps the data of earlier runs.
     """
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-offsets-{uuid.uuid4().hex[:8]}"})
-    try:
-        md = consumer.list_topics(timeout=10).topics.get(topic)
-        if md is None or md.error is not None:
+    with closing(Consumer(consumer_config(bootstrap))) as consumer:
+        partitions = topic_partitions(consumer, topic, timeout=10)
+        if partitions is None:
             return {}
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
-    finally:
-        consumer.close()
+        return {p: high for p, (_low, high) in watermarks(consumer, topic, partitions, timeout=10).items()}
 
 
 def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float,
@@ -75,8 +75,8 @@ def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float,
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
     since = since or {}
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"demo-count-{uuid.uuid4().hex[:8]}",
-                         "isolation.level": "read_committed", "enable.auto.commit": False})
+    consumer = Consumer(consumer_config(bootstrap, f"demo-count-{uuid.uuid4().hex[:8]}",
+                                        {"isolation.level": "read_committed", "enable.auto.commit": False}))
     seen = 0
     deadline = time.monotonic() + timeout
     try:
@@ -105,9 +105,8 @@ def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) ->
     topic = "fraud_model_quality"
     decode = AvroDeserializer(SchemaRegistryClient({"url": ep.schema_registry_url}))
     ctx = SerializationContext(topic, MessageField.VALUE)
-    consumer = Consumer({"bootstrap.servers": ep.bootstrap_servers, "group.id": f"demo-quality-{uuid.uuid4().hex[:8]}",
-                         "auto.offset.reset": "earliest", "isolation.level": "read_committed",
-                         "enable.auto.commit": False})
+    consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-quality-{uuid.uuid4().hex[:8]}", {
+        "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False}))
     consumer.subscribe([topic])
     rows: dict[bytes, dict] = {}
     deadline = time.monotonic() + timeout

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from fraudstream.core.errors import FraudstreamError
+from fraudstream.clients.kafka_config import consumer_config, producer_config
 
 log = logging.getLogger("fraudstream.clients.transactional")
 
@@ -120,9 +121,7 @@ class TransactionalLoop:
         from confluent_kafka import Consumer, Producer
 
         cfg = self.cfg
-        consumer_conf = {
-            "bootstrap.servers": cfg.bootstrap_servers,
-            "group.id": cfg.group,
+        consumer_conf = consumer_config(cfg.bootstrap_servers, cfg.group, {
             "client.id": cfg.client_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -132,12 +131,11 @@ class TransactionalLoop:
             "fetch.wait.max.ms": min(100, max(10, cfg.max_wait_ms)),
             "enable.partition.eof": False,
             **cfg.consumer_overrides,
-        }
+        })
         if cfg.group_instance_id:
             consumer_conf["group.instance.id"] = cfg.group_instance_id
         self.consumer = Consumer(consumer_conf)
-        self.producer = Producer({
-            "bootstrap.servers": cfg.bootstrap_servers,
+        self.producer = Producer(producer_config(cfg.bootstrap_servers, {
             "client.id": cfg.client_id,
             "transactional.id": cfg.transactional_id,
             "transaction.timeout.ms": cfg.transaction_timeout_ms,
@@ -145,7 +143,7 @@ class TransactionalLoop:
             "linger.ms": 2,
             "compression.type": "lz4",
             **cfg.producer_overrides,
-        })
+        }))
 
     def _init_transactions(self) -> None:
         from confluent_kafka import KafkaException

@@ -8,11 +8,12 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fraudstream.embedded.ksqldb.errors import KsqlError
 from fraudstream.embedded.ksqldb.execution.sandbox import check_topic_counts
 from fraudstream.embedded.ksqldb.interfaces import TopicInfo
+from fraudstream.clients.kafka_config import admin_config
 
 
 class KafkaTopicAdmin:
     def __init__(self, bootstrap_servers: str, timeout: float = 30.0) -> None:
-        self.admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+        self.admin = AdminClient(admin_config(bootstrap_servers))
         self.timeout = timeout
 
     def create_topic(self, name: str, partitions: int, replicas: int, config: dict[str, str] | None = None) -> None:

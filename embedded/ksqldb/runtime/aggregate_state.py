@@ -21,14 +21,12 @@ retention. The changelog records the outcome, not the inputs.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
-
 from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
+from fraudstream.clients.topic_reader import TopicReadError, read_to_end
 from fraudstream.clients.transactional import Produce, TransactionalError
 
 log = logging.getLogger("fraudstream.embedded.ksqldb.aggregate_state")
@@ -72,34 +70,14 @@ class AggregateStateKeeper:
 
     def _restore(self) -> None:
         self.pipeline.reset_state()
-        reader = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": f"_confluent-ksql-restore-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": False,
-        })
         applied = 0
         try:
-            tp = TopicPartition(self.topic, 0)
-            _low, end = reader.get_watermark_offsets(tp, timeout=30)
-            if end > 0:
-                reader.assign([TopicPartition(self.topic, 0, OFFSET_BEGINNING)])
-                deadline = time.monotonic() + self.restore_timeout_s
-                while True:
-                    batch = [(m.key(), m.value()) for m in reader.consume(5000, timeout=0.5)
-                             if m.error() is None]
-                    if batch:
-                        self.pipeline.load_changes(batch)
-                        applied += len(batch)
-                    if reader.position([tp])[0].offset >= end:
-                        break
-                    if time.monotonic() > deadline:
-                        raise TransactionalError(
-                            f"restoring query {self.query.query_id} from {self.topic} took longer than "
-                            f"{self.restore_timeout_s:.0f}s")
-        finally:
-            reader.close()
+            for msgs in read_to_end(self.bootstrap, self.topic, group=f"_confluent-ksql-restore-{uuid.uuid4().hex}",
+                                    batch_size=5000, timeout=self.restore_timeout_s):
+                self.pipeline.load_changes([(m.key(), m.value()) for m in msgs])
+                applied += len(msgs)
+        except TopicReadError as exc:
+            raise TransactionalError(f"restoring query {self.query.query_id} failed: {exc}") from exc
         self.restores += 1
         self.restored_records = applied
         log.info("query %s: state restored from %d changelog records of %s",

@@ -9,14 +9,15 @@ persistent query resumes from its consumer group's committed offsets.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from fraudstream.embedded.ksqldb.execution.engine import Command
 from fraudstream.embedded.ksqldb.errors import KsqlError
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
+from fraudstream.clients.kafka_config import producer_config
+from fraudstream.clients.topic_reader import TopicReadError, read_to_end
 
 
 def command_topic_name(service_id: str) -> str:
@@ -29,36 +30,20 @@ class CommandTopic:
         self.topic = topic
         admin.create_topic(topic, 1, 1, {"retention.ms": "-1", "cleanup.policy": "delete",
                                          "min.insync.replicas": "1"})
-        self.producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 0})
+        self.producer = Producer(producer_config(bootstrap_servers, {"acks": "all", "enable.idempotence": True,
+                                                                     "linger.ms": 0}))
 
     def read_all(self, timeout: float = 60.0) -> list[Command]:
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"ksql-replay-{uuid.uuid4().hex}",
-                             "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                             "isolation.level": "read_committed"})
+        out: list[Command] = []
         try:
-            tp = TopicPartition(self.topic, 0)
-            _, high = consumer.get_watermark_offsets(tp, timeout=timeout)
-            if high <= 0:
-                return []
-            consumer.assign([TopicPartition(self.topic, 0, 0)])
-            out: list[Command] = []
-            deadline = time.monotonic() + timeout
-            position = 0
-            while position < high:
-                if time.monotonic() > deadline:
-                    raise KsqlError(f"reading the command topic {self.topic} timed out at offset {position} of {high}")
-                for msg in consumer.consume(500, timeout=1.0):
-                    if msg.error():
-                        if msg.error().code() != KafkaError._PARTITION_EOF:
-                            raise KsqlError(f"reading the command topic failed: {msg.error().str()}")
-                        continue
-                    position = msg.offset() + 1
+            for batch in read_to_end(self.bootstrap, self.topic, group=f"ksql-replay-{uuid.uuid4().hex}",
+                                     batch_size=500, timeout=timeout):
+                for msg in batch:
                     body = json.loads(msg.value())
                     out.append(Command(int(body["sequence"]), body["statement"], dict(body.get("properties", {}))))
-            return out
-        finally:
-            consumer.close()
+        except TopicReadError as exc:
+            raise KsqlError(f"reading the command topic failed: {exc}") from exc
+        return out
 
     def append(self, commands: list[Command]) -> None:
         errors: list[str] = []

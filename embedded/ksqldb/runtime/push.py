@@ -16,6 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartiti
 
 from fraudstream.embedded.ksqldb.execution.engine import TransientQuery
 from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.clients.kafka_config import consumer_config
 
 
 class PushQueryRunner:
@@ -42,9 +43,8 @@ class PushQueryRunner:
         """Rows in the batches they arrive in; an empty list when a poll found nothing, so
         a caller can notice a closed client between polls."""
         q = self.query
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"_confluent-ksql-{q.query_id}",
-                             "enable.auto.commit": False, "isolation.level": "read_committed",
-                             "enable.partition.eof": False})
+        consumer = Consumer(consumer_config(self.bootstrap, f"_confluent-ksql-{q.query_id}", {
+            "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": False}))
         try:
             md = consumer.list_topics(q.source_topic, timeout=10)
             topic = md.topics.get(q.source_topic)

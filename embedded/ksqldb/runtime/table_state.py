@@ -30,10 +30,11 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
+from fraudstream.clients.topic_reader import TopicReadError, read_to_end
 from fraudstream.clients.transactional import TransactionalError
 
 log = logging.getLogger("fraudstream.embedded.ksqldb.table_state")
@@ -98,38 +99,17 @@ class TableStateKeeper:
 
     def _replay(self, upto: dict[int, int]) -> int:
         """Apply the table topic's records below the committed offsets, partition order kept."""
-        reader = Consumer({
-            "bootstrap.servers": self.bootstrap,
-            "group.id": f"_confluent-ksql-rebuild-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-            "enable.partition.eof": False,
-        })
         applied = 0
         try:
-            todo = {p: o for p, o in upto.items() if o > 0}
-            reader.assign([TopicPartition(self.table_topic, p, OFFSET_BEGINNING) for p in todo])
-            deadline = time.monotonic() + self.rebuild_timeout_s
-            while todo:
-                if time.monotonic() > deadline:
-                    raise TransactionalError(
-                        f"rebuilding the state of table topic {self.table_topic!r} took longer than "
-                        f"{self.rebuild_timeout_s:.0f}s (partitions left: {sorted(todo)})")
-                batch = []
-                for m in reader.consume(2000, timeout=0.5):
-                    if m.error() is not None:
-                        continue
-                    if m.offset() < todo.get(m.partition(), -1):
-                        batch.append((m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset()))
-                if batch:
-                    # errors were reported to the processing log when first processed
-                    self.pipeline.update_table(batch)
-                    applied += len(batch)
-                for tp in reader.position([TopicPartition(self.table_topic, p) for p in list(todo)]):
-                    if tp.offset >= todo[tp.partition]:
-                        del todo[tp.partition]
-        finally:
-            reader.close()
+            for msgs in read_to_end(self.bootstrap, self.table_topic, upto=upto,
+                                    group=f"_confluent-ksql-rebuild-{uuid.uuid4().hex}",
+                                    batch_size=2000, timeout=self.rebuild_timeout_s):
+                # errors were reported to the processing log when first processed
+                self.pipeline.update_table([(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset())
+                                            for m in msgs])
+                applied += len(msgs)
+        except TopicReadError as exc:
+            raise TransactionalError(f"rebuilding the state of table topic {self.table_topic!r} failed: {exc}") from exc
         return applied
 
     # ---- table first ---------------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.clients.kafka_config import producer_config
 
 
 class KafkaRecordWriter:
     def __init__(self, bootstrap_servers: str) -> None:
-        self.producer = Producer({"bootstrap.servers": bootstrap_servers, "acks": "all",
-                                  "enable.idempotence": True, "linger.ms": 0})
+        self.producer = Producer(producer_config(bootstrap_servers, {"acks": "all", "enable.idempotence": True,
+                                                                     "linger.ms": 0}))
 
     def produce(self, topic: str, key: bytes | None, value: bytes | None, timestamp: int,
                 headers: tuple = ()) -> None:

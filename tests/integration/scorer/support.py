@@ -15,7 +15,8 @@ from pathlib import Path
 
 import fastavro
 
-from fraudstream.core.model_bundle import ModelBundle, publish_bundle
+from fraudstream.clients.models_topic import publish_bundle
+from fraudstream.core.model_bundle import ModelBundle
 from fraudstream.core.schemas import load
 from tests.unit.scorer.support import raw_rows, scoring_record, wire
 

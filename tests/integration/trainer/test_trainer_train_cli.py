@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from fraudstream.core.model_bundle import ModelBundle, latest_bundle
+from fraudstream.clients.models_topic import latest_bundle
+from fraudstream.core.model_bundle import ModelBundle
 from fraudstream.trainer.tensorboard import event_summary
 from fraudstream.trainer.topic_fill import fill_preprocessed
 

@@ -7,13 +7,8 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
 
-from fraudstream.core.model_bundle import (
-    DEFAULT_FEATURES,
-    MODELS_TOPIC_MAX_MESSAGE_BYTES,
-    ModelBundle,
-    latest_bundle,
-    publish_bundle,
-)
+from fraudstream.clients.models_topic import MODELS_TOPIC_MAX_MESSAGE_BYTES, latest_bundle, publish_bundle
+from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle
 
 pytestmark = pytest.mark.integration
 
