@@ -285,7 +285,8 @@ def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int 
             f"Schema for message {what} on topic '{topic}' does not exist in the Schema "
             f"Registry.Subject: {subject}"
         )
-    return columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key)
+    return columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
+                               original_names=schema_id is not None)
 
 
 def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: bool, *,

@@ -188,11 +188,17 @@ def sql_type_of(schema: Any, upper: bool = True) -> SqlType:
     raise KsqlStatementError(f"Unsupported Avro schema: {schema!r}")
 
 
-def columns_from_schema(schema_text: str, *, unwrapped: bool, is_key: bool) -> list[tuple[str, SqlType]]:
+def columns_from_schema(schema_text: str, *, unwrapped: bool, is_key: bool,
+                        original_names: bool = False) -> list[tuple[str, SqlType]]:
+    """Columns inferred from a registered schema. Field names are upper-cased, except for
+    a schema named by KEY_SCHEMA_ID/VALUE_SCHEMA_ID, whose names are kept as written
+    (ksqlDB's ORIGINAL_FIELD_NAME translation policy), nested struct fields included."""
     schema = json.loads(schema_text) if schema_text.strip()[:1] in "{[\"" else schema_text
+    upper = not original_names
     if isinstance(schema, dict) and schema.get("type") == "record" and not unwrapped:
-        return [(f["name"].upper(), sql_type_of(f["type"])) for f in schema.get("fields", [])]
-    return [("ROWKEY" if is_key else "ROWVAL", sql_type_of(schema))]
+        return [(f["name"].upper() if upper else f["name"], sql_type_of(f["type"], upper))
+                for f in schema.get("fields", [])]
+    return [("ROWKEY" if is_key else "ROWVAL", sql_type_of(schema, upper))]
 
 
 # ------------------------------------------------------------------ value conversion
