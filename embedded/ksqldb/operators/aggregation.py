@@ -115,7 +115,7 @@ class AggregationPipeline:
         table = self.table_source
         lines = ["def _extract(batch):", "    out = []", "    errs = []", "    for rec in batch:"]
         add = lines.append
-        emit_key_decode(add, nkey)
+        emit_key_decode(add, nkey, table=table)
         add("        sk = _hk(k)" if table else "        sk = None")
         emit_value_decode(add, ns, plan.source)
         add("        ts = rec[2]")

@@ -51,9 +51,15 @@ def _safe(e: tree.Expr) -> bool:
     return isinstance(e, _SAFE_NODES)
 
 
-def emit_key_decode(add: Callable[[str], None], nkey: int) -> None:
+def emit_key_decode(add: Callable[[str], None], nkey: int, table: bool = False) -> None:
     """Generated key decode: `k` is the tuple of key columns; a key that does not decode
-    skips the record with a processing-log entry."""
+    skips the record with a processing-log entry. A table's record without a key is
+    skipped too (Kafka Streams' table source drops null keys; a multi-column key whose
+    columns are NULL is still a key)."""
+    if table and nkey:
+        add("        if rec[0] is None:")
+        add("            errs.append(('deserialize key', 'Skipping a table record with a null key', rec))")
+        add("            continue")
     if nkey:
         add("        try:")
         add("            k = _kdec(rec[0])")
@@ -171,7 +177,7 @@ class QueryPipeline:
         lines = ["def _run(batch, _qid, _topic, _sink):", "    out = []", "    errs = []"]
         add = lines.append
         add("    for rec in batch:")
-        emit_key_decode(add, nkey)
+        emit_key_decode(add, nkey, table=plan.source.kind == "TABLE")
         emit_value_decode(add, ns, plan.source)
         add("        ts = rec[2]")
 

@@ -245,3 +245,16 @@ def test_a_query_starts_only_after_its_command_is_recorded_and_not_at_all_if_tha
     engine.execute("TERMINATE CSAS_C_1;")
     assert events[-2:] == ["append 2", "stop CSAS_C_1"]
     assert [c.statement_text for c in log.commands] == [c.statement_text for c in engine.commands]
+
+
+def test_a_table_record_without_a_key_is_skipped_and_logged(engine):
+    engine.execute(
+        "CREATE TABLE T (K INT PRIMARY KEY, K2 INT PRIMARY KEY, V INT) WITH (KAFKA_TOPIC='t', "
+        "FORMAT='JSON', PARTITIONS=1);"
+        "CREATE TABLE O AS SELECT * FROM T;"
+    )
+    q = engine.queries["CTAS_O_1"].pipeline
+    out, errs = q.process([InputRecord(b'{"K": null, "K2": 2}', b'{"V": 0}', 1, 0, 0),
+                           InputRecord(None, b'{"V": 0}', 1, 0, 1)])
+    assert [json.loads(o.key) for o in out] == [{"K": None, "K2": 2}]
+    assert [(e.stage, e.offset) for e in errs] == [("deserialize key", 1)]
