@@ -305,9 +305,9 @@ class ExpressionTyper:
 
     def _t_FunctionCall(self, e: tree.FunctionCall):
         name = e.name.upper()
-        if name in AGGREGATE_FUNCTIONS:
-            raise self.error(f"Use of aggregate function {name} requires a GROUP BY clause.")
         udf = self.registry.get(name)
+        if name in AGGREGATE_FUNCTIONS or (udf is not None and udf.aggregate):
+            raise self.error(f"Use of aggregate function {name} requires a GROUP BY clause.")
         if name in TABLE_FUNCTIONS or (udf is not None and udf.table_function):
             raise self.error(f"Table functions are not supported by this engine: {name}")
         if udf is None:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.sql import tree
-from fraudstream.embedded.ksqldb.expr.aggregates import AGGREGATE_NAMES, Aggregator, resolve_aggregate
+from fraudstream.embedded.ksqldb.expr.aggregates import Aggregator, is_aggregate, resolve_aggregate
+from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.expr.compiler import (
     AGGREGATE_FUNCTIONS,
     ExprCompiler,
@@ -33,9 +34,6 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import BIGINT, SqlType
 #: a name no user column can have: slots of the aggregated row
 _KEY = "\x00K{}"
 _AGG = "\x00A{}"
-
-_LITERALS = (tree.IntegerLiteral, tree.DoubleLiteral, tree.DecimalLiteral, tree.StringLiteral,
-             tree.BooleanLiteral)
 
 
 @dataclass
@@ -63,8 +61,13 @@ class AggregatePlan:
         return len(self.group_exprs) + len(self.calls) + 2
 
 
-def is_aggregate_call(e: tree.Expr) -> bool:
-    return isinstance(e, tree.FunctionCall) and e.name.upper() in AGGREGATE_FUNCTIONS
+def is_aggregate_call(e: tree.Expr, registry: FunctionRegistry | None = None) -> bool:
+    """Whether `e` calls an aggregate function (one the registry declares as such)."""
+    if not isinstance(e, tree.FunctionCall):
+        return False
+    if registry is None:
+        return e.name.upper() in AGGREGATE_FUNCTIONS
+    return is_aggregate(registry, e.name)
 
 
 def rewrite_top_down(e: tree.Expr, fn: Callable[[tree.Expr], tree.Expr | None]) -> tree.Expr:
@@ -100,8 +103,11 @@ class GroupingAnalysis:
     """Builds the `AggregatePlan` for one query; `canonical(e)` compares expressions."""
 
     def __init__(self, query: tree.Query, scope: Scope, compiler: ExprCompiler,
-                 canonical: Callable[[tree.Expr], str], table_source: bool) -> None:
+                 canonical: Callable[[tree.Expr], str], table_source: bool,
+                 config: dict[str, Any] | None = None) -> None:
         self.query = query
+        self.config = config or {}
+        self.registry = compiler.registry
         self.scope = scope
         self.compiler = compiler
         self.canonical = canonical
@@ -117,7 +123,7 @@ class GroupingAnalysis:
     def check_group_by(self) -> list[SqlType]:
         for e in self.group_exprs:
             for x in tree.walk(e):
-                if is_aggregate_call(x):
+                if is_aggregate_call(x, self.registry):
                     raise KsqlStatementError(
                         f"GROUP BY does not support aggregate functions: {x.name.upper()} is an "  # type: ignore[attr-defined]
                         "aggregate function."
@@ -143,32 +149,24 @@ class GroupingAnalysis:
             return self._call_index[text]
         for a in e.args:
             for x in tree.walk(a):
-                if is_aggregate_call(x):
+                if is_aggregate_call(x, self.registry):
                     raise KsqlStatementError(f"Aggregate functions can not be nested: {e.sql()}")
         name = e.name.upper()
-        if name not in AGGREGATE_NAMES:
-            raise KsqlStatementError(f"Aggregate function {name} is not supported by this engine yet.")
         self.compiler.clause = "SELECT"
-        values: list[tree.Expr] = []
-        literals: list[Any] = []
-        for i, a in enumerate(e.args):
-            if i > 0 and isinstance(a, _LITERALS):
-                literals.append(getattr(a, "value", None))
-            else:
-                values.append(a)
-        types = [self.compiler.type_of(a) for a in values]
-        aggregator = resolve_aggregate(name, types, e.star, literals)
-        self.calls.append(AggCall(call_text(e), values, aggregator))
+        types = [self.compiler.type_of(a) for a in e.args]
+        aggregator, n_values = resolve_aggregate(self.registry, call_text(e), name, list(e.args), types,
+                                                 e.star, self.config)
+        self.calls.append(AggCall(call_text(e), list(e.args[:n_values]), aggregator))
         self._call_index[text] = len(self.calls) - 1
         return len(self.calls) - 1
 
     def to_aggregated(self, e: tree.Expr) -> tree.Expr:
         """`e` over the aggregated row (grouping values and aggregate results)."""
         def fn(x: tree.Expr) -> tree.Expr | None:
-            c = self.canonical(x) if not is_aggregate_call(x) else None
+            c = self.canonical(x) if not is_aggregate_call(x, self.registry) else None
             if c is not None and c in self.group_canon:
                 return tree.ColumnRef(_KEY.format(self.group_canon.index(c)), None, x.loc)
-            if is_aggregate_call(x):
+            if is_aggregate_call(x, self.registry):
                 return tree.ColumnRef(_AGG.format(self._register_call(x)), None, x.loc)  # type: ignore[arg-type]
             return None
 

@@ -272,12 +272,11 @@ class Planner:
 
     # ---------------------------------------------------------------- clauses
 
-    @staticmethod
-    def _has_aggregates(query: tree.Query) -> bool:
+    def _has_aggregates(self, query: tree.Query) -> bool:
         exprs = [i.expr for i in query.select if i.expr is not None]
         if query.having is not None:
             exprs.append(query.having)
-        return any(is_aggregate_call(x) for e in exprs for x in tree.walk(e))
+        return any(is_aggregate_call(x, self.registry) for e in exprs for x in tree.walk(e))
 
     @staticmethod
     def _check_unaggregated(query: tree.Query) -> None:
@@ -314,7 +313,7 @@ class Planner:
                 "result of a GROUP BY is keyed by its grouping expressions."
             )
         analysis = GroupingAnalysis(query, scope, compiler, lambda e: canonical(e, scope),
-                                    source.kind == "TABLE")
+                                    source.kind == "TABLE", self.config)
         analysis.group_types = analysis.check_group_by() if query.group_by is not None else []
         return analysis
 
@@ -530,7 +529,7 @@ class Planner:
 
         for _, e in items + ([("", query.having)] if query.having is not None else []):
             for x in tree.walk(e):
-                if isinstance(x, tree.FunctionCall) and not is_aggregate_call(x) \
+                if isinstance(x, tree.FunctionCall) and not is_aggregate_call(x, self.registry) \
                         and self.registry.get(x.name) is None:
                     raise KsqlStatementError(f"Can't find any functions with the name '{x.name.upper()}'")
         rewritten = [analysis.to_aggregated(e) for _, e in items]
@@ -573,6 +572,7 @@ class Planner:
                     f"The aggregation functions {joined(no_undo)} cannot be applied to a table source, "
                     "only to a stream source."
                 )
+        _check_intermediate_types(node, analysis)
         agg_scope = analysis.agg_scope(group_types, window is not None)
         agg_compiler = ExprCompiler(agg_scope, self.registry)
         agg_compiler.clause = "SELECT"
@@ -772,3 +772,19 @@ class Planner:
         for _ in range(star_positions.count(len(items))):
             add_star(len(items))
         return key_cols, key_exprs, value_cols, value_exprs
+
+
+def _check_intermediate_types(node: SourceNode, analysis: GroupingAnalysis) -> None:
+    """ksqlDB keeps aggregation state in the source's value format: one that cannot hold
+    an aggregate's intermediate (STRUCT/ARRAY/MAP) state refuses the query."""
+    fmt = node.leaves[0].source.value_format
+    if fmt.name not in ("DELIMITED", "KAFKA"):
+        return
+    for call in analysis.calls:
+        t = call.aggregator.intermediate_type
+        if t is not None and not t.is_primitive():
+            raise KsqlStatementError(
+                "One of the functions used in the statement has an intermediate type that the value "
+                "format can not handle. Please remove the function or change the format.\n"
+                "Consider up-voting https://github.com/confluentinc/ksql/issues/3950, which will "
+                "resolve this limitation")
