@@ -120,10 +120,10 @@ def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) ->
     finally:
         consumer.close()
     table = Table(title="KSQL monitoring table fraud_model_quality (one row per model version)")
-    for col in ("scored", "alerts", "TP", "FP", "FN", "live precision", "live recall"):
+    for col in ("model version", "scored", "alerts", "TP", "FP", "FN", "live precision", "live recall"):
         table.add_column(col, justify="right")
     for row in rows.values():
-        table.add_row(*[("–" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float) else f"{row[c]:,}")
+        table.add_row(str(row["VERSION"]), *[("–" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float) else f"{row[c]:,}")
                         for c in ("SCORED", "ALERTS", "TRUE_POSITIVES", "FALSE_POSITIVES", "FALSE_NEGATIVES",
                                   "LIVE_PRECISION", "LIVE_RECALL")])
     out.print(table)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -40,7 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--earliest", action="store_true",
                    help="queries read from the beginning (auto.offset.reset=earliest)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
-                   help="wait up to this long for the KSQL server to answer first")
+                   help="wait up to this long for the KSQL server (and --wait-subject) first")
+    p.add_argument("--wait-subject", metavar="SUBJECT",
+                   help="first wait (up to --wait seconds) until the schema registry has this subject, "
+                        "e.g. fraud_scores-value before statements that infer their columns from it")
     p.add_argument("--json", action="store_true", help="print the server's JSON instead of tables")
     p.set_defaults(func=run)
 
@@ -55,9 +59,12 @@ def _client() -> KsqlClient:
 
 def run(args: argparse.Namespace) -> int:
     words = list(args.statement)
+    started = time.monotonic()
     with _client() as client:
         if args.wait:
             client.wait_ready(args.wait)
+        if args.wait_subject:
+            _wait_subject(args.wait_subject, max(args.wait - (time.monotonic() - started), 0.0))
         if words and words[0].lower() == "apply" and not args.file:
             return _apply(client, Path(words[1]) if len(words) > 1 else DEFAULT_DIR)
         if args.file:
@@ -77,6 +84,34 @@ def run(args: argparse.Namespace) -> int:
             except KsqlError as exc:
                 raise KsqlError(f"{stmt.where}: {exc}", exc.error_code, stmt.text) from exc
     return 0
+
+
+def _wait_subject(subject: str, timeout: float, poll: float = 2.0) -> None:
+    """Return once the schema registry has `subject`; a clear error after `timeout` s."""
+    from fraudstream.core.avro_wire import registry_client
+
+    endpoints = Endpoints.from_env()
+    client = registry_client(endpoints.schema_registry_url)
+    deadline = time.monotonic() + timeout
+    announced = False
+    last = "not registered yet"
+    while True:
+        try:
+            client.get_latest_version(subject)
+            return
+        except Exception as exc:  # 404 until the producer of the subject registers it
+            last = "not registered yet" if getattr(exc, "http_status_code", None) == 404 else _one_line(exc)
+        if time.monotonic() >= deadline:
+            raise KsqlError(f"schema subject {subject} did not appear in the schema registry within "
+                            f"{timeout:.0f} s ({last}); the statements that read it were not applied")
+        if not announced:
+            err.print(f"waiting up to {timeout:.0f} s for schema subject {subject} …", highlight=False)
+            announced = True
+        time.sleep(poll)
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
 
 
 def _apply(client: KsqlClient, path: Path) -> int:

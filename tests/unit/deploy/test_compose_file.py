@@ -5,20 +5,19 @@ files that exist, dependencies that name real services)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
-import yaml
 
+from tests.support import deploy_files
 from tests.support.compose_schema import SchemaUnavailable, schema_path
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.support.deploy_files import ROOT, app_services
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    """The file as Compose sees it: interpolated with the variables of .env."""
+    return deploy_files.compose()
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +54,9 @@ def test_app_commands_are_accepted_by_the_cli(compose: dict):
     from fraudstream.cli.main import build_parser
 
     parser = build_parser()
-    app_services = [n for n, s in compose["services"].items() if s.get("image") == "fraudstream:latest"]
-    assert len(app_services) >= 4
-    for name in app_services:
-        svc = compose["services"][name]
+    services = {n: s for n, s in app_services(compose).items() if "entrypoint" not in s}
+    assert len(services) >= 4
+    for name, svc in services.items():
         args = parser.parse_args(svc["command"])  # SystemExit on an unknown option
         assert callable(args.func), name
         env = svc["environment"]
@@ -86,3 +84,48 @@ def test_broker_settings_allow_transactions_on_one_node(compose: dict):
     assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == 1
     ksql_env = compose["services"]["ksqldb-server"]["environment"]
     assert ksql_env["KSQL_KSQL_STREAMS_PROCESSING_GUARANTEE"] == "exactly_once_v2"
+
+
+def test_jupyter_runs_from_the_image_with_the_notebooks_and_the_urls(compose: dict):
+    svc = compose["services"]["jupyter"]
+    assert svc["image"] == deploy_files.IMAGE and svc["entrypoint"] == ["jupyter"]
+    assert svc["command"][0] == "lab"
+    assert "./notebooks:/home/fraudstream/notebooks" in svc["volumes"]
+    assert "--ServerApp.root_dir=/home/fraudstream/notebooks" in svc["command"]
+    env = svc["environment"]
+    assert env["KSQL_URL"] == "http://ksqldb-server:8088"
+    assert env["SCHEMA_REGISTRY_URL"] == "http://schema-registry:8081"
+    # passed through from the user's shell when set, never a token written in the file
+    assert "JUPYTER_TOKEN" in env and env["JUPYTER_TOKEN"] is None
+    assert svc["ports"] == ["127.0.0.1:8888:8888"], "a notebook server is not published beyond this machine"
+
+
+def test_one_shot_jobs_never_restart(compose: dict):
+    """A job that fails (a statement ksqlDB rejects, a failed training) stops with its
+    reason in the log instead of looping; the monitoring job waits for its schema."""
+    for name in ("users-producer", "ksql-init", "history-producer", "trainer", "ksql-monitoring"):
+        assert compose["services"][name]["restart"] == "no", name
+    command = compose["services"]["ksql-monitoring"]["command"]
+    assert command[command.index("--wait-subject") + 1] == "fraud_scores-value"
+
+
+def test_the_trainer_waits_for_exactly_the_history_the_burst_produces(compose: dict):
+    history = compose["services"]["history-producer"]["command"]
+    trainer = compose["services"]["trainer"]["command"]
+    count = history[history.index("--count") + 1]
+    assert history[history.index("--unlabeled-fraction") + 1] == "0"  # every history event reaches the trainer
+    assert trainer[trainer.index("--wait-records") + 1] == count
+
+
+def test_processing_log_topic_is_the_one_confluents_tutorials_show(compose: dict):
+    env = compose["services"]["ksqldb-server"]["environment"]
+    # ksql.service.id defaults to default_, which names the topic default_ksql_processing_log
+    assert env.get("KSQL_KSQL_SERVICE_ID", "default_") == "default_"
+    assert "KSQL_KSQL_LOGGING_PROCESSING_TOPIC_NAME" not in env
+    assert env["KSQL_KSQL_LOGGING_PROCESSING_STREAM_AUTO_CREATE"] == "true"
+
+
+def test_the_kafka_volume_levels_off(compose: dict):
+    env = compose["services"]["kafka"]["environment"]
+    assert env["KAFKA_LOG_RETENTION_HOURS"] <= 24
+    assert env["KAFKA_LOG_ROLL_HOURS"] <= env["KAFKA_LOG_RETENTION_HOURS"]

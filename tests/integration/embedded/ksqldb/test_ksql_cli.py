@@ -74,3 +74,29 @@ def test_basic_auth(kafka_bootstrap: str, schema_registry_url: str, tmp_path: Pa
         assert client.ksql("SHOW STREAMS")[0]["@type"] == "streams"
     finally:
         assert stop_ksql_server(proc) == 0
+
+
+def test_apply_waits_for_a_schema_subject_then_stops_with_the_reason(ksql_url: str, kafka_bootstrap: str,
+                                                                    schema_registry_url: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch):
+    """compose's ksql-monitoring job: no statement runs before the subject exists, and a
+    subject that never comes ends the job once, with a one-line reason (no restart loop)."""
+    name = f"WAIT_{uuid.uuid4().hex[:6]}".upper()
+    (tmp_path / "01_a.ksql").write_text(f"CREATE STREAM {name} (X INT) WITH (KAFKA_TOPIC='{name.lower()}', "
+                                        "VALUE_FORMAT='JSON', PARTITIONS=1);")
+    subject = f"{name.lower()}-value"
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)  # cli() passes os.environ on
+    missing = cli(ksql_url, kafka_bootstrap, "apply", str(tmp_path), "--wait", "3", "--wait-subject", subject)
+    assert missing.returncode == 6
+    line = [ln for ln in missing.stderr.splitlines() if ln.startswith("error:")]
+    assert len(line) == 1 and f"schema subject {subject} did not appear" in line[0], missing.stderr
+    assert "Traceback" not in missing.stderr
+    shown = cli(ksql_url, kafka_bootstrap, "SHOW STREAMS;")
+    assert name not in shown.stdout  # nothing was applied
+
+    httpx.post(f"{schema_registry_url}/subjects/{subject}/versions",
+               json={"schema": '{"type":"record","name":"R","fields":[{"name":"X","type":"int"}]}'},
+               timeout=10).raise_for_status()
+    present = cli(ksql_url, kafka_bootstrap, "apply", str(tmp_path), "--wait", "30", "--wait-subject", subject)
+    assert present.returncode == 0, present.stderr
+    assert "1 applied" in present.stdout
