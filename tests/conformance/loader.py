@@ -43,9 +43,38 @@ class Run:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
+def strip_comments(text: str) -> str:
+    """JSON with `//` and `/* */` comments as ksqlDB's test loader reads it (Jackson's
+    ALLOW_COMMENTS): comments outside strings become nothing; nothing else is relaxed."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            j = i + 1
+            while j < n and text[j] != '"':
+                j += 2 if text[j] == "\\" else 1
+            out.append(text[i:j + 1])
+            i = j + 1
+        elif text.startswith("//", i):
+            j = text.find("\n", i)
+            i = n if j < 0 else j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            if j < 0:
+                raise ValueError("unterminated /* comment")
+            out.append(" ")
+            i = j + 2
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
 def load_json(path: Path) -> dict[str, Any]:
-    with path.open(encoding="utf-8") as f:
-        return json.load(f, parse_float=Decimal)
+    """A corpus file as ksqlDB reads it (comments allowed, exact decimals)."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(strip_comments(text), parse_float=Decimal)
 
 
 def _uses_unsupported(case: dict[str, Any], statements: list[str]) -> str | None:

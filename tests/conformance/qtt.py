@@ -22,9 +22,16 @@ from tests.conformance.runner import Result, run_case
 
 
 def run_files(paths: list[Path]) -> dict[str, list[Result]]:
+    """Every run of every file; a file that cannot be read counts as one failure naming
+    the file and the error, and the other files still run."""
     out: dict[str, list[Result]] = {}
     for p in paths:
-        out[p.name] = [run_case(r) for r in load_runs(p)]
+        try:
+            runs = load_runs(p)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            out[p.name] = [Result(f"{p.name}", "failed", f"cannot read {p}: {type(exc).__name__}: {exc}")]
+            continue
+        out[p.name] = [run_case(r) for r in runs]
     return out
 
 

@@ -43,6 +43,7 @@ from fraudstream.embedded.ksqldb.execution.queries import (
     TransientQuery,
 )
 from fraudstream.embedded.ksqldb.execution.sandbox import AdminOverlay, RegistryOverlay
+from fraudstream.embedded.ksqldb.execution.pull import PullQuery, plan_pull_query
 from fraudstream.embedded.ksqldb.execution.transient import plan_push_query
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry, default_registry
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry, TopicAdmin
@@ -209,8 +210,9 @@ class Engine:
 
     # ------------------------------------------------------------------ transient queries
 
-    def create_push_query(self, sql: str, properties: dict[str, Any] | None = None) -> TransientQuery:
-        """Plan a `SELECT ... EMIT CHANGES` for the REST layer (`/query`, `/query-stream`)."""
+    def create_query(self, sql: str, properties: dict[str, Any] | None = None) -> TransientQuery | PullQuery:
+        """Plan the SELECT of a `/query` or `/query-stream` request: a push query
+        (`EMIT CHANGES`) or a pull query (without EMIT)."""
         statements = self.parse(sql)
         if len(statements) != 1 or not isinstance(statements[0], tree.QueryStatement):
             raise KsqlStatementError(
@@ -220,14 +222,21 @@ class Engine:
         props = dict(properties or {})
         try:
             assert stmt.query is not None
+            config = self.merged_config(props)
             if stmt.query.emit is None:
-                raise KsqlStatementError(
-                    "Pull queries are not supported by this engine; add EMIT CHANGES to run a push query."
-                )
+                return plan_pull_query(stmt, self._transient_id, self.state.metastore, self.functions,
+                                       self.serde, config)
             return plan_push_query(stmt, self._transient_id, self.state.metastore, self.functions,
-                                   self.serde, self.merged_config(props), props)
+                                   self.serde, config, props)
         except KsqlStatementError as e:
             raise e.with_statement(stmt.text) from None
+
+    def create_push_query(self, sql: str, properties: dict[str, Any] | None = None) -> TransientQuery:
+        """Plan a `SELECT ... EMIT CHANGES` (a pull query is refused here)."""
+        query = self.create_query(sql, properties)
+        if not isinstance(query, TransientQuery):
+            raise KsqlStatementError("Expected a push query (SELECT ... EMIT CHANGES)", query.statement_text)
+        return query
 
     def _transient_id(self, source_name: str) -> str:
         self._transient_counter += 1
@@ -240,6 +249,7 @@ __all__ = [
     "Engine",
     "EngineListener",
     "PersistentQuery",
+    "PullQuery",
     "RecordWriter",
     "TransientQuery",
     "KsqlParseError",

@@ -16,10 +16,12 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from fraudstream.embedded.ksqldb.errors import KsqlStatementError
-from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery
+from fraudstream.clients.topic_reader import TopicReadError, read_to_end
+from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
+from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery, PullQuery, TransientQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
@@ -46,6 +48,19 @@ def nesting_is_a_statement_error(sql: str) -> Iterator[None]:
     except RecursionError:
         raise KsqlStatementError("Statement is nested too deeply to be processed (thousands of levels of "
                                  "parentheses or operators); simplify the expression", sql.strip()[:2000]) from None
+
+
+@dataclass
+class PullResult:
+    """A pull query's answer: the rows, and how many records failed (processing log)."""
+
+    query: PullQuery
+    rows: list[list]
+    errors: int
+
+    @property
+    def query_id(self) -> str:
+        return self.query.query_id
 
 
 class KafkaRuntime:
@@ -152,9 +167,27 @@ class KafkaRuntime:
     def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
         with self.lock, nesting_is_a_statement_error(sql):
             query = self.engine.create_push_query(sql, properties or {})
+        return self._push_runner(query)
+
+    def _push_runner(self, query: TransientQuery) -> PushQueryRunner:
         runner = PushQueryRunner(query, self.bootstrap)
         self.push_queries[query.query_id] = runner
         return runner
+
+    def query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner | PullResult:
+        """A `/query` or `/query-stream` SELECT: a running push query, or a pull query's
+        answer (its source topic read from the beginning to its end offsets of now)."""
+        with self.lock, nesting_is_a_statement_error(sql):
+            query = self.engine.create_query(sql, properties or {})
+        if isinstance(query, TransientQuery):
+            return self._push_runner(query)
+        records = ((m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
+                   for batch in read_to_end(self.bootstrap, query.source_topic) for m in batch)
+        try:
+            rows, errors = query.run(records)
+        except TopicReadError as exc:
+            raise KsqlError(f"Pull query {query.query_id} could not read {query.source_topic!r}: {exc}") from exc
+        return PullResult(query, rows, len(errors))
 
     def finish_push(self, runner: PushQueryRunner) -> None:
         runner.close()

@@ -25,7 +25,8 @@ from starlette.routing import Route
 
 from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
-from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime, nesting_is_a_statement_error
+from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime, PullResult, nesting_is_a_statement_error
+from fraudstream.embedded.ksqldb.server.errors import statement_error_body
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
 from fraudstream.embedded.ksqldb.server.statements import StatementHandler
 
@@ -41,14 +42,7 @@ def generic_error(code: int, message: str, status: int | None = None) -> JSONRes
 
 
 def statement_error(exc: KsqlError, statement: str) -> JSONResponse:
-    text = getattr(exc, "statement_text", "") or statement
-    message = exc.message
-    line = getattr(exc, "line", None)
-    if line is not None and not message.startswith("line "):
-        message = f"line {line}:{getattr(exc, 'column', None) or 1}: {message}"
-    return JSONResponse({"@type": "statement_error", "error_code": exc.error_code, "message": message,
-                         "statementText": text, "entities": []},
-                        status_code=exc.error_code // 100)
+    return JSONResponse(statement_error_body(exc, statement), status_code=exc.error_code // 100)
 
 
 async def _json_body(request: Request) -> dict | Response:
@@ -121,6 +115,49 @@ def _schema_string(runner: PushQueryRunner) -> str:
     return ", ".join(f"`{n}` {t}" for n, t in zip(q.column_names, q.column_types))
 
 
+def _pull_rows(result: PullResult) -> list[str]:
+    types = [c.type for c in result.query.schema.columns]
+    return [dumps(row_to_json(row, types)) for row in result.rows]
+
+
+def _pull_v1(result: PullResult) -> Response:
+    """A pull query on `/query` (v1 JSON), framed as a push query's answer: header (schema
+    with KEY columns for a table), rows, and for a stream the final message ksqlDB writes
+    ("Limit Reached" / "Query Completed"); a table's answer ends after its rows."""
+    q = result.query
+
+    async def v1() -> AsyncIterator[bytes]:
+        yield b"[" + json.dumps({"header": {"queryId": q.query_id, "schema": str(q.schema)}},
+                                separators=(",", ":")).encode()
+        for row in _pull_rows(result):
+            yield b",\n" + ('{"row":{"columns":' + row + "}}").encode()
+        if not q.is_table:
+            final = "Limit Reached" if q.limit_reached(len(result.rows)) else "Query Completed"
+            yield b",\n" + json.dumps({"finalMessage": final}, separators=(",", ":")).encode()
+        yield b"]"
+
+    return StreamingResponse(v1(), media_type=V1_JSON)
+
+
+def _pull_lines(result: PullResult, as_array: bool, http2: bool) -> Response:
+    """A pull query on `/query-stream` (or `/query` asking for the delimited form): the
+    metadata line, then one line per row, each its own frame (as ksql-python-ng reads
+    them); or the same as one JSON array."""
+    q = result.query
+    meta = json.dumps({"queryId": q.query_id, "columnNames": q.column_names, "columnTypes": q.column_types},
+                      separators=(",", ":"))
+    rows = _pull_rows(result)
+    if as_array:
+        return Response("[" + ",".join([meta] + rows) + "]", media_type="application/json")
+
+    async def lines() -> AsyncIterator[bytes]:
+        for line in [meta] + rows:
+            yield (line + "\n").encode()
+            await _let_frame_go(http2)
+
+    return StreamingResponse(lines(), media_type=DELIMITED)
+
+
 def _runtime(request: Request) -> KafkaRuntime:
     return request.app.state.runtime
 
@@ -190,9 +227,9 @@ async def ksql(request: Request) -> Response:
     return Response(dumps(entities), media_type="application/json")
 
 
-async def _start_push(runtime: KafkaRuntime, sql: str, props: dict) -> PushQueryRunner | Response:
+async def _start_query(runtime: KafkaRuntime, sql: str, props: dict) -> PushQueryRunner | PullResult | Response:
     try:
-        return await anyio.to_thread.run_sync(runtime.push_query, sql, props)
+        return await anyio.to_thread.run_sync(runtime.query, sql, props)
     except KsqlError as exc:
         return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
             generic_error(exc.error_code, exc.message)
@@ -231,9 +268,13 @@ async def query_stream(request: Request) -> Response:
     props = _properties(payload, "properties")
     if isinstance(props, Response):
         return props
-    runner = await _start_push(runtime, sql, props)
+    runner = await _start_query(runtime, sql, props)
     if isinstance(runner, Response):
         return runner
+    if isinstance(runner, PullResult):
+        accept = (request.headers.get("accept") or "").lower()
+        return _pull_lines(runner, as_array="application/json" in accept and DELIMITED not in accept,
+                           http2=request.scope.get("http_version") == "2")
     types = _column_types(request, runner)
     meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,
             "columnTypes": runner.query.column_types}
@@ -279,9 +320,13 @@ async def query(request: Request) -> Response:
     props = _properties(payload, "streamsProperties")
     if isinstance(props, Response):
         return props
-    runner = await _start_push(runtime, sql, props)
+    runner = await _start_query(runtime, sql, props)
     if isinstance(runner, Response):
         return runner
+    if isinstance(runner, PullResult):
+        if _wants_v1_json(accept):
+            return _pull_v1(runner)
+        return _pull_lines(runner, as_array=False, http2=request.scope.get("http_version") == "2")
     types = _column_types(request, runner)
     if not _wants_v1_json(accept):
         meta = {"queryId": runner.query_id, "columnNames": runner.query.column_names,

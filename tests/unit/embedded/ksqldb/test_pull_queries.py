@@ -1,0 +1,85 @@
+"""Pull queries in the pure layer: ksqlDB's validation messages, streams read to the end,
+tables as the latest row per key, LIMIT, result schema."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraudstream.embedded.ksqldb import Engine, InMemorySchemaRegistry, InMemoryTopicAdmin, KsqlStatementError
+from fraudstream.embedded.ksqldb.execution.pull import PullQuery, latest_per_key
+
+STREAM = ("CREATE STREAM S (K INT KEY, V INT, NAME STRING) "
+          "WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON', PARTITIONS=1);")
+TABLE = ("CREATE TABLE T (ID STRING PRIMARY KEY, N INT) "
+         "WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON', PARTITIONS=1);")
+HELP = " See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+
+
+@pytest.fixture
+def engine():
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.execute(STREAM + TABLE + "CREATE TABLE QT AS SELECT * FROM T;")
+    return e
+
+
+def rec(key: int, value: bytes | None, offset: int, ts: int = 0):
+    return (key.to_bytes(4, "big"), value, ts, 0, offset)
+
+
+def test_a_select_without_emit_is_a_pull_query_over_the_whole_stream(engine):
+    q = engine.create_query("SELECT K, V * 2 AS D FROM S WHERE V > 1;")
+    assert isinstance(q, PullQuery) and not q.is_table and q.source_topic == "s"
+    assert str(q.schema) == "`K` INTEGER, `D` INTEGER"
+    rows, errors = q.run([rec(1, b'{"V": 1}', 0), rec(2, b'{"V": 2}', 1), rec(3, b'{"V": 3}', 2), rec(4, None, 3)])
+    assert rows == [[2, 4], [3, 6]] and errors == []
+    assert not q.limit_reached(len(rows))
+
+
+def test_limit_cuts_the_answer_and_says_so(engine):
+    q = engine.create_query("SELECT * FROM S LIMIT 2;")
+    rows, _ = q.run([rec(i, b'{"V": %d}' % i, i) for i in range(5)])
+    assert [r[0] for r in rows] == [0, 1] and q.limit_reached(len(rows))
+    assert engine.create_query("SELECT * FROM S LIMIT 0;").run([rec(1, b'{"V": 1}', 0)])[0] == []
+
+
+def test_a_table_answers_with_the_latest_row_per_key_and_keeps_its_key_columns(engine):
+    q = engine.create_query("SELECT * FROM QT WHERE N > 0;")
+    assert q.is_table and str(q.schema) == "`ID` STRING KEY, `N` INTEGER"
+    records = [(b"a", b'{"N": 1}', 0, 0, 0), (b"b", b'{"N": 2}', 0, 0, 1), (b"a", b'{"N": 3}', 0, 0, 2),
+               (b"b", None, 0, 0, 3), (b"c", b'{"N": 0}', 0, 0, 4)]
+    assert q.run(records)[0] == [["a", 3]]
+    assert str(engine.create_query("SELECT N, ID AS X FROM QT;").schema) == "`N` INTEGER, `X` STRING"
+
+
+def test_latest_per_key_drops_tombstoned_keys_and_keeps_first_appearance_order():
+    recs = [(b"x", b"1"), (b"y", b"2"), (b"x", b"3"), (b"y", None), (b"y", b"4")]
+    assert latest_per_key(recs) == [(b"x", b"3"), (b"y", b"4")]
+
+
+@pytest.mark.parametrize("sql, message", [
+    ("SELECT * FROM S GROUP BY K;", "Pull queries don't support GROUP BY clauses." + HELP),
+    ("SELECT * FROM S WINDOW TUMBLING (SIZE 1 SECOND);", "Pull queries don't support WINDOW clauses." + HELP),
+    ("SELECT * FROM S PARTITION BY V;", "Pull queries don't support PARTITION BY clauses." + HELP),
+    ("SELECT K, ROWOFFSET FROM S;",
+     "Pull queries don't support the following columns in SELECT clauses: `ROWOFFSET`\n" + HELP),
+    ("SELECT * FROM S WHERE ROWPARTITION = 1;",
+     "Pull queries don't support the following columns in WHERE clauses: `ROWPARTITION`\n" + HELP),
+    ("SELECT * FROM T;", "The `T` table isn't queryable. To derive a queryable table, you can do "
+                         "'CREATE TABLE QUERYABLE_T AS SELECT * FROM T'. See https://cnfl.io/queries for more info."),
+])
+def test_ksqldb_refuses_these_pull_queries_with_its_messages(engine, sql, message):
+    with pytest.raises(KsqlStatementError) as e:
+        engine.create_query(sql)
+    assert e.value.message == message and e.value.statement_text == sql
+
+
+def test_pull_queries_on_streams_and_limits_can_be_disabled(engine):
+    with pytest.raises(KsqlStatementError, match="Pull queries on streams are disabled"):
+        engine.create_query("SELECT * FROM S;", {"ksql.query.pull.stream.enabled": "false"})
+    with pytest.raises(KsqlStatementError, match="LIMIT clause in pull queries is currently disabled"):
+        engine.create_query("SELECT * FROM S LIMIT 1;", {"ksql.query.pull.limit.clause.enabled": False})
+
+
+def test_create_push_query_still_refuses_a_pull_query(engine):
+    with pytest.raises(KsqlStatementError, match="Expected a push query"):
+        engine.create_push_query("SELECT * FROM S;")
