@@ -33,7 +33,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from fraudstream.core.settings import shared_dir  # noqa: E402
+from tests.support.shared import shared_dir  # noqa: E402
 
 DEFAULT_SAMPLE = (shared_dir() or ROOT.parent / "shared") / "data" / "creditcard_sample.csv"
 

@@ -13,10 +13,10 @@ import contextlib
 import signal
 import threading
 
-from fraudstream.cli.argtypes import fraction as _fraction
-from fraudstream.cli.argtypes import non_negative_int as _non_negative_int
-from fraudstream.cli.argtypes import positive_float as _positive_float
-from fraudstream.cli.argtypes import positive_int as _positive_int
+from fraudstream.core.argtypes import fraction as _fraction
+from fraudstream.core.argtypes import non_negative_int as _non_negative_int
+from fraudstream.core.argtypes import positive_float as _positive_float
+from fraudstream.core.argtypes import positive_int as _positive_int
 from fraudstream.core.settings import TOPICS, Endpoints
 from fraudstream.producers.defaults import (
     DEFAULT_FRAUD_RATE,

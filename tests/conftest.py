@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.core.settings import shared_dir
+from tests.support.shared import shared_dir
 
 _SHARED = shared_dir()
 SHARED_DATA = (_SHARED / "data") if _SHARED else Path(__file__).resolve().parents[2] / "shared" / "data"

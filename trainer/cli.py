@@ -9,9 +9,9 @@ import argparse
 import time
 from pathlib import Path
 
-from fraudstream.cli.argtypes import open_fraction as _fraction
-from fraudstream.cli.argtypes import positive_float as _positive_float
-from fraudstream.cli.argtypes import positive_int as _positive_int
+from fraudstream.core.argtypes import open_fraction as _fraction
+from fraudstream.core.argtypes import positive_float as _positive_float
+from fraudstream.core.argtypes import positive_int as _positive_int
 from fraudstream.core.settings import TOPICS, Endpoints
 
 EPILOG = """\

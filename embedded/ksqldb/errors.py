@@ -4,17 +4,19 @@ The REST layer maps these to ksqlDB's error bodies: every `KsqlStatementError` i
 `statement_error` with code 40001 that carries the statement text, and its message says
 what is wrong and where (`line L:C`). The message texts follow ksqlDB's own wording
 because clients, notebooks and the conformance corpus match on them.
+
+They derive from `Exception`, not from the application's `FraudstreamError`: the engine
+is a stand-in for another product (ksqlDB), its errors reach users as ksqlDB's REST error
+bodies, never through the fraudstream command line, so it owes the application's error
+model nothing (docs/DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
 
-from fraudstream.core.errors import FraudstreamError
 
-
-class KsqlError(FraudstreamError):
+class KsqlError(Exception):
     """Any failure of the engine the user can act on (ksqlDB's `KsqlException`)."""
 
-    exit_code = 6
     error_code = 40000
 
     def __init__(self, message: str) -> None:

@@ -9,11 +9,12 @@ the Python client surfaces `SchemaRegistryError.error_code`) behave identically.
 The classes double as Python exceptions of the in-memory store, so a caller that embeds
 the store (the KSQL engine's conformance harness) catches the same types the HTTP layer
 turns into responses.
+
+Like the KSQL engine's, these derive from `Exception`: the registry stands in for another
+product and answers its clients in that product's terms (docs/DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
-
-from fraudstream.core.errors import FraudstreamError
 
 COMPATIBILITY_LEVELS_HINT = (
     "Invalid compatibility level. Valid values are none, backward, forward, full, "
@@ -21,7 +22,7 @@ COMPATIBILITY_LEVELS_HINT = (
 )
 
 
-class SchemaRegistryError(FraudstreamError):
+class SchemaRegistryError(Exception):
     """Base class: an error with an HTTP status and a registry error code."""
 
     http_status: int = 500
@@ -177,7 +178,7 @@ class StoreTimeoutError(StoreError):
 
 # ---- process-level errors (not HTTP) -----------------------------------------------------
 
-class RegistryStartError(FraudstreamError):
+class RegistryStartError(Exception):
     """The registry process could not start (broker unreachable, port taken, bad topic)."""
 
     exit_code = 3

@@ -8,7 +8,7 @@ Topic names are defaults that every command can override; they live here, in one
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ENV_BOOTSTRAP = "KAFKA_BOOTSTRAP_SERVERS"
@@ -19,7 +19,7 @@ ENV_HOME = "FRAUDSTREAM_HOME"
 
 @dataclass(frozen=True)
 class Topics:
-    """Default topic names of the pipeline (see ARCHITECTURE.md, data flow)."""
+    """Default topic names of the pipeline (docs/ARCHITECTURE.md, data flow)."""
 
     source: str = "creditcardfraud_source"
     users: str = "users"
@@ -77,21 +77,3 @@ def cache_dir() -> Path:
     """Per-user cache for things resolved once and reused (the Kafka classpath)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "fraudstream"
-
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ENV_SHARED = "FRAUDSTREAM_SHARED_DIR"
-
-
-def shared_dir() -> Path | None:
-    """The project's shared folder: real data samples and ksqlDB's conformance corpus.
-
-    They are read in place, never copied into the repository. It sits next to the
-    checkout (`../shared`); a clone elsewhere (a CI work directory) finds it through
-    FRAUDSTREAM_SHARED_DIR or the workplace's fixed location /work/shared.
-    """
-    candidates = [os.environ.get(ENV_SHARED, ""), str(REPO_ROOT.parent / "shared"), "/work/shared"]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "data").is_dir():
-            return Path(candidate).resolve()
-    return None

@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from fraudstream.core.settings import shared_dir
+from tests.support.shared import shared_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = ((shared_dir() or REPO_ROOT.parent / "shared") / "ksql-conformance" / "qtt")

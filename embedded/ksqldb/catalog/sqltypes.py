@@ -8,10 +8,8 @@ of the contract and lives here with the types themselves.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_PLAIN_IDENTIFIER = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
 
 
 class SqlType:
@@ -124,16 +122,6 @@ PRIMITIVE_NAMES: dict[str, SqlType] = {
 }
 
 DECIMAL_MAX_PRECISION = 1000  # ksqlDB allows large precisions; Java BigDecimal is unbounded
-
-
-def quote_identifier(name: str) -> str:
-    """Back-quote a name only when ksqlDB's formatter would (not plain upper-case, or a
-    reserved word)."""
-    from fraudstream.embedded.ksqldb.sql.lexer import RESERVED
-
-    if _PLAIN_IDENTIFIER.match(name) and name not in RESERVED:
-        return name
-    return "`" + name.replace("`", "``") + "`"
 
 
 def decimal_type_for_value_digits(precision: int, scale: int) -> SqlDecimal:

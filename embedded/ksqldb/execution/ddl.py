@@ -31,7 +31,8 @@ from fraudstream.embedded.ksqldb.catalog.schema import (
     Column,
     LogicalSchema,
 )
-from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType, quote_identifier
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
+from fraudstream.embedded.ksqldb.sql.lexer import quote_identifier
 from fraudstream.embedded.ksqldb.errors import KsqlParseError, KsqlStatementError
 from fraudstream.embedded.ksqldb.execution import entities
 from fraudstream.embedded.ksqldb.execution.context import (

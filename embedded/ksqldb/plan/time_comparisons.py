@@ -4,7 +4,7 @@ A string literal compared with ROWTIME, WINDOWSTART or WINDOWEND (by `=`, `<>`, 
 on either side, or as a BETWEEN bound) is read as a timestamp and replaced by its epoch
 milliseconds before the filter is type-checked, as ksqlDB's
 `StatementRewriteForMagicPseudoTimestamp` does; partial strings (`'2020'`, `'2020-05-26T10'`)
-and numeric zone offsets are accepted (`operators.timestamps.parse_partial_timestamp`).
+and numeric zone offsets are accepted (`expr.partial_timestamp.parse_partial_timestamp`).
 Any other comparison is left alone.
 """
 
@@ -14,7 +14,7 @@ import dataclasses
 
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.catalog.schema import ROWTIME, WINDOWEND, WINDOWSTART
-from fraudstream.embedded.ksqldb.operators.timestamps import parse_partial_timestamp
+from fraudstream.embedded.ksqldb.expr.partial_timestamp import parse_partial_timestamp
 
 _SUPPORTED = {ROWTIME, WINDOWSTART, WINDOWEND}
 

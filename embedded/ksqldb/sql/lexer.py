@@ -7,6 +7,7 @@ quoted and double-quoted identifiers keep their case. Every token records its li
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from fraudstream.embedded.ksqldb.errors import KsqlParseError
@@ -39,6 +40,15 @@ NON_RESERVED = frozenset(
 )
 
 RESERVED = KEYWORDS - NON_RESERVED
+_PLAIN_IDENTIFIER = re.compile(r"[A-Z_][A-Z0-9_@]*\Z")
+
+
+def quote_identifier(name: str) -> str:
+    """Back-quote a name only when ksqlDB's formatter would (not plain upper-case, or a
+    reserved word)."""
+    if _PLAIN_IDENTIFIER.match(name) and name not in RESERVED:
+        return name
+    return "`" + name.replace("`", "``") + "`"
 
 _SYMBOLS = (
     "<>", "!=", "<=", ">=", "||", ":=", "->", "=>",

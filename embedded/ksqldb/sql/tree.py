@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType, quote_identifier
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
+from fraudstream.embedded.ksqldb.sql.lexer import quote_identifier
 
 Loc = tuple[int, int]  # (line 1-based, column 0-based)
 

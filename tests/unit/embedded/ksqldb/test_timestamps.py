@@ -80,7 +80,7 @@ def test_sink_timestamp_may_be_a_key_column(engine):
 
 
 def test_partial_timestamp_literals_as_ksqldb_reads_them():
-    from fraudstream.embedded.ksqldb.operators.timestamps import parse_partial_timestamp
+    from fraudstream.embedded.ksqldb.expr.partial_timestamp import parse_partial_timestamp
 
     assert parse_partial_timestamp("1970") == 0
     assert parse_partial_timestamp("1970-01-01T00:00:01") == 1000
