@@ -378,7 +378,7 @@ def _topk_distinct(types, literals, config) -> Aggregator:
 def _count_distinct(types, literals, config) -> Aggregator:
     # ksqlDB estimates with HyperLogLog; counting exactly gives the same answer for the
     # cardinalities HLL reports exactly and never more than a few percent apart above
-    from fraudstream.embedded.ksqldb.plan.joins import hashable
+    from fraudstream.embedded.ksqldb.expr.values import hashable
 
     def add(acc, v):
         if v is None:

@@ -36,6 +36,16 @@ def wrap64(v: int) -> int:
     return ((v + 2**63) & 0xFFFFFFFFFFFFFFFF) - 2**63
 
 
+def hashable(v: Any) -> Any:
+    """A dict key for a SQL value (join keys, COUNT_DISTINCT): structs (dicts) and arrays
+    (lists) become tuples."""
+    if isinstance(v, dict):
+        return tuple((k, hashable(x)) for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return tuple(hashable(x) for x in v)
+    return v
+
+
 def java_double_str(x: float) -> str:
     """Java's `Double.toString`: plain between 1e-3 and 1e7, else `d.dddE[-]n`."""
     if x != x:

@@ -34,7 +34,7 @@ from typing import Any, Callable, Sequence
 from fraudstream.embedded.ksqldb.operators import state_codec
 from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, build_function
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
-from fraudstream.embedded.ksqldb.plan.joins import hashable
+from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.operators.pipeline import (
     _q,

@@ -24,7 +24,7 @@ from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, build_function
 from fraudstream.embedded.ksqldb.errors import EvaluationError, KsqlStatementError, SerdeError
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
-from fraudstream.embedded.ksqldb.plan.joins import hashable
+from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor

@@ -138,15 +138,6 @@ def column_of(e: tree.Expr, scope: Scope) -> Slot | None:
     return None
 
 
-def hashable(v):
-    """A dict key for a join value: structs (dicts) and arrays (lists) become tuples."""
-    if isinstance(v, dict):
-        return tuple((k, hashable(x)) for k, x in v.items())
-    if isinstance(v, (list, tuple)):
-        return tuple(hashable(x) for x in v)
-    return v
-
-
 def plan_join(query: tree.Query, left: DataSourceNode, metastore: MetaStore,
               registry: FunctionRegistry) -> JoinNode:
     """The join of the query's FROM clause, validated as ksqlDB's analyzer and JoinNode do
