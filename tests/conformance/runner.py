@@ -179,20 +179,31 @@ class CaseRunner:
     # ---------------------------------------------------------------- setup
 
     def _setup_topics(self) -> None:
+        """Topics as upstream's TestCaseBuilderUtil.getAllTopics collects them: those the
+        case declares, then those its CREATE statements name (with their PARTITIONS), then
+        those its records name (1 partition)."""
         names: dict[str, int] = {}
         for t in self.case.get("topics", []) or []:
             names[t["name"]] = int(t.get("partitions", 1))
-        for r in (self.case.get("inputs") or []) + (self.case.get("outputs") or []):
-            names.setdefault(r["topic"], 1)
         try:
             stmts = parse("\n".join(self.run.statements))
         except KsqlError:
             stmts = []
         for s in stmts:
-            if isinstance(s, tree.CreateSource) and s.elements is not None:
+            if isinstance(s, tree.CreateSource):
                 topic = s.properties.get("KAFKA_TOPIC")
-                if isinstance(topic, str) and s.properties.get("PARTITIONS") is None:
+                partitions = s.properties.get("PARTITIONS")
+                if not isinstance(topic, str):
+                    continue
+                if partitions is not None:
+                    try:
+                        names.setdefault(topic, int(partitions))
+                    except (TypeError, ValueError):
+                        continue  # the statement itself reports the bad value
+                elif s.elements is not None:
                     names.setdefault(topic, 1)
+        for r in (self.case.get("inputs") or []) + (self.case.get("outputs") or []):
+            names.setdefault(r["topic"], 1)
         for n, p in names.items():
             self.admin.create_topic(n, p, 1)
         for t in self.case.get("topics", []) or []:
