@@ -27,7 +27,7 @@ from fraudstream.embedded.ksqldb.operators.records import InputRecord, OutputRec
 from fraudstream.embedded.ksqldb.catalog.schema import KEY
 from fraudstream.embedded.ksqldb.catalog.sqltypes import BOOLEAN, INTEGER, STRING
 
-from tests.conformance import matching
+from tests.conformance import matching, udfs
 from tests.conformance.loader import Run
 
 
@@ -89,6 +89,7 @@ def _test_functions() -> FunctionRegistry:
 
         return Udf("BAD_UDF", resolve)
 
+    udfs.register(reg)
     reg.register(when("WHENCONDITION", BOOLEAN))
     reg.register(when("WHENRESULT", INTEGER))
     reg.register(bad_udf())

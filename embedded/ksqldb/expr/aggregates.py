@@ -45,7 +45,7 @@ from fraudstream.embedded.ksqldb.expr.functions.registry import (
     sig,
     udf,
 )
-from fraudstream.embedded.ksqldb.expr.values import to_decimal, wrap32, wrap64
+from fraudstream.embedded.ksqldb.expr.values import hashable, to_decimal, wrap32, wrap64
 
 
 @dataclass(frozen=True)
@@ -378,8 +378,6 @@ def _topk_distinct(types, literals, config) -> Aggregator:
 def _count_distinct(types, literals, config) -> Aggregator:
     # ksqlDB estimates with HyperLogLog; counting exactly gives the same answer for the
     # cardinalities HLL reports exactly and never more than a few percent apart above
-    from fraudstream.embedded.ksqldb.expr.values import hashable
-
     def add(acc, v):
         if v is None:
             return acc

@@ -8,8 +8,14 @@ elements, comparison operand conversions). This module turns those decisions int
 The planner assembles the strings into one function per query, which `compile()`s to
 bytecode: the per-record cost is then that of hand-written Python, not of walking a tree.
 
-NULL semantics follow ksqlDB: arithmetic, comparisons and most functions yield NULL on a
-NULL operand; AND/OR use three-valued logic; WHERE treats NULL as false.
+NULL and error semantics follow ksqlDB's generated Java: comparisons, IN, CAST,
+subscripts and dereferences are NULL-safe (a NULL operand compares false / gives NULL);
+arithmetic, unary minus, AND/OR/NOT on a NULL operand fail like Java unboxing a null, and
+a failure anywhere fails the whole expression, which the operator turns into a NULL
+column and a processing-log entry. Only where ksqlDB evaluates "or return null" (its
+`ksql.nested.error.set.null` handling) does a failure stay local: a function call or
+dereference passed as a function argument, and each element of an ARRAY/MAP/STRUCT
+constructor. Most UDFs return NULL for NULL arguments (`null_propagating`).
 """
 
 from __future__ import annotations
@@ -58,7 +64,7 @@ class ExprCompiler:
         #: optional slot index → Python expression, for code that holds row values in
         #: local variables instead of a list (the columnar batch path)
         self.slot_code: dict[int, str] | None = None
-        #: a FunctionCall compiled without the per-call error guard (see _c_FunctionCall)
+        #: kept for callers; a top-level call is never guarded (see _c_FunctionCall)
         self.unguarded: tree.Expr | None = None
         self._n = 0
         self.ns.setdefault("_ops", ops)
@@ -105,6 +111,13 @@ class ExprCompiler:
         if kind == "const":
             return "None" if value is None else self.const(value)
         code, _ = self.compile(e)
+        return self._apply(code, value) if kind == "cast" else code
+
+    def _element(self, e: tree.Expr, how: Coercion, what: str) -> str:
+        kind, value = how
+        if kind == "const":
+            return "None" if value is None else self.const(value)
+        code = self._or_null(e, what)
         return self._apply(code, value) if kind == "cast" else code
 
     # ------------------------------------------------------------------ compile
@@ -171,21 +184,40 @@ class ExprCompiler:
 
     # functions ------------------------------------------------------------
 
+    def _or_null(self, e: tree.Expr, what: str) -> str:
+        """Code for `e` where a failure gives NULL and a logged error instead of failing
+        the enclosing expression (ksqlDB's nested error handling)."""
+        if isinstance(e, tree.FunctionCall):
+            return self._call(e, guard=True)
+        code, _ = self.compile(e)
+        if isinstance(e, (tree.ColumnRef, tree.NullLiteral, tree.BooleanLiteral, tree.IntegerLiteral,
+                          tree.StringLiteral, tree.DoubleLiteral, tree.DecimalLiteral, tree.Dereference,
+                          tree.Lambda)):
+            return code
+        errors = self.ns.setdefault("_udf_errors", [])
+        fn = self.const(_or_null_runner(f"Error processing {what}", errors), "_on")
+        return f"{fn}(lambda: {code})"
+
     def _c_FunctionCall(self, e: tree.FunctionCall):
+        return self._call(e, guard=False)
+
+    def _call(self, e: tree.FunctionCall, guard: bool) -> str:
+        self.typer.type_of(e)
         info: CallInfo = self._info(e)
         resolved = info.resolved
         name = e.name.upper()
-        if e is self.unguarded:
-            # the whole column is this call: the caller's try/except already turns a
-            # failure into NULL + a logged error, so skip the per-call guard
-            fname = self.const(resolved.impl, "_f")
-        else:
+        if guard:
             fname = self.const(_guarded(resolved.impl, name, self.ns.setdefault("_udf_errors", [])), "_f")
+        else:
+            fname = self.const(_failing(resolved.impl, name), "_f")
         codes = []
         for i, a in enumerate(e.args):
             if i in info.lambda_params:
                 body, _ = self.compile(a.body)  # type: ignore[attr-defined]
                 codes.append(f"(lambda {', '.join(info.lambda_params[i])}: {body})")
+            elif isinstance(a, tree.FunctionCall):
+                self.typer.type_of(a)
+                codes.append(self._call(a, guard=True))
             else:
                 codes.append(self.compile(a)[0])
         if resolved.converters:
@@ -201,10 +233,17 @@ class ExprCompiler:
     # cast / case ----------------------------------------------------------
 
     def _c_Cast(self, e: tree.Cast):
+        # ksqlDB evaluates a CAST "or return null": a failure of the cast or of the
+        # expression inside gives NULL and a logged error, not a failed expression
         code, src = self.compile(e.expr)
         if src is not None and src == e.type:
             return code
-        return f"{self.const(ops.make_cast(src, e.type), '_cast')}({code})"
+        errors = self.ns.setdefault("_udf_errors", [])
+        cast = self.const(_cast_or_null(ops.make_cast(src, e.type), f"Error processing {e.type}", errors), "_cast")
+        if type(e.expr) in _SIMPLE:
+            return f"{cast}({code})"
+        run = self.const(_or_null_runner(f"Error processing {e.type}", errors), "_on")
+        return f"{run}(lambda: {cast}({code}))"
 
     def _c_Case(self, e: tree.Case):
         codes = [self.compile(r)[0] for _, r in e.whens]
@@ -227,18 +266,19 @@ class ExprCompiler:
     def _c_Negate(self, e: tree.Negate):
         code, t = self.compile(e.expr)
         tmp = self._tmp()
+        null = f"_ops.null_operand({e.sql()!r})"
         if t.base == "INTEGER":  # type: ignore[union-attr]
-            return f"(None if ({tmp} := {code}) is None else _w32(-{tmp}))"
+            return f"({null} if ({tmp} := {code}) is None else _w32(-{tmp}))"
         if t.base == "BIGINT":  # type: ignore[union-attr]
-            return f"(None if ({tmp} := {code}) is None else _w64(-{tmp}))"
-        return f"(None if ({tmp} := {code}) is None else -{tmp})"
+            return f"({null} if ({tmp} := {code}) is None else _w64(-{tmp}))"
+        return f"({null} if ({tmp} := {code}) is None else -{tmp})"
 
     def _c_Arithmetic(self, e: tree.Arithmetic):
         t = self.typer.type_of(e)
         lc, _ = self.compile(e.left)
         rc, _ = self.compile(e.right)
         a, b = self._tmp(), self._tmp()
-        guard = f"None if ({a} := {lc}) is None or ({b} := {rc}) is None else "
+        guard = f"_ops.null_operand({e.sql()!r}) if ({a} := {lc}) is None or ({b} := {rc}) is None else "
         op = e.op
         if t.base == "STRING":  # type: ignore[union-attr]
             body = f"{a} + {b}"
@@ -347,36 +387,78 @@ class ExprCompiler:
     # logic ------------------------------------------------------------------
 
     def _c_Logical(self, e: tree.Logical):
+        # Java's && / || on Boolean objects: short-circuit, a NULL operand that is
+        # evaluated fails (unboxing)
         lc, _ = self.compile(e.left)
         rc, _ = self.compile(e.right)
         a, b = self._tmp(), self._tmp()
-        if e.op == "AND":
-            return (f"(False if ({a} := {lc}) is False else (False if ({b} := {rc}) is False else "
-                    f"(None if {a} is None or {b} is None else True)))")
-        return (f"(True if ({a} := {lc}) is True else (True if ({b} := {rc}) is True else "
-                f"(None if {a} is None or {b} is None else False)))")
+        null = f"_ops.null_operand({e.sql()!r})"
+        stop = "False" if e.op == "AND" else "True"
+        return (f"({null} if ({a} := {lc}) is None else ({stop} if {a} is {stop} else "
+                f"({null} if ({b} := {rc}) is None else {b})))")
 
     def _c_Not(self, e: tree.Not):
         code, _ = self.compile(e.expr)
         t = self._tmp()
-        return f"(None if ({t} := {code}) is None else not {t})"
+        return f"(_ops.null_operand({e.sql()!r}) if ({t} := {code}) is None else not {t})"
 
     # constructors -------------------------------------------------------------
 
     def _c_ArrayCtor(self, e: tree.ArrayCtor):
         info: ListInfo = self._info(e)
-        return "[" + ", ".join(self._coerced(x, how) for x, how in zip(e.items, info.items)) + "]"
+        return "[" + ", ".join(self._element(x, how, "array item") for x, how in zip(e.items, info.items)) + "]"
 
     def _c_MapCtor(self, e: tree.MapCtor):
         keys, values = self._info(e)
         pairs = ", ".join(
-            f"{self._coerced(k, kh)}: {self._coerced(v, vh)}"
+            f"{self._element(k, kh, 'map key')}: {self._element(v, vh, 'map value')}"
             for (k, v), kh, vh in zip(e.entries, keys.items, values.items)
         )
         return "{" + pairs + "}"
 
     def _c_StructCtor(self, e: tree.StructCtor):
-        return "{" + ", ".join(f"{name!r}: {self.compile(x)[0]}" for name, x in e.fields) + "}"
+        return "{" + ", ".join(f"{name!r}: {self._or_null(x, 'struct field')}" for name, x in e.fields) + "}"
+
+
+def _failing(fn, name: str):
+    """A UDF call whose failure fails the enclosing expression, saying which function."""
+
+    def call(*args):
+        try:
+            return fn(*args)
+        except EvaluationError:
+            raise
+        except Exception as e:  # noqa: BLE001 - reported by the operator as a record error
+            raise EvaluationError(f"Error computing function {name}: {e}") from e
+
+    call.__wrapped__ = fn  # type: ignore[attr-defined]
+    return call
+
+
+_SIMPLE = {tree.ColumnRef, tree.NullLiteral, tree.BooleanLiteral, tree.IntegerLiteral, tree.StringLiteral,
+           tree.DoubleLiteral, tree.DecimalLiteral}
+
+
+def _cast_or_null(cast, message: str, errors: list):
+    def run(v):
+        try:
+            return cast(v)
+        except Exception as e:  # noqa: BLE001 - ksqlDB logs and uses NULL for a failed CAST
+            errors.append(f"{message}: {e}")
+            return None
+
+    return run
+
+
+def _or_null_runner(message: str, errors: list):
+    def run(thunk):
+        try:
+            return thunk()
+        except Exception as e:  # noqa: BLE001 - ksqlDB logs and uses NULL for this element
+            errors.append(f"{message}: {e}")
+            return None
+
+    return run
 
 
 def _guarded(fn, name: str, errors: list):

@@ -27,6 +27,11 @@ from fraudstream.embedded.ksqldb.expr.values import (
 )
 
 
+def null_operand(expr: str):
+    """Raised where ksqlDB's generated Java would unbox a NULL (arithmetic, NOT, AND/OR)."""
+    raise EvaluationError(f"NULL operand in {expr}")
+
+
 def idiv32(a: int, b: int) -> int:
     if b == 0:
         raise EvaluationError("/ by zero")

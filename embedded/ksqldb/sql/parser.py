@@ -35,6 +35,8 @@ _WINDOW_UNITS = {
     "MILLISECOND": 1, "MILLISECONDS": 1,
 }
 
+_NON_RESERVED_UNITS = {"DAY", "HOUR", "MINUTE", "SECOND"}
+
 _COMPARISON_OPS = ("=", "<>", "<", "<=", ">", ">=")
 
 # words that may not be taken as an implicit alias because they start the next clause
@@ -943,7 +945,10 @@ class Parser:
 
     def parse_function_argument(self) -> tree.Expr:
         t = self.tok
-        if t.kind == "IDENT" and t.value in _WINDOW_UNITS and (
+        # DAY, HOUR, MINUTE and SECOND are also non-reserved identifiers, and ksqlDB's
+        # grammar prefers reading a function argument as an expression: only the other
+        # unit words are time units there
+        if t.kind == "IDENT" and t.value in _WINDOW_UNITS and t.value not in _NON_RESERVED_UNITS and (
             self.peek().is_op(",") or self.peek().is_op(")")
         ):
             self.advance()

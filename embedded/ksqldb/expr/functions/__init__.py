@@ -11,12 +11,12 @@ from fraudstream.embedded.ksqldb.expr.functions.registry import (
 
 
 def default_registry() -> FunctionRegistry:
-    from fraudstream.embedded.ksqldb.expr.functions import mask, misc, numeric, string
+    from fraudstream.embedded.ksqldb.expr.functions import collections, mask, misc, numeric, string
 
     from fraudstream.embedded.ksqldb.expr import aggregates
 
     reg = FunctionRegistry()
-    for module in (string, mask, numeric, misc):
+    for module in (string, mask, numeric, misc, collections):
         for udf in module.UDFS:
             reg.register(udf)
     for udaf in aggregates.UDAFS:

@@ -154,41 +154,6 @@ def _extract_json_field(text, path):
     return json.dumps(node, separators=(",", ":"))
 
 
-# ------------------------------------------------------------------ collections
-
-
-def _collection_udfs() -> list[Udf]:
-    def array_length():
-        def resolve(types):
-            if len(types) != 1 or not (types[0] is None or types[0].base == "ARRAY"):
-                raise no_match("ARRAY_LENGTH", types)
-            return Resolved(INTEGER, len)
-
-        return Udf("ARRAY_LENGTH", resolve, category="ARRAY")
-
-    def array_contains():
-        def resolve(types):
-            if len(types) != 2 or not (types[0] is None or types[0].base == "ARRAY"):
-                raise no_match("ARRAY_CONTAINS", types)
-
-            def impl(arr, v):
-                return False if arr is None else v in arr
-
-            return Resolved(BOOLEAN, impl, null_propagating=False)
-
-        return Udf("ARRAY_CONTAINS", resolve, category="ARRAY")
-
-    def map_keys():
-        def resolve(types):
-            if len(types) != 1 or not (types[0] is not None and types[0].base == "MAP"):
-                raise no_match("MAP_KEYS", types)
-            return Resolved(SqlArray(types[0].key), lambda m: list(m.keys()))  # type: ignore[union-attr]
-
-        return Udf("MAP_KEYS", resolve, category="MAP")
-
-    return [array_length(), array_contains(), map_keys()]
-
-
 UDFS = [
     _coalesce_udf(),
     _ifnull_udf(),
@@ -242,5 +207,4 @@ UDFS = [
     ),
     overloaded("FROM_UNIXTIME", [(["BIGINT"], TIMESTAMP, lambda ms: ms)], category="DATE / TIME"),
     overloaded("EXTRACTJSONFIELD", [(["STRING", "STRING"], STRING, _extract_json_field)], category="JSON"),
-    *_collection_udfs(),
 ]
