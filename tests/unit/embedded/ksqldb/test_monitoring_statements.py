@@ -74,4 +74,4 @@ def test_model_version_is_in_the_value_of_both_tables():
         assert latest[8]["SCORED"] == 1 and latest[8]["ALERTS"] == 0
         if topic == "fraud_model_quality":
             assert latest[7]["LIVE_PRECISION"] == 2 / 3 and latest[7]["LIVE_RECALL"] == 2 / 3
-            assert latest[8]["LIVE_PRECISION"] is None  # no labelled alert: NULLIF, not a division by zero
+            assert latest[8]["LIVE_PRECISION"] is None  # no labelled alert: NULL, not a division by zero
