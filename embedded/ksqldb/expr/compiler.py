@@ -209,7 +209,8 @@ class ExprCompiler:
         if guard:
             fname = self.const(_guarded(resolved.impl, name, self.ns.setdefault("_udf_errors", [])), "_f")
         else:
-            fname = self.const(_failing(resolved.impl, name), "_f")
+            # a failure fails the enclosing expression; the operator's message names it
+            fname = self.const(resolved.impl, "_f")
         codes = []
         for i, a in enumerate(e.args):
             if i in info.lambda_params:
@@ -418,21 +419,6 @@ class ExprCompiler:
 
     def _c_StructCtor(self, e: tree.StructCtor):
         return "{" + ", ".join(f"{name!r}: {self._or_null(x, 'struct field')}" for name, x in e.fields) + "}"
-
-
-def _failing(fn, name: str):
-    """A UDF call whose failure fails the enclosing expression, saying which function."""
-
-    def call(*args):
-        try:
-            return fn(*args)
-        except EvaluationError:
-            raise
-        except Exception as e:  # noqa: BLE001 - reported by the operator as a record error
-            raise EvaluationError(f"Error computing function {name}: {e}") from e
-
-    call.__wrapped__ = fn  # type: ignore[attr-defined]
-    return call
 
 
 _SIMPLE = {tree.ColumnRef, tree.NullLiteral, tree.BooleanLiteral, tree.IntegerLiteral, tree.StringLiteral,

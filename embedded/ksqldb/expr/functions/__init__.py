@@ -11,12 +11,20 @@ from fraudstream.embedded.ksqldb.expr.functions.registry import (
 
 
 def default_registry() -> FunctionRegistry:
-    from fraudstream.embedded.ksqldb.expr.functions import collections, mask, misc, numeric, string
+    from fraudstream.embedded.ksqldb.expr.functions import (
+        collections,
+        json_functions,
+        mask,
+        nulls,
+        numeric,
+        string,
+        temporal,
+    )
 
     from fraudstream.embedded.ksqldb.expr import aggregates
 
     reg = FunctionRegistry()
-    for module in (string, mask, numeric, misc, collections):
+    for module in (string, mask, numeric, nulls, temporal, json_functions, collections):
         for udf in module.UDFS:
             reg.register(udf)
     for udaf in aggregates.UDAFS:
