@@ -151,9 +151,48 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
 
 
 def _table_of(plan: PlannedQuery) -> dict[str, Any]:
-    if plan.join is None:
-        return {}
-    return {"table_name": plan.join.right.source.name, "table_topic": plan.join.right.source.topic}
+    return {"joined": [(s.source.name, s.source.topic) for s in plan.sources[1:]]}
+
+
+def _stream_table(plan: PlannedQuery) -> bool:
+    """One stream joined to one table: `QueryPipeline`'s faster path (table rebuilt from
+    its topic); every other join runs in `JoinPipeline` with changelogged state."""
+    return (plan.aggregate is None and len(plan.sources) == 2
+            and plan.sources[0].kind == "STREAM" and plan.sources[1].kind == "TABLE")
+
+
+def _timestamp_of(leaf) -> TimestampExtractor | None:
+    src = leaf.source
+    if not src.timestamp_column:
+        return None
+    slot = leaf.columns.columns[src.timestamp_column]
+    return TimestampExtractor(slot.index - leaf.offset, slot.type, src.timestamp_format)
+
+
+def _join_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: ExecContext,
+                   key_out, value_out, sink_ts, coercions) -> Pipeline:
+    from fraudstream.embedded.ksqldb.operators.join_operators import DEFAULT_OUTER_EMIT_INTERVAL_MS
+    from fraudstream.embedded.ksqldb.operators.joining import JoinPipeline, SourceInput
+
+    inputs = []
+    for leaf in plan.sources:
+        src = leaf.source
+        inputs.append(SourceInput(
+            make_key_serde(src.schema.key, src.effective_key_format, ctx.serde),
+            make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde),
+            _timestamp_of(leaf),
+        ))
+    props = ctx.merged_config()
+    interval = props.get("ksql.streams." + OUTER_JOIN_EMIT_INTERVAL) or props.get(OUTER_JOIN_EMIT_INTERVAL)
+    return JoinPipeline(
+        query_id, plan, ctx.functions, inputs, sink_topic=sink.topic, key_out=key_out,
+        value_out=value_out, sink_timestamp=sink_ts, value_coercions=coercions,
+        emit_interval_ms=int(interval) if interval is not None else DEFAULT_OUTER_EMIT_INTERVAL_MS,
+    )
+
+
+#: Kafka Streams' internal config for the wall-clock interval of held-back outer-join results
+OUTER_JOIN_EMIT_INTERVAL = "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__"
 
 
 def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: ExecContext,
@@ -178,6 +217,8 @@ def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
         sink_cols = list(sink.schema.key) + list(sink.schema.value)
         idx = [c.name for c in sink_cols].index(sink.timestamp_column)
         sink_ts = TimestampExtractor(idx, sink_cols[idx].type, sink.timestamp_format)
+    if plan.join is not None and not _stream_table(plan):
+        return _join_pipeline(query_id, plan, sink, ctx, key_out, value_out, sink_ts, coercions)
     if plan.aggregate is not None:
         from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
 

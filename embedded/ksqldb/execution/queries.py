@@ -8,7 +8,7 @@ tells its listeners once the statement that created the query is recorded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
 
 from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
@@ -34,9 +34,8 @@ class PersistentQuery:
     pipeline: Pipeline
     properties: dict[str, Any]
     state: str = "RUNNING"
-    #: stream-table join: the table looked up (its topic is read from the beginning)
-    table_name: str | None = None
-    table_topic: str | None = None
+    #: a join's other sources after the first, as (name, topic)
+    joined: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def auto_offset_reset(self) -> str:
@@ -44,11 +43,11 @@ class PersistentQuery:
 
     @property
     def source_names(self) -> list[str]:
-        return [self.source_name] + ([self.table_name] if self.table_name else [])
+        return [self.source_name] + [name for name, _ in self.joined]
 
     @property
     def source_topics(self) -> list[str]:
-        return [self.source_topic] + ([self.table_topic] if self.table_topic else [])
+        return list(dict.fromkeys([self.source_topic] + [topic for _, topic in self.joined]))
 
 
 @dataclass

@@ -254,6 +254,8 @@ class QueryPipeline:
 
         if plan.join is not None:
             self._emit_lookup(comp, ns, add)
+            add("        r += _rr")
+            add("        r += (_jkv,)")
 
         if plan.where is not None:
             emit_where(comp, plan.where, add)
@@ -332,16 +334,16 @@ class QueryPipeline:
         ns["_hk"] = hashable
         comp.clause = "JOIN ON"
         code, _ = comp.compile(jp.left_key)
-        if jp.key_type.base in ("STRUCT", "ARRAY"):
-            code = f"_hk({code})"
         if _safe(jp.left_key):
-            add(f"        _jk = {code}")
+            add(f"        _jkv = {code}")
         else:
             add("        try:")
-            add(f"            _jk = {code}")
+            add(f"            _jkv = {code}")
             add("        except Exception as e:")
             add(f"            errs.append(('evaluate', 'Error computing the join key {_q(jp.left_key.sql())}: ' + _reason(e), rec))")
-            add("            _jk = None")
+            add("            _jkv = None")
+        # `_jkv` is the join key (the result's key slot), `_jk` its form as a dict key
+        add("        _jk = _hk(_jkv)" if jp.key_type.base in ("STRUCT", "ARRAY") else "        _jk = _jkv")
         # a NULL join key matches no row: INNER drops the record, LEFT keeps it with NULL
         # table columns (Kafka Streams >= 3.7, KIP-962)
         add("        _rr = None if _jk is None else _tget(_jk)")
@@ -350,7 +352,6 @@ class QueryPipeline:
             add("            continue")
         else:
             add("            _rr = _rnull")
-        add("        r += _rr")
 
     # ------------------------------------------------------------------ table state
 
@@ -594,6 +595,7 @@ class _ColumnarPath:
             # the table's half of the joined row comes from the looked-up row `_rr`
             for j in range(plan.join.right_width):
                 slot_code[plan.join.right_offset + j] = f"_rr[{j}]"
+            slot_code[plan.join.key_slot] = "_jkv"
         comp.slot_code = slot_code
         ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
 
@@ -610,8 +612,6 @@ class _ColumnarPath:
         if plan.join is not None:
             # the same lookup code as the per-record path, the table row kept in `_rr`
             pipe._emit_lookup(comp, ns, add)
-            assert lines[-1] == "        r += _rr"
-            lines.pop()
         if plan.where is not None:
             emit_where(comp, plan.where, add)
             add("            continue")

@@ -1,7 +1,7 @@
 """The one query planner: SELECT → plan nodes (source, filter, aggregate, project, output).
 
 As ksqlDB's `LogicalPlanner` does, `Planner.plan` builds the FROM clause's source node
-(one data source, or a join: `joins.plan_join`), then checks and builds each clause once,
+(one data source, or a tree of joins: `joins.plan_joins`), then checks and builds each clause once,
 in one order whatever the query's shape: the clauses that need (or forbid) a GROUP BY,
 the WHERE filter, then either the aggregation (`grouping.py`: GROUP BY, WINDOW, HAVING,
 then the projection over the aggregated row) or the projection over the source row,
@@ -19,11 +19,12 @@ from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.catalog.formats import check_map_keys
 from fraudstream.embedded.ksqldb.catalog.metastore import MetaStore
-from fraudstream.embedded.ksqldb.catalog.schema import KEY, VALUE, Column, LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.schema import KEY, PSEUDO_COLUMNS, VALUE, Column, LogicalSchema
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlStruct, SqlType
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, Scope
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
+from fraudstream.embedded.ksqldb.plan.exprs import canonical, qualify, rewrite
 from fraudstream.embedded.ksqldb.plan.grouping import (
     _KEY,
     AggregatePlan,
@@ -31,7 +32,7 @@ from fraudstream.embedded.ksqldb.plan.grouping import (
     is_aggregate_call,
     joined,
 )
-from fraudstream.embedded.ksqldb.plan.joins import JoinNode, plan_join, qualified_text
+from fraudstream.embedded.ksqldb.plan.joins import JOIN_KEY, JoinNode, plan_joins, qualified_text
 from fraudstream.embedded.ksqldb.plan.nodes import (
     DataSourceNode,
     FilterNode,
@@ -48,44 +49,6 @@ _NUMBERED = re.compile(r"(?P<name>.*?)(?:_(?P<number>\d+))?\Z")
 
 #: (name, expression, type) of one projected column
 Item = tuple[str, tree.Expr, SqlType]
-
-
-# ------------------------------------------------------------------ expression helpers
-
-
-def rewrite(e: tree.Expr, fn: Callable[[tree.Expr], tree.Expr | None]) -> tree.Expr:
-    """Copy of `e` with `fn` applied bottom-up (fn returns a replacement or None)."""
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):  # type: ignore[arg-type]
-        v = getattr(e, f.name)
-        if isinstance(v, tree.Expr):
-            changes[f.name] = rewrite(v, fn)
-        elif isinstance(v, list) and v and isinstance(v[0], tree.Expr):
-            changes[f.name] = [rewrite(x, fn) for x in v]
-        elif isinstance(v, list) and v and isinstance(v[0], tuple):
-            changes[f.name] = [
-                tuple(rewrite(x, fn) if isinstance(x, tree.Expr) else x for x in item) for item in v
-            ]
-    out = dataclasses.replace(e, **changes) if changes else dataclasses.replace(e)  # type: ignore[type-var]
-    replaced = fn(out)
-    return out if replaced is None else replaced
-
-
-def qualify(e: tree.Expr, scope: Scope) -> tree.Expr:
-    """Qualify column references with their source alias (ksqlDB prints them so)."""
-
-    def fn(x: tree.Expr) -> tree.Expr | None:
-        if isinstance(x, tree.ColumnRef):
-            for s in scope.sources:
-                if x.source in (s.alias, s.name) or (x.source is None and x.name in s.columns):
-                    return tree.ColumnRef(x.name, s.alias, x.loc)
-        return None
-
-    return rewrite(e, fn)
-
-
-def canonical(e: tree.Expr, scope: Scope) -> str:
-    return qualify(e, scope).sql()
 
 
 class AliasGenerator:
@@ -143,29 +106,38 @@ def default_name(e: tree.Expr, gen: AliasGenerator) -> str:
 
 class SourceColumns:
     """How the FROM clause's columns appear in a projection: what `*` expands to and
-    what name a plain column reference gets. One source keeps its column names; a join
-    names a column `<ALIAS>_<COLUMN>` (a qualified reference too), as ksqlDB does."""
+    what name a plain column reference gets. One source keeps its column names; in a
+    join `*` names each column `<ALIAS>_<COLUMN>` (the synthetic key column first when
+    the join has one), and a column reference whose name is in more than one source
+    (or is a pseudo column) is named `<ALIAS>_<COLUMN>` too, as ksqlDB's AstSanitizer
+    does; a name only one source has is kept."""
 
     def __init__(self, node: SourceNode) -> None:
         self.node = node
         self.leaves = node.leaves
         self.is_join = isinstance(node, JoinNode)
         self.scope = node.scope
+        seen: set[str] = set()
+        self.clashing: set[str] = set()
+        for s in self.leaves:
+            names = {c.name for c in s.source.schema.columns}
+            self.clashing |= seen & names
+            seen |= names
 
     def alias_generator(self) -> AliasGenerator:
-        if self.is_join:
-            return AliasGenerator.of_names(
-                [f"{s.alias}_{c}" for s in self.scope.sources for c in s.columns])
-        return AliasGenerator([self.leaves[0].source.schema])
+        return AliasGenerator([s.source.schema for s in self.leaves])
 
     def check_star_source(self, star_source: str | None) -> None:
         if star_source is not None and not any(star_source in (s.alias, s.source.name) for s in self.leaves):
-            raise KsqlStatementError(f"'{star_source}' is not a valid stream/table name or alias.")
+            raise KsqlStatementError(f"Unknown source: {star_source}")
 
     def star(self, star_source: str | None, value_first: bool = False) -> list[Item]:
         """The columns `*` (or `src.*`) stands for: keys then values of each source
         (values first for PARTITION BY, which moves the old key into the value)."""
         out: list[Item] = []
+        node = self.node
+        if isinstance(node, JoinNode) and node.synthetic_key is not None and star_source is None:
+            out.append((node.synthetic_key, tree.ColumnRef(node.synthetic_key), node.key_type))
         for s in self.leaves:
             if self.is_join and star_source is not None and star_source not in (s.alias, s.source.name):
                 continue
@@ -180,7 +152,9 @@ class SourceColumns:
         if isinstance(e, tree.ColumnRef):
             slot = self.scope.resolve(e)
             if slot is not None:
-                return f"{slot.source}_{slot.name}" if self.is_join and e.source is not None else slot.name
+                if self.is_join and slot.source and (slot.name in self.clashing or slot.name in PSEUDO_COLUMNS):
+                    return f"{slot.source}_{slot.name}"
+                return slot.name
         return None
 
     def item_name(self, e: tree.Expr, gen: AliasGenerator) -> str:
@@ -228,7 +202,7 @@ class Planner:
         if aggregate is not None:
             result_kind = "TABLE"
         elif isinstance(node, JoinNode):
-            result_kind = "TABLE" if all(s.kind == "TABLE" for s in node.leaves) else "STREAM"
+            result_kind = node.result_kind
         else:
             result_kind = node.kind
         return PlannedQuery(
@@ -247,23 +221,14 @@ class Planner:
             )
         node = DataSourceNode.at(source, query.source.alias_or_name)
         if query.joins:
-            return plan_join(query, node, self.metastore, self.registry)
+            return plan_joins(query, node, self.metastore, self.registry)
         return node
 
     @staticmethod
     def _unsupported(node: SourceNode, persistent: bool) -> str | None:
         """Why no pipeline can run this valid plan (checked after every validation, so
         ksqlDB's own errors come first)."""
-        if not isinstance(node, JoinNode):
-            return None
-        left, right = node.left.leaves[0].source, node.right.source
-        if not (left.kind == "STREAM" and right.kind == "TABLE"):
-            kinds = f"{left.kind.lower()}-{right.kind.lower()}"
-            return (
-                f"{kinds.capitalize()} joins are not supported by this engine yet; it runs stream-table "
-                "joins (a stream [LEFT] JOIN a table ON the table's primary key)."
-            )
-        if not persistent:
+        if isinstance(node, JoinNode) and not persistent:
             raise KsqlStatementError(
                 "Push queries over joins are not supported by this engine yet: create the joined "
                 "stream with CREATE STREAM ... AS SELECT ... JOIN ... and query that stream."
@@ -452,24 +417,32 @@ class Planner:
                 [e for _, e, _ in others])
 
     def _join_key(self, sink_name: str | None, node: JoinNode, expanded: list[Item]):
-        """The result key of a join: the first projected join column (ksqlDB's JoinKey)."""
+        """The result key of a join (ksqlDB's JoinNode.validateKeyPresent): a foreign-key
+        join keeps the left table's primary key, every column of which must be projected;
+        otherwise the first projected viable key column (or the synthetic key column)
+        names the key, whose value is the join key."""
         scope = node.scope
-        lexpr, rexpr = node.left_key, node.right_key
-        viable = [e for e in (lexpr, rexpr) if isinstance(e, tree.ColumnRef)]
         head = "Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.\n"
-        if not viable or node.kind == "OUTER":
-            if not any(isinstance(e, tree.ColumnRef) and e.source is None and e.name == "ROWKEY"
-                       for _, e, _ in expanded):
+        if node.foreign_key:
+            return self._foreign_key(sink_name, node, expanded)
+        if node.synthetic_key is not None:
+            viable = [tree.ColumnRef(node.synthetic_key)]
+        else:
+            viable = list(node.viable_keys)
+        canons = [canonical(e, scope) for _, e, _ in expanded]
+        # the key column is the first viable key the projection contains (ksqlDB's
+        # LogicalPlanner.buildJoinKey); other viable keys stay value columns
+        key_canon = next((c for c in (canonical(e, scope) for e in viable) if c in canons), None)
+        matches = [i for i, c in enumerate(canons) if c == key_canon] if key_canon is not None else []
+        if not matches:
+            if node.synthetic_key is not None:
+                k = node.synthetic_key
                 raise KsqlStatementError(
-                    f"{head}The query used to build `{sink_name}` must include the join expression ROWKEY "
-                    "in its projection (eg, SELECT ROWKEY...).\nROWKEY was added as a synthetic key "
+                    f"{head}The query used to build `{sink_name}` must include the join expression {k} "
+                    f"in its projection (eg, SELECT {k}...).\n{k} was added as a synthetic key "
                     "column because the join criteria did not match any source column. This expression "
                     "must be included in the projection and may be aliased."
                 )
-            return [], [], [Column(n, t, VALUE) for n, _, t in expanded], [e for _, e, _ in expanded]
-        viable_canon = [canonical(e, scope) for e in viable]
-        matches = [i for i, (_, e, _) in enumerate(expanded) if canonical(e, scope) in viable_canon]
-        if not matches:
             texts = [qualified_text(e, scope) for e in viable]
             if len(texts) == 1:
                 what = f"join expression {texts[0]}"
@@ -480,19 +453,48 @@ class Planner:
                 f"(eg, SELECT {texts[0]}...)."
             )
         first = matches[0]
-        first_canon = canonical(expanded[first][1], scope)
-        same = [expanded[i][0] for i in matches if canonical(expanded[i][1], scope) == first_canon]
+        same = [expanded[i][0] for i in matches]
         if len(same) > 1:
+            # ksqlDB names the key column as the join's schema does: ALIAS_COLUMN
+            key_ref = next(e for e in viable if canonical(e, scope) == key_canon)
+            key_name = f"{key_ref.source}_{key_ref.name}" if key_ref.source else key_ref.name
             raise KsqlStatementError(
-                f"The projection contains a key column (`{expanded[first][0]}`) more than once, "
+                f"The projection contains a key column (`{key_name}`) more than once, "
                 f"aliased as: {' and '.join(sorted(same))}."
             )
         name, _, t = expanded[first]
-        # the key is the join value itself: on a LEFT join without a match the table's key
-        # column is NULL, the record's key is still the stream's join value
+        # the key is the join value itself (on an outer join without a match one side's
+        # key column is NULL, the record's key is still the join key)
         values = [(n, e, vt) for i, (n, e, vt) in enumerate(expanded) if i != first]
-        return ([Column(name, t, KEY)], [lexpr], [Column(n, vt, VALUE) for n, _, vt in values],
-                [e for _, e, _ in values])
+        return ([Column(name, t, KEY)], [tree.ColumnRef(JOIN_KEY)],
+                [Column(n, vt, VALUE) for n, _, vt in values], [e for _, e, _ in values])
+
+    def _foreign_key(self, sink_name: str | None, node: JoinNode, expanded: list[Item]):
+        """A foreign-key join's result is keyed by the left table's primary key: every
+        key column must be in the projection (ksqlDB's message names the missing ones)."""
+        scope = node.scope
+        left = node.left.leaves[0]
+        keys: list[Item] = []
+        used: set[int] = set()
+        missing: list[str] = []
+        for c in left.source.schema.key:
+            canon = canonical(tree.ColumnRef(c.name, left.alias), scope)
+            found = [i for i, (_, e, _) in enumerate(expanded) if canonical(e, scope) == canon]
+            if not found:
+                missing.append(c.name)
+                continue
+            used.add(found[0])
+            keys.append(expanded[found[0]])
+        if missing:
+            word = "column" if len(missing) == 1 else "columns"
+            raise KsqlStatementError(
+                f"Primary key {word} missing in projection. For foreign-key table-table joins, the "
+                f"projection must include all primary key columns from the left input table "
+                f"({left.alias}). Missing {word}: {', '.join(f'`{m}`' for m in missing)}."
+            )
+        values = [(n, e, t) for i, (n, e, t) in enumerate(expanded) if i not in used]
+        return ([Column(n, t, KEY) for n, _, t in keys], [e for _, e, _ in keys],
+                [Column(n, t, VALUE) for n, _, t in values], [e for _, e, _ in values])
 
     # ---------------------------------------------------------------- aggregation
 

@@ -2,7 +2,8 @@
 exactly-once loop (`fraudstream.clients.transactional`), one thread per query. A stream-table
 join query consumes both topics in that loop; `table_state.TableStateKeeper` keeps its
 table state in step with the committed offsets. A GROUP BY query writes its state
-changes to a changelog in the same transaction (`aggregate_state.AggregateStateKeeper`).
+changes to a changelog in the same transaction (`changelog_state.ChangelogStateKeeper`), and
+so do stream-stream, table-table and n-way join queries.
 
 Records that fail to decode or evaluate come back from the pipeline as error records;
 they go to the processing-log topic inside the same transaction, so the log and the
@@ -18,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
-from fraudstream.embedded.ksqldb.runtime.aggregate_state import AggregateStateKeeper
+from fraudstream.embedded.ksqldb.runtime.changelog_state import ChangelogStateKeeper
 from fraudstream.embedded.ksqldb.runtime.table_state import TableStateKeeper
 from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
 
@@ -45,7 +46,7 @@ class _Hooks(LoopHooks):
     def __init__(self, stats: QueryStats, query_id: str, state=None) -> None:
         self.stats = stats
         self.query_id = query_id
-        self.state = state  # TableStateKeeper | AggregateStateKeeper | None
+        self.state = state  # TableStateKeeper | ChangelogStateKeeper | None
 
     def assignment_changed(self, kind, partitions, assigned) -> None:
         if self.state is not None:
@@ -83,8 +84,8 @@ class QueryRunner:
         pipeline = query.pipeline
         #: stream-table join: keeps the table state in step with the committed offsets
         self.table = TableStateKeeper(query, bootstrap_servers) if pipeline.table_topic else None
-        #: GROUP BY (and every other changelogged state): written with every transaction
-        self.aggregate = (AggregateStateKeeper(query, bootstrap_servers, service_id)
+        #: GROUP BY and join state: changelogged with every transaction
+        self.changelog = (ChangelogStateKeeper(query, bootstrap_servers, service_id)
                           if pipeline.changelog else None)
         cfg = LoopConfig(
             bootstrap_servers=bootstrap_servers,
@@ -97,7 +98,7 @@ class QueryRunner:
             auto_offset_reset="earliest" if reset == "earliest" else "latest",
         )
         self.loop = TransactionalLoop(cfg, self._process, self.stop_event,
-                                      _Hooks(self.stats, query.query_id, self.table or self.aggregate),
+                                      _Hooks(self.stats, query.query_id, self.table or self.changelog),
                                       before_batch=self._before_batch)
         self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
 
@@ -115,8 +116,8 @@ class QueryRunner:
     def _before_batch(self) -> None:
         if self.table is not None:
             self.table.before_batch(self.loop)
-        if self.aggregate is not None:
-            self.aggregate.before_batch(self.loop)
+        if self.changelog is not None:
+            self.changelog.before_batch(self.loop)
 
     def _process(self, msgs: list) -> tuple[list[Produce], int]:
         if self.table is not None:
@@ -124,8 +125,8 @@ class QueryRunner:
         else:
             outputs, errors = self.query.pipeline.process_messages(msgs)
         produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
-        if self.aggregate is not None:
-            produced += self.aggregate.changelog_records()
+        if self.changelog is not None:
+            produced += self.changelog.changelog_records()
         if errors:
             self.stats.last_error = errors[-1].reason
             for e in errors:

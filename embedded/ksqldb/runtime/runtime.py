@@ -133,12 +133,12 @@ class KafkaRuntime:
         runner = self.runners.pop(query.query_id, None)
         if runner is not None:
             runner.stop()
-            if runner.aggregate is not None:
+            if runner.changelog is not None:
                 # the query's internal state topic goes with it, as in ksqlDB
                 try:
-                    self.admin.delete_topic(runner.aggregate.topic)
+                    self.admin.delete_topic(runner.changelog.topic)
                 except Exception as exc:  # noqa: BLE001 - the query is gone either way
-                    log.warning("could not delete %s: %s", runner.aggregate.topic, exc)
+                    log.warning("could not delete %s: %s", runner.changelog.topic, exc)
 
     def _launch(self, query: PersistentQuery) -> None:
         runner = QueryRunner(query, self.bootstrap, self.service_id, self.processing_log_topic,

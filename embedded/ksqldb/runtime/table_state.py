@@ -48,10 +48,10 @@ MAX_CATCH_UP_S = 120.0
 
 class TableStateKeeper:
     def __init__(self, query: PersistentQuery, bootstrap_servers: str, rebuild_timeout_s: float = 300.0) -> None:
-        assert query.table_topic is not None
+        assert query.pipeline.table_topic is not None
         self.query = query
         self.pipeline = query.pipeline
-        self.table_topic = query.table_topic
+        self.table_topic = query.pipeline.table_topic
         self.bootstrap = bootstrap_servers
         self.rebuild_timeout_s = rebuild_timeout_s
         self.rebuild_needed = True

@@ -1,21 +1,25 @@
-"""The state of a GROUP BY query on the broker: a changelog topic written in the same
-transaction as the outputs, read back to restore exactly the committed state.
+"""The state of a stateful query on the broker (GROUP BY, stream-stream, table-table and
+n-way joins): a changelog topic written in the same transaction as the outputs, read
+back to restore exactly the committed state.
 
-Every batch's state changes (`AggregationPipeline.take_changes`: aggregate accumulators
-per group and window, a table source's rows, the stream time) are produced to
-`_confluent-ksql-<service>query_<id>-Aggregate-Aggregate-Materialize-changelog`
-(compacted, 1 partition, named as ksqlDB names its aggregation changelog) together with
-the outputs and the input offsets, so the changelog holds precisely the state of the
-last committed batch. After every assignment and every aborted transaction the state is
-cleared and the changelog read from the beginning to its end (read-committed; the
-query's own producer is the only writer and has just fenced or aborted any open
-transaction, so the end is stable).
+Every batch's state changes (`Pipeline.take_changes`: aggregate accumulators per group
+and window, a table source's rows, join window stores, held-back outer-join records,
+stream times) are produced to `_confluent-ksql-<service>query_<id>-<store>-changelog`
+(compacted, 1 partition; `<store>` is the pipeline's `changelog`, e.g. ksqlDB's name
+for its aggregation store) together with the outputs and the input offsets, so the
+changelog holds precisely the state of the last committed batch. After every
+assignment and every aborted transaction the state is cleared and the changelog read
+from the beginning to its end (read-committed; the query's own producer is the only
+writer and has just fenced or aborted any open transaction, so the end is stable).
+State that expires (join windows past their retention) is deleted with tombstones, so
+compaction keeps the topic bounded by the live state.
 
-Why a changelog and not a replay of the source up to the committed offsets (what join
-queries do for their table): the order in which records of different partitions meet in
-one group is not reproducible, and it matters for LATEST_BY_OFFSET, TOPK and for which
-late records a window still accepted; the source may also have lost old records to
-retention. The changelog records the outcome, not the inputs.
+Why a changelog and not a replay of the sources up to the committed offsets (what the
+two-source stream-table join does for its table): the order in which records of
+different partitions meet in one group or one join window is not reproducible, and it
+matters for LATEST_BY_OFFSET, TOPK, for which late records a window still accepted and
+which held-back outer-join records are still waiting; the sources may also have lost
+old records to retention. The changelog records the outcome, not the inputs.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.clients.topic_reader import TopicReadError, read_to_end
 from fraudstream.clients.transactional import Produce, TransactionalError
 
-log = logging.getLogger("fraudstream.embedded.ksqldb.aggregate_state")
+log = logging.getLogger("fraudstream.embedded.ksqldb.changelog_state")
 
 
 def changelog_topic(service_id: str, query_id: str, store: str) -> str:
@@ -38,7 +42,7 @@ def changelog_topic(service_id: str, query_id: str, store: str) -> str:
     return f"_confluent-ksql-{service_id}query_{query_id}-{store}-changelog"
 
 
-class AggregateStateKeeper:
+class ChangelogStateKeeper:
     def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
                  restore_timeout_s: float = 300.0) -> None:
         self.query = query
