@@ -46,7 +46,6 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
 )
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
-from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.joins import JoinNode
 from fraudstream.embedded.ksqldb.plan.nodes import DataSourceNode, PlannedQuery, SourceNode
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
