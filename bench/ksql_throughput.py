@@ -39,11 +39,12 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop  # noqa: E402
+from fraudstream.core.features import FEATURES_UPPER  # noqa: E402
 
 console = Console()
-FEATURES = ", ".join(["`TIME`", *[f"V{i}" for i in range(1, 29)], "AMOUNT"])
+FEATURES = ", ".join(f"`{f}`" if f == "TIME" else f for f in FEATURES_UPPER)
 SOURCE_COLUMNS = ("ID BIGINT, `TIMESTAMP` VARCHAR, `USER` VARCHAR, `TIME` DOUBLE, "
-                  + ", ".join(f"V{i} DOUBLE" for i in range(1, 29)) + ", AMOUNT DOUBLE, CLASS VARCHAR")
+                  + ", ".join(f"{f} DOUBLE" for f in FEATURES_UPPER[1:-1]) + ", AMOUNT DOUBLE, CLASS VARCHAR")
 
 
 def ensure_cluster(stack: list) -> tuple[str, str]:

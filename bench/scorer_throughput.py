@@ -49,6 +49,7 @@ import fastavro  # noqa: E402
 import numpy as np  # noqa: E402
 
 from fraudstream.clients.models_topic import publish_bundle  # noqa: E402
+from fraudstream.core.avro_wire import wire_header  # noqa: E402
 from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle  # noqa: E402
 from fraudstream.core.schemas import load as load_schema  # noqa: E402
 
@@ -129,10 +130,9 @@ class Writer:
 
     def send(self, start: int, n: int) -> None:
         import io
-        import struct
 
         rows = self.rng.normal(size=(n, 30))
-        header = struct.pack(">bI", 0, self.schema_id)
+        header = wire_header(self.schema_id)
         for j in range(n):
             r = rows[j]
             rec = {"ID": start + j, "TIMESTAMP": None, "USER": "XXuser", "TIME": float(r[0]),

@@ -10,7 +10,6 @@ deletes it. Ports are picked free on first start and reused while they stay free
 from __future__ import annotations
 
 import fcntl
-import importlib.util
 import json
 import shutil
 import time
@@ -63,13 +62,6 @@ class StackState:
         raw = json.loads(text)
         return cls(raw["home"], raw["started_at"],
                    {k: ServiceState(**v) for k, v in raw.get("services", {}).items()})
-
-
-def _module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 class Stack:
@@ -137,18 +129,21 @@ class Stack:
             try:
                 self._start_kafka(state, say)
                 self._save(state)
-                if _module_available("fraudstream.embedded.schema_registry.__main__"):
-                    self._start_http_service(
-                        state, say, "schema-registry", "fraudstream.embedded.schema_registry",
-                        ["--bootstrap-servers", state.services["kafka"].url], health="/")
-                    self._save(state)
-                if _module_available("fraudstream.embedded.ksqldb.__main__"):
-                    args = ["--bootstrap-servers", state.services["kafka"].url,
-                            "--state-dir", str(self.home / "ksqldb")]
-                    if "schema-registry" in state.services:
-                        args += ["--schema-registry-url", state.services["schema-registry"].url]
-                    self._start_http_service(state, say, "ksqldb", "fraudstream.embedded.ksqldb", args, health="/info")
-                    self._save(state)
+                # imported here: the engine's package is slow to import, and most commands
+                # only read stack.json
+                from fraudstream.embedded.ksqldb import launcher as ksql_launcher
+                from fraudstream.embedded.schema_registry import launcher as registry_launcher
+
+                kafka = state.services["kafka"].url
+                self._start_http_service(state, say, "schema-registry", registry_launcher.MODULE,
+                                         registry_launcher.registry_args(kafka), health=registry_launcher.HEALTH_PATH,
+                                         ready_status=registry_launcher.READY_STATUS,
+                                         error_prefix=registry_launcher.ERROR_PREFIX)
+                self._save(state)
+                self._start_http_service(state, say, "ksqldb", ksql_launcher.MODULE,
+                                         ksql_launcher.server_args(kafka, state.services["schema-registry"].url),
+                                         health=ksql_launcher.HEALTH_PATH)
+                self._save(state)
             except BaseException:
                 self._stop_all(state)
                 self.state_file.unlink(missing_ok=True)
@@ -166,14 +161,16 @@ class Stack:
                                                str(broker.log_file), broker.port or 0,
                                                marker=str(broker.workdir / "config"))
 
-    def _start_http_service(self, state: StackState, say, name: str, module: str,
-                            args: list[str], health: str, timeout: float = 90.0) -> None:
+    def _start_http_service(self, state: StackState, say, name: str, module: str, args: list[str],
+                            health: str, timeout: float = 90.0, ready_status: int = 500,
+                            error_prefix: str = "") -> None:
         port = self._preferred_port(name)
         log = self.home / "logs" / f"{name}.log"
         say(f"starting {name}")
         try:
             url, proc = processes.start_http_service(name, module, args, port=port, health_path=health,
-                                                     log_file=log, timeout=timeout, cwd=self.home)
+                                                     log_file=log, timeout=timeout, cwd=self.home,
+                                                     ready_status=ready_status, error_prefix=error_prefix)
         except processes.ServiceStartError as exc:
             raise StackError(str(exc)) from exc
         state.services[name] = ServiceState(name, proc.pid, url, str(log), port, marker=module)
@@ -219,7 +216,7 @@ class Stack:
                 except Exception as exc:  # KafkaException
                     out[name] = (False, f"no answer: {exc}")
                 continue
-            path = "/info" if name == "ksqldb" else "/"
+            path = "/info" if name == "ksqldb" else "/"  # the launchers' HEALTH_PATH (not imported: slow)
             try:
                 resp = httpx.get(svc.url + path, timeout=5)
                 out[name] = (resp.status_code < 500, f"HTTP {resp.status_code}")

@@ -13,10 +13,12 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
+from fraudstream.core.features import FEATURES as MODEL_FEATURES
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CALIBRATION_FILE = DATA_DIR / "creditcard_calibration.json"
 
-FEATURES: list[str] = ["Time", *[f"V{i}" for i in range(1, 29)], "Amount"]
+FEATURES: list[str] = list(MODEL_FEATURES)  # a list: compared with the JSON file's column lists
 CLASSES = ("class0", "class1")
 
 

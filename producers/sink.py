@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fraudstream.producers.errors import BrokerUnavailableError, ProducerConfigError
 from fraudstream.producers.pacing import Pacer
 from fraudstream.clients import kafka_config
+from fraudstream.core.dead_letters import CATEGORY_HEADER, REASON_HEADER, SOURCE_HEADER
 
 log = logging.getLogger("fraudstream.producers.kafka")
 # librdkafka's retries ("coordinator load in progress", reconnects) are not the user's
@@ -28,9 +29,6 @@ log = logging.getLogger("fraudstream.producers.kafka")
 log.addHandler(logging.NullHandler())
 log.propagate = False
 
-REASON_HEADER = "fraudstream.dlq.reason"
-CATEGORY_HEADER = "fraudstream.dlq.category"
-SOURCE_HEADER = "fraudstream.dlq.source"
 MAX_ERRORS_KEPT = 5
 # Unpaced sends go in slices with a poll() between them: poll serves delivery reports
 # and releases the GIL, which lets the worker thread preparing the next batch run.

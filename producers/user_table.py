@@ -1,6 +1,6 @@
 """`fraudstream produce users`: the user pool as the `users` table topic.
 
-Key: the user id (UTF-8). Value: Avro (schema `fraudstream/schemas/user.avsc`, fields
+Key: the user id (UTF-8). Value: Avro (schema `fraudstream/core/schemas/user.avsc`, fields
 NAME, CITY, GENDER, REGION) through confluent-kafka's `AvroSerializer` and the schema
 registry when one is configured, so ksqlDB's `CREATE TABLE users (USERID VARCHAR PRIMARY
 KEY) WITH (VALUE_FORMAT='AVRO')` infers the columns; JSON with the same field names when

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from fraudstream.clients import transactional as tx
+from fraudstream.core.dead_letters import CATEGORY_HEADER, INSTANCE_HEADER, REASON_HEADER, SOURCE_HEADER
 from fraudstream.scorer.config import ScorerConfig
 from fraudstream.scorer.errors import FencedError, SchemaRegistryError
 from fraudstream.scorer.http import Health
@@ -33,10 +34,6 @@ from fraudstream.scorer.processing import Output
 
 log = logging.getLogger("fraudstream.scorer.loop")
 
-REASON_HEADER = "fraudstream.dlq.reason"
-CATEGORY_HEADER = "fraudstream.dlq.category"
-SOURCE_HEADER = "fraudstream.dlq.source"
-INSTANCE_HEADER = "fraudstream.dlq.instance"
 
 
 def to_records(out: Output, cfg: ScorerConfig) -> list[tx.Produce]:

@@ -18,7 +18,7 @@ EPILOG = """\
 examples:
   fraudstream train                                   read the preprocessed topic, train, publish
   fraudstream train --max-records 100000 --epochs 20 --threshold-rule precision:0.9
-  fraudstream train --no-publish --evaluate-csv ../shared/data/creditcard_sample.csv
+  fraudstream train --no-publish --evaluate-csv creditcard.csv
   fraudstream train --model artifacts/fraud-autoencoder/<version> --evaluate-csv creditcard.csv
 threshold rules: max-f1 | precision:P | recall:R | fpr:F (chosen on validation data)
 """

@@ -1,7 +1,7 @@
 """Fill a topic with records shaped like the KSQL CSAS output `creditcardfraud_preprocessed_avro`.
 
 Until the KSQL statements run, this is how tests, benchmarks and a curious user give the
-trainer data: the value schema is `fraudstream/schemas/preprocessed_value.avsc` (record
+trainer data: the value schema is `fraudstream/core/schemas/preprocessed_value.avsc` (record
 `KsqlDataSourceSchema`, upper-case nullable fields), registered under `<topic>-value`
 in the schema registry, and values use the Confluent wire format (magic byte 0, 4-byte
 schema id, Avro body), exactly as ksqlDB writes them.
@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from fraudstream.core import schemas
+from fraudstream.core.avro_wire import wire_header
+from fraudstream.core.features import FEATURES_UPPER
 from fraudstream.core.model_bundle import column_lookup
 from fraudstream.trainer.errors import TrainerError
 from fraudstream.clients.kafka_config import admin_config, producer_config
 
-FEATURES_UPPER = ["TIME", *(f"V{i}" for i in range(1, 29)), "AMOUNT"]
 EPOCH = datetime(2013, 9, 1, tzinfo=timezone.utc)  # the Kaggle data covers two days of September 2013
 
 
@@ -54,7 +55,7 @@ def encode_frame(frame: pd.DataFrame, schema_id: int, first_id: int = 0) -> list
     mapping = column_lookup(list(frame.columns), [*FEATURES_UPPER, "CLASS"])
     x = frame[[mapping[f] for f in FEATURES_UPPER]].to_numpy(dtype=np.float64)
     labels = frame[mapping["CLASS"]].astype("string").fillna("-1").to_numpy()
-    header = b"\x00" + int(schema_id).to_bytes(4, "big")
+    header = wire_header(int(schema_id))
     out: list[bytes] = []
     write = fastavro.schemaless_writer
     for i in range(len(frame)):

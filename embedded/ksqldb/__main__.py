@@ -25,7 +25,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--service-id", default="default_")
-    parser.add_argument("--state-dir", help="unused: all state lives in Kafka (command topic)")
     parser.add_argument("--auth", metavar="USER:PASSWORD", default=os.environ.get("KSQL_BASIC_AUTH"),
                         help="require HTTP Basic credentials (or env KSQL_BASIC_AUTH)")
     parser.add_argument("--log-level", default="INFO")

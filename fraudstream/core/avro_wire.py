@@ -131,6 +131,11 @@ class _Permanent(Exception):
     pass
 
 
+def wire_header(schema_id: int) -> bytes:
+    """The 5-byte header of a wire-format value: magic byte 0, then the schema id (big-endian)."""
+    return HEADER.pack(MAGIC, schema_id)
+
+
 def split_header(value: bytes | None) -> int:
     """The schema id of a wire-format value; UndecodableRecord when it is not one."""
     if value is None:
@@ -190,7 +195,7 @@ class WireEncoder:
     def __init__(self, schema: dict, schema_id: int) -> None:
         self.schema_id = schema_id
         self.parsed = fastavro.parse_schema(schema, named_schemas={})
-        self._header = HEADER.pack(MAGIC, schema_id)
+        self._header = wire_header(schema_id)
 
     def encode(self, record: dict) -> bytes:
         buf = io.BytesIO()

@@ -48,6 +48,7 @@ import fastavro
 import numpy as np
 
 from fraudstream.core.errors import FraudstreamError
+from fraudstream.core.features import FEATURES
 
 if TYPE_CHECKING:  # TensorFlow is slow to import: only ever imported inside functions
     import keras
@@ -57,7 +58,7 @@ FORMAT_VERSION = 1
 
 #: Feature names in the order the model consumes them (the Kaggle layout). Input columns
 #: are matched case-insensitively because KSQL writes them upper-case (TIME, V1, AMOUNT).
-DEFAULT_FEATURES: tuple[str, ...] = ("Time", *(f"V{i}" for i in range(1, 29)), "Amount")
+DEFAULT_FEATURES: tuple[str, ...] = FEATURES
 
 #: Score definition recorded in each bundle, so a future change is detectable.
 SCORE_MSE = "mse"

@@ -15,10 +15,12 @@ import json
 import sys
 from pathlib import Path
 
+from fraudstream.core.features import FEATURES
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_STATS = HERE.parents[2] / "shared" / "data" / "creditcard_stats.json"
 OUT = HERE / "creditcard_calibration.json"
-V_COLUMNS = [f"V{i}" for i in range(1, 29)]
+V_COLUMNS = list(FEATURES[1:-1])  # V1..V28
 QUANTILE_KEYS = ["q01", "q05", "q25", "q50", "q75", "q95", "q99"]
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import struct
 from decimal import Decimal
 from typing import Any, Callable, Sequence
 
@@ -42,11 +41,11 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     SqlStruct,
     SqlType,
 )
+from fraudstream.core.avro_wire import HEADER, HEADER_LEN, MAGIC, wire_header
 from fraudstream.embedded.ksqldb.expr.values import coerce
 
 NAMESPACE = "io.confluent.ksql.avro_schemas"
 VALUE_RECORD = "KsqlDataSourceSchema"
-_HEADER = struct.Struct(">bI")
 
 
 def key_record_name(source_name: str) -> str:
@@ -293,12 +292,12 @@ class SchemaCache:
 
 
 def _split_header(data: bytes) -> tuple[int, bytes]:
-    if len(data) < 5:
+    if len(data) < HEADER_LEN:
         raise SerdeError("Unknown magic byte!")
-    magic, sid = _HEADER.unpack_from(data)
-    if magic != 0:
+    magic, sid = HEADER.unpack_from(data)
+    if magic != MAGIC:
         raise SerdeError("Unknown magic byte!")
-    return sid, data[5:]
+    return sid, data[HEADER_LEN:]
 
 
 class AvroValueSerde(ValueSerde):
@@ -321,7 +320,7 @@ class AvroValueSerde(ValueSerde):
         self.write_schema_id = write_schema_id
         self.physical = physical
         self._codec = _Codec(write_schema) if write_schema is not None else None
-        self._header = _HEADER.pack(0, write_schema_id) if write_schema_id is not None else b""
+        self._header = wire_header(write_schema_id) if write_schema_id is not None else b""
 
     # decoding -----------------------------------------------------------------
 

@@ -12,7 +12,6 @@ from functools import lru_cache
 from pathlib import Path
 
 HERE = Path(__file__).parent
-FEATURES = ["TIME", *[f"V{i}" for i in range(1, 29)], "AMOUNT"]
 
 
 @lru_cache(maxsize=None)
