@@ -184,10 +184,19 @@ def _join_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
         ))
     props = ctx.merged_config()
     interval = props.get("ksql.streams." + OUTER_JOIN_EMIT_INTERVAL) or props.get(OUTER_JOIN_EMIT_INTERVAL)
+    aggregation = None
+    if plan.aggregate is not None:
+        from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
+
+        aggregation = AggregationPipeline(
+            query_id, plan, ctx.functions, None, None, sink_topic=sink.topic, key_out=key_out,
+            value_out=value_out, from_rows=True,
+        )
     return JoinPipeline(
         query_id, plan, ctx.functions, inputs, sink_topic=sink.topic, key_out=key_out,
         value_out=value_out, sink_timestamp=sink_ts, value_coercions=coercions,
         emit_interval_ms=int(interval) if interval is not None else DEFAULT_OUTER_EMIT_INTERVAL_MS,
+        aggregation=aggregation,
     )
 
 

@@ -65,14 +65,17 @@ class AggregationPipeline:
         query_id: str,
         plan: PlannedQuery,
         registry: FunctionRegistry,
-        key_in: KeySerde,
-        value_in: ValueSerde,
+        key_in: KeySerde | None,
+        value_in: ValueSerde | None,
         *,
         sink_topic: str,
         key_out: KeySerde,
         value_out: ValueSerde,
         source_timestamp: TimestampExtractor | None = None,
+        from_rows: bool = False,
     ) -> None:
+        """`from_rows`: fed joined rows by a `JoinPipeline` (`process_rows`) instead of
+        records (GROUP BY over a join); no serdes then."""
         assert plan.aggregate is not None
         self.query_id = query_id
         self.plan = plan
@@ -99,6 +102,7 @@ class AggregationPipeline:
         self._dirty: set[tuple] = set()
         self.processed = 0
         self.failed = 0
+        self.from_rows = from_rows
         self.generated_source = self._generate_extract(registry, source_timestamp)
         self._project = self._generate_project(registry)
 
@@ -106,24 +110,34 @@ class AggregationPipeline:
 
     def _generate_extract(self, registry: FunctionRegistry, source_ts: TimestampExtractor | None) -> str:
         plan = self.plan
-        ns: dict[str, Any] = {"_kdec": self.key_in.decode, "_vdec": self.value_in.decode,
-                              "_reason": _reason, "_hk": hashable}
+        ns: dict[str, Any] = {"_reason": _reason, "_hk": hashable}
         comp = ExprCompiler(plan.scope, registry, ns)
         ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
         nkey = len(plan.source.schema.key)
         nval = len(plan.source.schema.value)
         table = self.table_source
-        lines = ["def _extract(batch):", "    out = []", "    errs = []", "    for rec in batch:"]
-        add = lines.append
-        emit_key_decode(add, nkey, table=table)
-        add("        sk = _hk(k)" if table else "        sk = None")
-        emit_value_decode(add, ns, plan.source)
-        add("        ts = rec[2]")
-        add("        if v is None:")
-        # a stream's NULL value has nothing to aggregate; a table's is a deletion
-        add("            out.append((rec, sk, None, None, ts))" if table else "            pass")
-        add("            continue")
-        add("        r = [*k, *v, ts, rec[3], rec[4]]")
+        add = None
+        if self.from_rows:
+            # joined rows (the join's key slot last): (rec, source key, row | None, ts)
+            lines = ["def _extract(batch):", "    out = []", "    errs = []", "    for rec, sk, r, ts in batch:"]
+            add = lines.append
+            add("        if r is None:")
+            add("            out.append((rec, sk, None, None, ts))" if table else "            pass")
+            add("            continue")
+        else:
+            assert self.key_in is not None and self.value_in is not None
+            ns["_kdec"], ns["_vdec"] = self.key_in.decode, self.value_in.decode
+            lines = ["def _extract(batch):", "    out = []", "    errs = []", "    for rec in batch:"]
+            add = lines.append
+            emit_key_decode(add, nkey, table=table)
+            add("        sk = _hk(k)" if table else "        sk = None")
+            emit_value_decode(add, ns, plan.source)
+            add("        ts = rec[2]")
+            add("        if v is None:")
+            # a stream's NULL value has nothing to aggregate; a table's is a deletion
+            add("            out.append((rec, sk, None, None, ts))" if table else "            pass")
+            add("            continue")
+            add("        r = [*k, *v, ts, rec[3], rec[4]]")
         if source_ts is not None:
             ns["_src_ts"] = source_ts.function()
             add("        try:")
@@ -230,6 +244,14 @@ class AggregationPipeline:
         self._apply(items, outputs, errs)
         self.processed += len(batch)
         return outputs, self._errors(errs)
+
+    def process_rows(self, items: Sequence[tuple]) -> tuple[list[OutputRecord], list]:
+        """`from_rows` mode: joined rows `(rec, source key, row | None, ts)` in event order;
+        returns outputs and raw error tuples (the join pipeline reports them)."""
+        outputs: list[OutputRecord] = []
+        extracted, errs = self._extract(items)
+        self._apply(extracted, outputs, errs)
+        return outputs, errs
 
     def process_messages(self, msgs: Sequence[Any]) -> tuple[list[OutputRecord], list[ErrorRecord]]:
         return self.process([(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset()) for m in msgs])

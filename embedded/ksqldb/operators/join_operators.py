@@ -313,3 +313,100 @@ class TableTableJoin:
             new_row = join(new) if new is not None else None
             old_row = join(old) if old is not None else None
         self.out(key, new_row, old_row, res_ts, rec)
+
+
+class ForeignKeyJoin:
+    """KTable-KTable foreign-key join (KIP-213, ksqlDB's ForeignKeyTableTableJoinBuilder):
+    each left row joins the right row its foreign-key expression names; the result is
+    keyed and materialized by the left primary key. A left change subscribes the row to
+    its (new) foreign key and answers with the right row (or NULLs / a tombstone), with
+    Kafka Streams' instructions for a changed, NULL or deleted foreign key; a right
+    change answers every subscribed left row. Responses are computed at once here, so
+    the left row they answer is always the current one (Kafka Streams' hash check)."""
+
+    def __init__(self, kind: str, left: TableSource, right: TableSource,
+                 fk_of: Callable[[tuple, Any], Any], left_width: int, right_width: int,
+                 subscriptions: Any, results: TableStore) -> None:
+        self.left_join = kind == "LEFT"
+        self.left = left
+        self.right = right
+        self.fk_of = fk_of
+        self.left_nulls = (None,) * left_width
+        self.right_nulls = (None,) * right_width
+        self.subs = subscriptions
+        self.results = results
+        self.out: ChangeOut | None = None
+
+    def get(self, key: Any) -> tuple | None:
+        return self.results.get(hashable(key))
+
+    def row_ts(self, row: tuple) -> int:
+        lts = row[self.left.ts_slot]
+        right = row[len(self.left_nulls):]
+        rts = right[self.right.ts_slot] if right != self.right_nulls else None
+        return max(t for t in (lts, rts) if t is not None)
+
+    # ---- the left table
+    def left_change(self, pk: Any, new: tuple | None, old: tuple | None, ts: int, rec: Any) -> None:
+        fk_of = self.fk_of
+        new_fk = None if new is None else fk_of(new, rec)
+        if self.left_join:
+            if old is not None:
+                old_fk = fk_of(old, rec)
+                if old_fk is not None and hashable(new_fk) != hashable(old_fk):
+                    self._unsubscribe(old_fk, pk)
+                    self._respond(pk, None, ts, old_fk, rec)
+                self._subscribe_and_respond(new_fk, pk, ts, rec, only_if_found=False)
+            elif new is not None:
+                self._subscribe_and_respond(new_fk, pk, ts, rec, only_if_found=False)
+            return
+        if old is not None:
+            old_fk = fk_of(old, rec)
+            if old_fk is None:
+                return  # skipped: NULL foreign key
+            if new is not None:
+                if new_fk is None:
+                    return
+                if hashable(new_fk) != hashable(old_fk):
+                    self._unsubscribe(old_fk, pk)  # no answer: the new key's answer follows
+                self._subscribe_and_respond(new_fk, pk, ts, rec, only_if_found=False)
+            else:
+                self._unsubscribe(old_fk, pk)
+                self._respond(pk, None, ts, old_fk, rec)
+        elif new is not None and new_fk is not None:
+            self._subscribe_and_respond(new_fk, pk, ts, rec, only_if_found=True)
+
+    def _subscribe_and_respond(self, fk: Any, pk: Any, ts: int, rec: Any, only_if_found: bool) -> None:
+        if fk is not None:
+            self.subs.subscribe(hashable(fk), hashable(pk), pk)
+        found = None if fk is None else self.right.get(fk)
+        if found is None and only_if_found:
+            return
+        self._respond(pk, found, ts, fk, rec)
+
+    def _unsubscribe(self, fk: Any, pk: Any) -> None:
+        self.subs.unsubscribe(hashable(fk), hashable(pk))
+
+    def _respond(self, pk: Any, right_row: tuple | None, ts: int, fk: Any, rec: Any) -> None:
+        """SubscriptionJoin's timestamp (the right row's, if newer), then ResponseJoin."""
+        other = None if fk is None else self.right.get(fk)
+        res_ts = ts if other is None else max(ts, self.right.row_ts(other))
+        self._result(pk, right_row, res_ts, rec)
+
+    def _result(self, pk: Any, right_row: tuple | None, ts: int, rec: Any) -> None:
+        assert self.out is not None
+        current = self.left.get(pk)
+        if right_row is None and (not self.left_join or current is None):
+            result = None
+        else:
+            result = ((current if current is not None else self.left_nulls)
+                      + (right_row if right_row is not None else self.right_nulls))
+        old = self.results.put(hashable(pk), pk, result)
+        self.out(pk, result, old, ts, rec)
+
+    # ---- the right table
+    def right_change(self, fk: Any, new: tuple | None, old: tuple | None, ts: int, rec: Any) -> None:
+        if fk is None:
+            return
+        for pk in self.subs.subscribers(hashable(fk)):
+            self._result(pk, new, ts, rec)

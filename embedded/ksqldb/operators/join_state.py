@@ -196,3 +196,44 @@ class TableStore:
 
     def reset(self) -> None:
         self.rows.clear()
+
+
+class SubscriptionStore:
+    """A foreign-key join's subscriptions: foreign key → {left primary key}, so a change
+    of a right row reaches every left row that points at it (Kafka Streams' prefix scan
+    of its subscription store)."""
+
+    def __init__(self, store_id: str, changes: Changes) -> None:
+        self.id = store_id
+        self.changes = changes
+        self.by_fk: dict[Any, dict[Any, Any]] = {}
+
+    def subscribe(self, fk: Any, pk: Any, raw_pk: Any) -> None:
+        self.by_fk.setdefault(fk, {})[pk] = raw_pk
+        self.changes.put((self.id, "s", fk, pk), raw_pk)
+
+    def unsubscribe(self, fk: Any, pk: Any) -> None:
+        pks = self.by_fk.get(fk)
+        if pks is not None and pks.pop(pk, None) is not None:
+            if not pks:
+                del self.by_fk[fk]
+            self.changes.put((self.id, "s", fk, pk), None)
+
+    def subscribers(self, fk: Any) -> list[Any]:
+        """Raw primary keys subscribed to `fk`, in key order (a prefix scan's order)."""
+        pks = self.by_fk.get(fk, {})
+        return [pks[k] for k in sorted(pks, key=order_key)]
+
+    def load(self, key: tuple, value: Any) -> None:
+        _sid, _kind, fk, pk = key
+        if value is None:
+            pks = self.by_fk.get(fk)
+            if pks is not None:
+                pks.pop(pk, None)
+                if not pks:
+                    del self.by_fk[fk]
+        else:
+            self.by_fk.setdefault(fk, {})[pk] = value
+
+    def reset(self) -> None:
+        self.by_fk.clear()

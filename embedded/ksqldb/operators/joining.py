@@ -31,12 +31,13 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.operators import state_codec
 from fraudstream.embedded.ksqldb.operators.join_operators import (
     DEFAULT_OUTER_EMIT_INTERVAL_MS,
+    ForeignKeyJoin,
     StreamStreamJoin,
     StreamTableJoin,
     TableSource,
     TableTableJoin,
 )
-from fraudstream.embedded.ksqldb.operators.join_state import Changes, TableStore
+from fraudstream.embedded.ksqldb.operators.join_state import Changes, SubscriptionStore, TableStore
 from fraudstream.embedded.ksqldb.operators.pipeline import (
     _q,
     _reason,
@@ -46,12 +47,15 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
 )
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
+from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.joins import JoinNode
 from fraudstream.embedded.ksqldb.plan.nodes import DataSourceNode, PlannedQuery, SourceNode
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.sql import tree
 
 Outputs = tuple[list[OutputRecord], list[ErrorRecord]]
+#: changelog keys of the aggregation fed by the join start with this byte
+_AGG = b"A"
 
 
 class SourceInput:
@@ -159,7 +163,10 @@ class JoinPipeline:
         value_coercions: Sequence[Callable[[Any], Any] | None] | None = None,
         emit_interval_ms: int = DEFAULT_OUTER_EMIT_INTERVAL_MS,
         clock: Callable[[], int] | None = None,
+        aggregation: Any = None,
     ) -> None:
+        """`aggregation`: an `AggregationPipeline(from_rows=True)` the joined rows feed
+        (GROUP BY over a join) instead of the projection."""
         root = plan.join
         assert root is not None
         self.query_id = query_id
@@ -176,18 +183,26 @@ class JoinPipeline:
         self.clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
         self.emit_interval_ms = emit_interval_ms
         self._stateful: list[Any] = []
-        self._table_stores: list[TableStore] = []
+        #: stores loaded and reset by id (table rows, foreign-key subscriptions and results)
+        self._stores: list[Any] = []
         self._feeds: list[Callable[[Any, tuple | None, int, Any], None]] = [None] * len(self.leaves)  # type: ignore[list-item]
         self._errs: list = []
         self.is_table = root.result_kind == "TABLE"
         self._kenc = key_out.encode
         fast = getattr(value_out, "fast_encoder", lambda: None)()
         self._venc = fast or value_out.encode
-        self._where, self._project = self._generate_sink(registry, sink_timestamp, value_coercions)
-        self.generated_source = self._sink_source
+        if aggregation is None:
+            self._where, self._project = self._generate_sink(registry, sink_timestamp, value_coercions)
+            self.generated_source = self._sink_source
+        else:
+            self.generated_source = aggregation.generated_source
         self._out: list[OutputRecord] = []
+        self.aggregation = aggregation
+        self._agg_items: list[tuple] = []
         top = self._build(root)
-        if self.is_table:
+        if aggregation is not None:
+            top.out = self._table_to_aggregate if self.is_table else self._stream_to_aggregate
+        elif self.is_table:
             top.out = self._table_sink
         else:
             top.out = self._stream_sink
@@ -218,6 +233,16 @@ class JoinPipeline:
             op = StreamTableJoin(node.kind, table, right.width)
             self._connect_stream(left, lambda key, row, ts, rec: op.left(kl(key, row, rec), row, ts, rec))
             return op
+        if node.foreign_key:
+            assert isinstance(left, DataSourceNode)
+            left_src, right_src = self._table_source(left, n), self._table_source(right, n)
+            subs = SubscriptionStore(f"S{self.leaves.index(left)}", self.changes)
+            results = TableStore(f"F{self.leaves.index(left)}", self.changes)
+            self._stores += [subs, results]
+            fk = ForeignKeyJoin(node.kind, left_src, right_src, lambda row, rec: kl(None, row, rec),
+                                left.end, right.width, subs, results)
+            left_src.out, right_src.out = fk.left_change, fk.right_change
+            return fk
         # table-table on the primary key
         table = self._table_source(right, n)
         if isinstance(left, JoinNode):
@@ -265,7 +290,7 @@ class JoinPipeline:
 
     def _table_source(self, leaf: DataSourceNode, n: int) -> TableSource:
         store = TableStore(f"T{self.leaves.index(leaf)}", self.changes)
-        self._table_stores.append(store)
+        self._stores.append(store)
         ts_slot = len(leaf.source.schema.key) + len(leaf.source.schema.value)
         src = TableSource(store, ts_slot)
         self._feeds[self.leaves.index(leaf)] = lambda key, row, ts, rec: src.update(key, key, row, ts, rec)
@@ -373,9 +398,21 @@ class JoinPipeline:
         keys, _values = self._project(old_r, rec, [])
         self._encode(keys, None, ts, rec)
 
+    def _stream_to_aggregate(self, key: Any, row: tuple, ts: int, rec: Any) -> None:
+        self._agg_items.append((rec, None, row + (key,), ts))
+
+    def _table_to_aggregate(self, key: Any, new: tuple | None, old: tuple | None, ts: int, rec: Any) -> None:
+        # the aggregation takes a changed row's old contribution back itself (by source key)
+        self._agg_items.append((rec, hashable(key), None if new is None else new + (key,), ts))
+
     def _key_only(self, key: Any, rec: Any) -> tuple:
-        width = self.root.key_slot
-        keys, _ = self._project((None,) * width + (key,), rec, [])
+        """The result key of a change without rows: the join key (a foreign-key join's
+        key is the left table's primary key, in the left table's key columns)."""
+        row = [None] * self.root.key_slot + [key]
+        if self.root.foreign_key:
+            values = key if isinstance(key, tuple) else (key,)
+            row[:len(values)] = values
+        keys, _ = self._project(tuple(row), rec, [])
         return keys
 
     # ------------------------------------------------------------------ running
@@ -437,6 +474,11 @@ class JoinPipeline:
                 self._errs.append(("join", f"Error joining: {_reason(e)}", rec))
         for op in self._stateful:
             op.expire()
+        if self._agg_items:
+            agg_out, agg_errs = self.aggregation.process_rows(self._agg_items)
+            self._agg_items = []
+            out.extend(agg_out)
+            self._errs.extend(agg_errs)
         self.processed += count
         errs, self._errs[:] = list(self._errs), []
         return out, self._errors(errs)
@@ -459,11 +501,18 @@ class JoinPipeline:
     # ------------------------------------------------------------------ state
 
     def take_changes(self) -> list[tuple[bytes, bytes | None]]:
-        return [(state_codec.encode(k), None if v is None else state_codec.encode(v))
-                for k, v in self.changes.take()]
+        out = [(state_codec.encode(k), None if v is None else state_codec.encode(v))
+               for k, v in self.changes.take()]
+        if self.aggregation is not None:
+            # the aggregation's entries, told apart by a prefix no JSON text starts with
+            out += [(_AGG + k, v) for k, v in self.aggregation.take_changes()]
+        return out
 
     def load_changes(self, records: Sequence[tuple[bytes, bytes | None]]) -> None:
-        stores = {s.id: s for s in self._table_stores}
+        stores = {s.id: s for s in self._stores}
+        if self.aggregation is not None:
+            self.aggregation.load_changes([(kb[1:], vb) for kb, vb in records if kb[:1] == _AGG])
+            records = [(kb, vb) for kb, vb in records if kb[:1] != _AGG]
         for kb, vb in records:
             key = state_codec.decode(kb)
             value = None if vb is None else state_codec.decode(vb)
@@ -477,7 +526,9 @@ class JoinPipeline:
         self.changes.take()
 
     def reset_state(self) -> None:
-        for s in self._table_stores:
+        if self.aggregation is not None:
+            self.aggregation.reset_state()
+        for s in self._stores:
             s.reset()
         for op in self._stateful:
             op.reset()

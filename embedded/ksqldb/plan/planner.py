@@ -257,11 +257,10 @@ class Planner:
                            compiler: ExprCompiler) -> GroupingAnalysis:
         """What an aggregation cannot be combined with, then the GROUP BY expressions."""
         scope = node.scope
+        source = node.leaves[0].source
         if isinstance(node, JoinNode):
             self._validate_group_by(query, compiler)
-            raise KsqlStatementError("GROUP BY over a join is not supported by this engine yet.")
-        source = node.source
-        if source.value_format.name == "KAFKA":
+        elif source.value_format.name == "KAFKA":
             raise KsqlStatementError(
                 f"Source(s) {source.name} are using the 'KAFKA' value format. "
                 "This format does not yet support GROUP BY."
@@ -277,8 +276,9 @@ class Planner:
                 "PARTITION BY together with GROUP BY is not supported by this engine yet: the "
                 "result of a GROUP BY is keyed by its grouping expressions."
             )
+        result_kind = node.result_kind if isinstance(node, JoinNode) else node.kind
         analysis = GroupingAnalysis(query, scope, compiler, lambda e: canonical(e, scope),
-                                    source.kind == "TABLE", self.config)
+                                    result_kind == "TABLE", self.config)
         analysis.group_types = analysis.check_group_by() if query.group_by is not None else []
         return analysis
 
@@ -523,7 +523,7 @@ class Planner:
             if item.struct_star:
                 raise KsqlStatementError("Struct field expansion (`col->*`) is not supported with GROUP BY.")
             assert item.expr is not None
-            items.append((item.alias if item.alias is not None else default_name(item.expr, gen), item.expr))
+            items.append((item.alias if item.alias is not None else columns.item_name(item.expr, gen), item.expr))
 
         def plain(e: tree.Expr) -> str:
             return rewrite(e, lambda x: tree.ColumnRef(x.name, None, x.loc)
@@ -575,7 +575,8 @@ class Planner:
                     "only to a stream source."
                 )
         _check_intermediate_types(node, analysis)
-        agg_scope = analysis.agg_scope(group_types, window is not None)
+        # ksqlDB does not resolve WINDOWSTART/WINDOWEND in a windowed aggregation of a join
+        agg_scope = analysis.agg_scope(group_types, window is not None and not columns.is_join)
         agg_compiler = ExprCompiler(agg_scope, self.registry)
         agg_compiler.clause = "SELECT"
         typed = []
