@@ -19,12 +19,13 @@ def default_registry() -> FunctionRegistry:
         numeric,
         string,
         temporal,
+        url,
     )
 
     from fraudstream.embedded.ksqldb.expr import aggregates
 
     reg = FunctionRegistry()
-    for module in (string, mask, numeric, nulls, temporal, json_functions, collections):
+    for module in (string, mask, numeric, nulls, temporal, json_functions, collections, url):
         for udf in module.UDFS:
             reg.register(udf)
     for udaf in aggregates.UDAFS:

@@ -61,7 +61,23 @@ def _tokenize(pattern: str) -> list[tuple[str, int] | str]:
     return out
 
 
+#: Java's ZoneId.SHORT_IDS (also what its zone-name parser maps abbreviations to)
+SHORT_IDS = {
+    "ACT": "Australia/Darwin", "AET": "Australia/Sydney", "AGT": "America/Argentina/Buenos_Aires",
+    "ART": "Africa/Cairo", "AST": "America/Anchorage", "BET": "America/Sao_Paulo", "BST": "Asia/Dhaka",
+    "CAT": "Africa/Harare", "CNT": "America/St_Johns", "CST": "America/Chicago", "CTT": "Asia/Shanghai",
+    "EAT": "Africa/Addis_Ababa", "ECT": "Europe/Paris", "IET": "America/Indiana/Indianapolis",
+    "IST": "Asia/Kolkata", "JST": "Asia/Tokyo", "MIT": "Pacific/Apia", "NET": "Asia/Yerevan",
+    "NST": "Pacific/Auckland", "PLT": "Asia/Karachi", "PNT": "America/Phoenix", "PRT": "America/Puerto_Rico",
+    "PST": "America/Los_Angeles", "SST": "Pacific/Guadalcanal", "VST": "Asia/Ho_Chi_Minh",
+    "EST": "-05:00", "MST": "-07:00", "HST": "-10:00", "PDT": "America/Los_Angeles",
+    "EDT": "America/New_York", "CDT": "America/Chicago", "MDT": "America/Denver",
+}
+
+
 def zone(tz: str | None) -> dt.tzinfo:
+    if tz is not None and tz.upper() in SHORT_IDS and tz.upper() not in ("UTC", "GMT"):
+        tz = SHORT_IDS[tz.upper()]
     if tz is None or tz in ("UTC", "Z", "GMT"):
         return UTC
     m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2}):?(\d{2})?", tz)

@@ -22,6 +22,7 @@ from fraudstream.embedded.ksqldb.expr.functions.registry import sig, udf
 from fraudstream.embedded.ksqldb.expr.values import decimal_str, java_double_str
 
 _MISSING = object()
+_DECODER = json.JSONDecoder(parse_float=Decimal)
 
 
 def parse_json(text: str) -> Any:
@@ -29,7 +30,8 @@ def parse_json(text: str) -> Any:
     if not text.strip():
         return _MISSING
     try:
-        return json.loads(text, parse_float=Decimal)
+        # like Jackson's readTree, content after the first value is ignored
+        return _DECODER.raw_decode(text.lstrip())[0]
     except ValueError as e:
         raise EvaluationError(f"Invalid JSON format:{text}") from e
 

@@ -7,14 +7,10 @@ import math
 import random
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROUND_HALF_UP, Decimal
 
-from fraudstream.embedded.ksqldb.expr.functions.registry import Resolved, Udf, no_match
-from fraudstream.embedded.ksqldb.expr.functions.signatures import overloaded
+from fraudstream.embedded.ksqldb.errors import EvaluationError
+from fraudstream.embedded.ksqldb.expr.functions.registry import sig, udf
 from fraudstream.embedded.ksqldb.catalog.sqltypes import BIGINT, DOUBLE, INTEGER, SqlDecimal, SqlType
 from fraudstream.embedded.ksqldb.expr.values import DECIMAL_CONTEXT, wrap32, wrap64
-
-
-def _same(types: list[SqlType | None]) -> SqlType:
-    return types[0] or DOUBLE
 
 
 def _java_round(x: float) -> int:
@@ -48,51 +44,6 @@ def _trunc_double_places(x: float, places: int) -> float:
 
 def _rescale(t: SqlDecimal, d: Decimal) -> Decimal:
     return d.quantize(Decimal(1).scaleb(-t.scale), context=DECIMAL_CONTEXT)
-
-
-def _decimal_udf(name: str, int_fn, long_fn, double_fn, dec_fn, *, dec_type=None, extra=None) -> Udf:
-    """Overloads on INT/BIGINT/DOUBLE/DECIMAL with an optional trailing INTEGER arg."""
-
-    def resolve(types: list[SqlType | None]) -> Resolved:
-        if extra is not None and len(types) == 2:
-            return extra(types)
-        if len(types) != 1:
-            raise no_match(name, types)
-        t = types[0]
-        if t is None or t.base == "DOUBLE":
-            return Resolved(double_fn[0], double_fn[1])
-        if t.base == "INTEGER":
-            return Resolved(int_fn[0], int_fn[1])
-        if t.base == "BIGINT":
-            return Resolved(long_fn[0], long_fn[1])
-        if isinstance(t, SqlDecimal):
-            rt = dec_type(t) if dec_type else t
-            fn = dec_fn
-
-            def impl(d, _rt=rt, _fn=fn):
-                return _rescale(_rt, _fn(d))
-
-            return Resolved(rt, impl)
-        raise no_match(name, types)
-
-    return Udf(name, resolve, category="MATHEMATICAL")
-
-
-def _places_resolver(name, double_places, dec_places):
-    def extra(types: list[SqlType | None]) -> Resolved:
-        t, p = types
-        if p is not None and p.base != "INTEGER":
-            raise no_match(name, types)
-        if t is None or t.base in ("DOUBLE", "INTEGER", "BIGINT"):
-            return Resolved(DOUBLE, double_places, converters=[float, None])
-        if isinstance(t, SqlDecimal):
-            def impl(d, n, _t=t):
-                return _rescale(_t, dec_places(d, n))
-
-            return Resolved(t, impl)
-        raise no_match(name, types)
-
-    return extra
 
 
 def _abs_int(v):
@@ -190,45 +141,6 @@ def _cot(x):
     return math.inf if t == 0 else 1.0 / t
 
 
-def _greatest_least(name: str, pick):
-    def resolve(types: list[SqlType | None]) -> Resolved:
-        known = [t for t in types if t is not None]
-        if not types:
-            raise no_match(name, types)
-        bases = {t.base for t in known}
-        if not bases:
-            raise no_match(name, types)
-        numeric = bases <= {"INTEGER", "BIGINT", "DOUBLE", "DECIMAL"}
-        if not numeric and len(bases) > 1:
-            raise no_match(name, types)
-        if numeric:
-            if "DOUBLE" in bases:
-                rt: SqlType = DOUBLE
-            elif "DECIMAL" in bases:
-                rt = next(t for t in known if t.base == "DECIMAL")
-            elif "BIGINT" in bases:
-                rt = BIGINT
-            else:
-                rt = INTEGER
-        else:
-            rt = known[0]
-
-        def impl(*args):
-            vals = [a for a in args if a is not None]
-            if not vals:
-                return None
-            r = pick(vals)
-            return float(r) if rt.base == "DOUBLE" else r
-
-        return Resolved(rt, impl, null_propagating=False)
-
-    return Udf(name, resolve, category="MATHEMATICAL")
-
-
-def _double_fn(name: str, fn) -> Udf:
-    return overloaded(name, [(["DOUBLE"], DOUBLE, fn)], category="MATHEMATICAL")
-
-
 def _floor_dec(d: Decimal) -> Decimal:
     return d.to_integral_value(rounding=ROUND_FLOOR)
 
@@ -237,70 +149,163 @@ def _ceil_dec(d: Decimal) -> Decimal:
     return d.to_integral_value(rounding=ROUND_CEILING)
 
 
-def _round_type(t: SqlDecimal) -> SqlDecimal:
+def _same_decimal(args) -> SqlType:
+    return args[0]
+
+
+def _integral_decimal(args) -> SqlType:
+    """ROUND/TRUNC of a DECIMAL(p, s): DECIMAL(p - s, 0) (ksqlDB's schema provider)."""
+    t = args[0]
     return SqlDecimal(max(t.precision - t.scale, 1), 0)
 
 
+def _rescaled(fn, scale_of):
+    """A DECIMAL result brought back to the declared scale (the schema provider's)."""
+    def run(d, *rest):
+        return d.__class__(fn(d, *rest)).quantize(Decimal(1).scaleb(-scale_of(d)), context=DECIMAL_CONTEXT)
+
+    return run
+
+
+def _double_overloads(name: str, fn, params=("value",)):
+    """ksqlDB's INT / BIGINT / DOUBLE overloads of a DOUBLE-valued math function."""
+    return udf(name, [sig([f"{t} {p}" for p in params], "DOUBLE",
+                          (lambda *a, _fn=fn: _fn(*(float(x) for x in a))))
+                      for t in ("INT", "BIGINT", "DOUBLE")], category="MATHEMATICAL")
+
+
+def _pick(better):
+    def run(first, *rest):
+        best = first
+        for v in rest:
+            if v is not None and (best is None or better(v, best)):
+                best = v
+        return best
+
+    return run
+
+
+_COMPARABLE = ("INT", "BIGINT", "DOUBLE", "VARCHAR", "BYTES", "DATE", "TIME", "TIMESTAMP", "DECIMAL")
+
+
+def _widened_decimal(args) -> SqlType:
+    """GREATEST/LEAST of DECIMALs: wide enough for every argument (ksqlDB's provider)."""
+    from fraudstream.embedded.ksqldb.catalog.coercion import widen_decimal
+
+    out = None
+    for a in args:
+        if isinstance(a, SqlType):
+            out = a if out is None else widen_decimal(out, a)
+    return out if out is not None else SqlDecimal(1, 0)
+
+
+def _extreme(name: str, better):
+    pick = _pick(better)
+
+    def bind_decimal(args, rtype):
+        unit = Decimal(1).scaleb(-rtype.scale)
+
+        def run(*values):
+            v = pick(*values)
+            return None if v is None else Decimal(v).quantize(unit, context=DECIMAL_CONTEXT)
+
+        return run
+
+    overloads = [sig([f"{t} val", f"{t}... vals"], t, pick, nulls=False) for t in _COMPARABLE if t != "DECIMAL"]
+    overloads.append(sig(["DECIMAL val", "DECIMAL... vals"], _widened_decimal, None, bind=bind_decimal, nulls=False))
+    return udf(name, overloads, category="MATHEMATICAL")
+
+
+_EARTH_KM, _EARTH_MILES = 6371.0, 3959.0
+
+
+def _geo_distance(lat1, lon1, lat2, lon2, units="km"):
+    if lat1 < -90 or lat2 < -90 or lat1 > 90 or lat2 > 90:
+        raise EvaluationError("valid latitude values for GeoDistance function are in the range of -90 to 90, "
+                              f"but got {lat1} and {lat2}")
+    if lon1 < -180 or lon2 < -180 or lon1 > 180 or lon2 > 180:
+        raise EvaluationError("valid longitude values for GeoDistance function are in the range of -180 to +180, "
+                              f"but got {lon1} and {lon2}")
+    radius = _EARTH_KM
+    if units is not None and units.strip():
+        u = units.strip().lower()
+        if u in ("mi", "mile", "miles"):
+            radius = _EARTH_MILES
+        elif u not in ("km", "kilometer", "kilometers", "kilometre", "kilometres"):
+            raise EvaluationError("GeoDistance function units parameter must be one of mi, mile, miles, km, "
+                                  "kilometer, kilometers, kilometre or kilometres. Values are case-insensitive.")
+    d_lat, d_lon = math.radians(lat2 - lat1), math.radians(lon2 - lon1)
+
+    def haversin(x):
+        return (1 - math.cos(x)) / 2
+
+    a = haversin(d_lat) + haversin(d_lon) * math.cos(math.radians(lat1)) * math.cos(math.radians(lat2))
+    return 2 * math.asin(math.sqrt(a)) * radius
+
+
+def _keep(v):
+    return v
+
+
 UDFS = [
-    _decimal_udf(
-        "ABS",
-        (INTEGER, _abs_int), (BIGINT, _abs_long), (DOUBLE, abs), abs,
-    ),
-    _decimal_udf(
-        "FLOOR",
-        (INTEGER, lambda v: v), (BIGINT, lambda v: v), (DOUBLE, lambda x: float(math.floor(x)) if math.isfinite(x) else x),
-        _floor_dec,
-    ),
-    _decimal_udf(
-        "CEIL",
-        (INTEGER, lambda v: v), (BIGINT, lambda v: v), (DOUBLE, lambda x: float(math.ceil(x)) if math.isfinite(x) else x),
-        _ceil_dec,
-    ),
-    _decimal_udf(
-        "ROUND",
-        (BIGINT, lambda v: v), (BIGINT, lambda v: v), (BIGINT, _java_round),
-        lambda d: _round_decimal(d, 0),
-        dec_type=_round_type,
-        extra=_places_resolver("ROUND", _round_double_places, _round_decimal),
-    ),
-    _decimal_udf(
-        "TRUNC",
-        (INTEGER, lambda v: v), (BIGINT, lambda v: v), (BIGINT, lambda x: 0 if x != x else int(x)),
-        lambda d: _trunc_decimal(d, 0),
-        dec_type=_round_type,
-        extra=_places_resolver("TRUNC", _trunc_double_places, _trunc_decimal),
-    ),
-    overloaded(
-        "SIGN",
-        [(["INTEGER"], INTEGER, _sign), (["BIGINT"], INTEGER, _sign), (["DOUBLE"], INTEGER, _sign),
-         (["DECIMAL"], INTEGER, _sign)],
-        category="MATHEMATICAL",
-    ),
-    _double_fn("SQRT", _sqrt),
-    _double_fn("CBRT", _cbrt),
-    _double_fn("EXP", _exp),
-    _double_fn("LN", _ln),
-    overloaded(
-        "LOG",
-        [(["DOUBLE"], DOUBLE, _ln), (["DOUBLE", "DOUBLE"], DOUBLE, _log_base)],
-        category="MATHEMATICAL",
-    ),
-    overloaded("POWER", [(["DOUBLE", "DOUBLE"], DOUBLE, _pow)], category="MATHEMATICAL"),
-    overloaded("PI", [([], DOUBLE, lambda: math.pi)], category="MATHEMATICAL"),
-    overloaded("RANDOM", [([], DOUBLE, random.random)], category="MATHEMATICAL"),
-    _double_fn("DEGREES", math.degrees),
-    _double_fn("RADIANS", math.radians),
-    _double_fn("SIN", _java_math(math.sin)),
-    _double_fn("COS", _java_math(math.cos)),
-    _double_fn("TAN", _java_math(math.tan)),
-    _double_fn("ASIN", _java_math(math.asin)),
-    _double_fn("ACOS", _java_math(math.acos)),
-    _double_fn("ATAN", _java_math(math.atan)),
-    _double_fn("SINH", _java_math(math.sinh)),
-    _double_fn("COSH", _java_math(math.cosh)),
-    _double_fn("TANH", _java_math(math.tanh)),
-    _double_fn("COT", _java_math(_cot)),
-    overloaded("ATAN2", [(["DOUBLE", "DOUBLE"], DOUBLE, _java_math(math.atan2))], category="MATHEMATICAL"),
-    _greatest_least("GREATEST", max),
-    _greatest_least("LEAST", min),
+    udf("Abs", [sig("INT val", "INT", _abs_int), sig("BIGINT val", "BIGINT", _abs_long),
+                sig("DOUBLE val", "DOUBLE", abs), sig("DECIMAL val", _same_decimal, abs)], category="MATHEMATICAL"),
+    udf("Floor", [sig("INT val", "INT", _keep), sig("BIGINT val", "BIGINT", _keep),
+                  sig("DOUBLE val", "DOUBLE", lambda x: float(math.floor(x)) if math.isfinite(x) else x),
+                  sig("DECIMAL val", _same_decimal, _rescaled(lambda d: _floor_dec(d), lambda d: -d.as_tuple().exponent))],
+        category="MATHEMATICAL"),
+    udf("Ceil", [sig("INT val", "INT", _keep), sig("BIGINT val", "BIGINT", _keep),
+                 sig("DOUBLE val", "DOUBLE", lambda x: float(math.ceil(x)) if math.isfinite(x) else x),
+                 sig("DECIMAL val", _same_decimal, _rescaled(lambda d: _ceil_dec(d), lambda d: -d.as_tuple().exponent))],
+        category="MATHEMATICAL"),
+    udf("Round", [
+        sig("BIGINT val", "BIGINT", _keep), sig("INT val", "BIGINT", _keep),
+        sig("DOUBLE val", "BIGINT", _java_round),
+        sig(["DOUBLE val", "INT decimalPlaces"], "DOUBLE", _round_double_places),
+        sig("DECIMAL val", _integral_decimal, lambda d: _round_decimal(d, 0).quantize(Decimal(1))),
+        sig(["DECIMAL val", "INT decimalPlaces"], _same_decimal,
+            lambda d, n: _round_decimal(d, n).quantize(Decimal(1).scaleb(d.as_tuple().exponent),
+                                                       context=DECIMAL_CONTEXT)),
+    ], category="MATHEMATICAL"),
+    udf("trunc", [
+        sig("BIGINT val", "BIGINT", _keep), sig("INT val", "BIGINT", _keep),
+        sig("DOUBLE val", "BIGINT", lambda x: 0 if x != x else wrap64(int(x)) if math.isfinite(x)
+            else (2**63 - 1 if x > 0 else -(2**63))),
+        sig(["DOUBLE val", "INT decimalPlaces"], "DOUBLE", _trunc_double_places),
+        sig("DECIMAL val", _integral_decimal, lambda d: _trunc_decimal(d, 0).quantize(Decimal(1))),
+        sig(["DECIMAL val", "INT decimalPlaces"], _same_decimal,
+            lambda d, n: _trunc_decimal(d, n).quantize(Decimal(1).scaleb(d.as_tuple().exponent),
+                                                       context=DECIMAL_CONTEXT)),
+    ], category="MATHEMATICAL"),
+    udf("sign", [sig(f"{t} value", "INT", _sign) for t in ("INT", "BIGINT", "DOUBLE")], category="MATHEMATICAL"),
+    _double_overloads("sqrt", _sqrt),
+    _double_overloads("cbrt", _cbrt),
+    _double_overloads("exp", _exp, ("exponent",)),
+    _double_overloads("ln", _ln),
+    udf("log", [sig(f"{t} value", "DOUBLE", lambda v: _ln(float(v))) for t in ("INT", "BIGINT", "DOUBLE")]
+        + [sig([f"{t} base", f"{t} value"], "DOUBLE", lambda b, v: _log_base(float(b), float(v)))
+           for t in ("INT", "BIGINT", "DOUBLE")], category="MATHEMATICAL"),
+    udf("power", [sig([f"{t} base", f"{t} exponent"], "DOUBLE", lambda a, b: _pow(float(a), float(b)))
+                  for t in ("INT", "BIGINT", "DOUBLE")], category="MATHEMATICAL"),
+    udf("pi", [sig([], "DOUBLE", lambda: math.pi)], category="MATHEMATICAL"),
+    udf("random", [sig([], "DOUBLE", random.random, deterministic=False)], category="MATHEMATICAL"),
+    _double_overloads("degrees", math.degrees),
+    _double_overloads("radians", math.radians),
+    _double_overloads("sin", _java_math(math.sin)),
+    _double_overloads("cos", _java_math(math.cos)),
+    _double_overloads("tan", _java_math(math.tan)),
+    _double_overloads("asin", _java_math(math.asin)),
+    _double_overloads("acos", _java_math(math.acos)),
+    _double_overloads("atan", _java_math(math.atan)),
+    _double_overloads("sinh", _java_math(math.sinh)),
+    _double_overloads("cosh", _java_math(math.cosh)),
+    _double_overloads("tanh", _java_math(math.tanh)),
+    _double_overloads("cot", _java_math(_cot)),
+    _double_overloads("atan2", _java_math(math.atan2), ("y", "x")),
+    _extreme("greatest", lambda v, best: v > best),
+    _extreme("least", lambda v, best: v < best),
+    udf("geo_distance", [
+        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "VARCHAR units"], "DOUBLE", _geo_distance),
+        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"], "DOUBLE", _geo_distance),
+    ], category="GEOGRAPHIC"),
 ]

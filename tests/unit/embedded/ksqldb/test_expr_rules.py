@@ -105,7 +105,7 @@ ERRORS = [
     ("STRUCT(A := 1, A := 2)", "Duplicate field names found in STRUCT"),
     ("CAST(B AS INT)", "Cast of BOOLEAN to INTEGER is not supported"),
     ("ST[1]", "Subscript expression (ST[1]) do not apply to STRUCT"),
-    ("LEN(I)", "Function 'LEN' does not accept parameters (INTEGER)."),
+    ("LEN(I)", "Function 'len' does not accept parameters (INTEGER)."),
     ("ARRAY_UNION(A, ARRAY['x'])", "Function 'array_union' does not accept parameters"),
     ("NOSUCH(1)", "Can't find any functions with the name 'NOSUCH'"),
     ("COUNT(I)", "Use of aggregate function COUNT requires a GROUP BY clause."),
