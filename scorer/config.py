@@ -39,6 +39,8 @@ class ScorerConfig:
     session_timeout_ms: int = 30000
     transaction_timeout_ms: int = 60000
     model_wait_log_s: float = 15.0
+    #: largest dead letter the DLQ topic takes; 0 = ask the broker at start
+    dlq_max_bytes: int = 0
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:

@@ -11,10 +11,14 @@ adds what is the scorer's own:
   `group.instance.id` (static membership: a restarted instance gets its partitions back
   without a rebalance), read-committed consumption;
 * turning a batch's `Output` (scores + dead letters) into produce records, dead letters
-  with the original key, value and headers plus the reason headers;
+  with the original key, value (cut to what the DLQ topic accepts, with the original size
+  and digest: `fraudstream.clients.dead_letters`) and headers plus the reason headers;
+* the dead letter of a record the loop isolated (the processor raised on it, or its
+  outputs were refused), and metrics and logs for records skipped altogether;
 * metrics, health and structured logs from the loop's hooks, consumer lag once a second;
 * errors: a registry outage mid-batch is transient (abort, back off, retry the batch); a
-  fenced producer or consumer becomes the scorer's `FencedError` (exit code 7).
+  producer in a fatal state is rebuilt by the shared loop; a real fence (another live
+  instance with this instance's id) becomes the scorer's `FencedError` (exit code 7).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import time
 from collections.abc import Callable
 
 from fraudstream.clients import transactional as tx
+from fraudstream.clients.dead_letters import PRODUCER_MAX_BYTES, bounded, clip
 from fraudstream.core.dead_letters import CATEGORY_HEADER, INSTANCE_HEADER, REASON_HEADER, SOURCE_HEADER
 from fraudstream.scorer.config import ScorerConfig
 from fraudstream.scorer.errors import FencedError, SchemaRegistryError
@@ -34,22 +39,30 @@ from fraudstream.scorer.processing import Output
 
 log = logging.getLogger("fraudstream.scorer.loop")
 
+#: the metric label of a record the loop had to isolate (the processor raised on it, or
+#: its outputs were refused): it goes to the DLQ like any bad record
+UNPROCESSABLE = "unprocessable"
+
+
+def dead_letter(msg, category: str, reason: str, cfg: ScorerConfig) -> tx.Produce:
+    """The dead letter of one input: original key, value (cut to what the DLQ topic takes,
+    with original size and digest) and headers, plus why and where from."""
+    headers = list(msg.headers() or [])
+    headers += [
+        (REASON_HEADER, clip(reason, 2000).encode("utf-8", "replace")),
+        (CATEGORY_HEADER, category.encode()),
+        (SOURCE_HEADER, f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
+        (INSTANCE_HEADER, cfg.instance_id.encode()),
+    ]
+    return bounded(cfg.dlq_topic, msg.key(), msg.value(), headers, cfg.dlq_max_bytes or PRODUCER_MAX_BYTES)
 
 
 def to_records(out: Output, cfg: ScorerConfig) -> list[tx.Produce]:
     """The produce records of one batch: scores to the output topic, dead letters to the DLQ."""
     topic = cfg.output_topic
     records = [tx.Produce(topic, key, value, ts) for key, value, ts in out.records]
-    instance = cfg.instance_id.encode()
     for msg, bad in out.dead:
-        headers = list(msg.headers() or [])
-        headers += [
-            (REASON_HEADER, bad.reason.encode()),
-            (CATEGORY_HEADER, bad.category.encode()),
-            (SOURCE_HEADER, f"{msg.topic()}/{msg.partition()}/{msg.offset()}".encode()),
-            (INSTANCE_HEADER, instance),
-        ]
-        records.append(tx.Produce(cfg.dlq_topic, msg.key(), msg.value(), None, headers))
+        records.append(dead_letter(msg, bad.category, bad.reason, cfg))
     return records
 
 
@@ -83,6 +96,30 @@ class _Hooks(tx.LoopHooks):
 
     def consumer_error(self, message: str) -> None:
         log.warning("consumer: %s", message, extra={"event": "consumer_error"})
+
+    def rebuilt(self, reason: str) -> None:
+        self.owner.metrics.rebuilds.inc()
+        log.warning("producer rebuilt after a fatal error (%s); the batch is processed again", reason,
+                    extra={"event": "producer_rebuilt", "reason": reason})
+
+    def poisoned(self, msg, reason: str) -> list[tx.Produce]:
+        return [dead_letter(msg, UNPROCESSABLE, reason, self.owner.cfg)]
+
+    def quarantined(self, msg, reason: str) -> None:
+        m = self.owner.metrics
+        m.events.inc()
+        m.dlq.labels(UNPROCESSABLE).inc()
+        log.warning("record %s/%d/%d dead-lettered after isolating it: %s", msg.topic(), msg.partition(),
+                    msg.offset(), reason, extra={"event": "dead_lettered", "count": 1, "reasons": [UNPROCESSABLE]})
+
+    def skipped(self, msg, reason: str) -> None:
+        m = self.owner.metrics
+        m.events.inc()
+        m.skipped.inc()
+        log.error("record %s/%d/%d skipped: not even its dead letter could be written: %s", msg.topic(),
+                  msg.partition(), msg.offset(), reason,
+                  extra={"event": "record_skipped", "topic": msg.topic(), "partition": msg.partition(),
+                         "offset": msg.offset(), "reason": reason})
 
 
 class ScoringLoop:

@@ -39,6 +39,10 @@ class ScorerMetrics:
         self.model_swaps = Counter(f"{PREFIX}_model_swaps", "Models taken into use", registry=r)
         self.model_errors = Counter(f"{PREFIX}_model_errors", "Published models that could not be used",
                                     registry=r)
+        self.skipped = Counter(f"{PREFIX}_skipped", "Input records skipped: not even their dead letter could be "
+                               "written (logged with their coordinates)", registry=r)
+        self.rebuilds = Counter(f"{PREFIX}_producer_rebuilds", "Producers replaced after a fatal error (broker "
+                                "restart, transaction timeout)", registry=r)
         self.aborts = Counter(f"{PREFIX}_transactions_aborted", "Transactions aborted and their batch retried",
                               registry=r)
         self.rebalances = Counter(f"{PREFIX}_rebalances", "Partition assignment changes", ["kind"], registry=r)

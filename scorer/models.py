@@ -203,7 +203,13 @@ class ModelWatcher:
     def _wait_topic(self, consumer) -> list[int] | None:
         waited = 0.0
         while not self._stop.is_set():
-            md = consumer.list_topics(topic=self.topic, timeout=10)
+            try:
+                md = consumer.list_topics(topic=self.topic, timeout=10)
+            except KafkaException as exc:  # the broker is away: wait for it like for the topic
+                log.warning("models topic %r: %s; retrying", self.topic, exc, extra={"event": "model_topic_error"})
+                time.sleep(1.0)
+                waited += 1.0
+                continue
             t = md.topics.get(self.topic)
             if t is not None and t.error is None and t.partitions:
                 return sorted(t.partitions)

@@ -14,9 +14,11 @@ import logging
 import threading
 import time
 
+from fraudstream.clients.dead_letters import topic_max_bytes
+from fraudstream.core.errors import KafkaUnavailableError
 from fraudstream.core.schemas import load as load_schema
 from fraudstream.scorer.config import ScorerConfig
-from fraudstream.scorer.errors import ScorerError
+from fraudstream.scorer.errors import SchemaRegistryError, ScorerError
 from fraudstream.scorer.http import Health, HttpServer
 from fraudstream.scorer.inference import single_threaded_blas
 from fraudstream.scorer.loop import ScoringLoop
@@ -98,16 +100,59 @@ class ScorerService:
                 next_log = waited + self.cfg.model_wait_log_s
         return False
 
+    def _until_available(self, what: str, step) -> bool:
+        """Run a start-up step, retrying with backoff while `what` does not answer (a
+        restarted broker or registry is waited for, not a reason to exit); a refusal
+        (a 4xx from the registry, a topic that cannot be created) still fails at once.
+        False when stopped while waiting."""
+        started = time.monotonic()
+        delay, next_log = 0.2, 0.0
+        while not self.stop.is_set():
+            try:
+                step()
+                return True
+            except (KafkaUnavailableError, SchemaRegistryError) as exc:
+                if not _unavailable(exc):
+                    raise
+                waited = time.monotonic() - started
+                self.health.state = "waiting_for_dependency"
+                self.health.detail = f"{what} does not answer: {exc}"
+                if waited >= next_log:
+                    log.warning("%s does not answer (%.0fs so far): %s; retrying", what, waited, exc,
+                                extra={"event": "dependency_unavailable", "dependency": what,
+                                       "waited_s": round(waited, 1)})
+                    next_log = waited + 10.0
+                self.health.beat()
+                self.stop.wait(delay)
+                delay = min(5.0, delay * 2)
+        return False
+
+    def _stopped_early(self) -> int:
+        log.info("stopped while waiting for a dependency", extra={"event": "stopped"})
+        self.health.state = "stopped"
+        return 0
+
     # ---- run ------------------------------------------------------------------------------
     def run(self) -> int:
         cfg = self.cfg
         try:
             single_threaded_blas()
             self.start_http()
-            ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.dlq_topic])
+            if not self._until_available("Kafka", lambda: ensure_topics(cfg.bootstrap_servers,
+                                                                         [cfg.output_topic, cfg.dlq_topic])):
+                return self._stopped_early()
+            if not cfg.dlq_max_bytes:
+                cfg.dlq_max_bytes = topic_max_bytes(cfg.bootstrap_servers, cfg.dlq_topic)
             client = registry_client(cfg.schema_registry_url)
             schema = load_schema("fraud_score")
-            schema_id = register_value_schema(client, cfg.output_topic, schema)
+            schema_id = 0
+
+            def register() -> None:
+                nonlocal schema_id
+                schema_id = register_value_schema(client, cfg.output_topic, schema)
+
+            if not self._until_available("the schema registry", register):
+                return self._stopped_early()
             self.processor = ScoringProcessor(WriterSchemas(client), WireEncoder(schema, schema_id))
             self.watcher = ModelWatcher(cfg.bootstrap_servers, cfg.models_topic, cfg.model_name, mode=cfg.inference,
                                         batch_size=cfg.batch_size, on_error=lambda _: self.metrics.model_errors.inc())
@@ -117,6 +162,7 @@ class ScorerService:
                 self.health.state = "stopped"
                 return 0
             self._swap_model()
+            self.health.detail = ""
             self.loop = ScoringLoop(cfg, self.processor, self.metrics, self.health, self.stop,
                                           before_batch=self._swap_model, on_commit=self.on_commit)
             self.loop.run()
@@ -132,3 +178,14 @@ class ScorerService:
                 self.watcher.stop()
             if self.http is not None:
                 self.http.stop()
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Did the service not answer (retry), rather than answer with a refusal (fail)?"""
+    if isinstance(exc, KafkaUnavailableError):
+        return True
+    cause = exc.__cause__
+    while cause is not None and getattr(cause, "http_status_code", None) is None and cause.__cause__ is not None:
+        cause = cause.__cause__
+    status = getattr(cause, "http_status_code", None)
+    return status is None or status >= 500

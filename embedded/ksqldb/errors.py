@@ -71,3 +71,18 @@ class SerdeError(Exception):
 
 class EvaluationError(Exception):
     """An expression failed on a record (ksqlDB logs it and continues)."""
+
+
+class SchemaRegistryUnavailable(BaseException):
+    """The schema registry did not answer (refused connection, timeout, 5xx).
+
+    Neither a bad record nor a bad statement: a persistent query must hold its batch and
+    retry until the registry is back, not send the records to the processing log. The
+    engine's generated per-record code turns every `Exception` into a processing-log
+    entry, so this derives from BaseException to pass through it; the runtime catches it
+    at its boundaries (query runner: abort and retry; REST requests and push queries: a
+    `KsqlError` with the reason; command replay at start: wait and retry)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -224,12 +224,23 @@ class KafkaLog:
         """Apply everything written to the topic so far (the leader's read-to-end)."""
         assert self._offsets is not None
         timeout = self.timeout if timeout is None else timeout
-        try:
-            with self._offsets_lock:
-                _, high = self._offsets.get_watermark_offsets(self._tp, timeout=timeout, cached=False)
-        except KafkaException as exc:
-            raise StoreTimeoutError(f"could not read the end offset of {self.topic}: {exc}") from None
-        self._wait_for(high, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with self._offsets_lock:
+                    _, high = self._offsets.get_watermark_offsets(
+                        self._tp, timeout=max(0.1, deadline - time.monotonic()), cached=False)
+                break
+            except KafkaException as exc:
+                # a just-created topic or a just-restarted broker has no leader for a moment
+                err = exc.args[0] if exc.args else None
+                transient = isinstance(err, KafkaError) and (err.retriable() or err.code() in (
+                    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                    KafkaError.UNKNOWN_TOPIC_OR_PART))
+                if not transient or time.monotonic() + 0.2 >= deadline:
+                    raise StoreTimeoutError(f"could not read the end offset of {self.topic}: {exc}") from None
+                time.sleep(0.2)
+        self._wait_for(high, max(0.1, deadline - time.monotonic()))
 
     # ---- writing ---------------------------------------------------------------------------
 

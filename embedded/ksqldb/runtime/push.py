@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
 
 from fraudstream.embedded.ksqldb.execution.engine import TransientQuery
-from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.embedded.ksqldb.errors import KsqlError, SchemaRegistryUnavailable
 from fraudstream.clients.kafka_config import consumer_config
 
 
@@ -60,7 +60,10 @@ class PushQueryRunner:
                 if not batch:
                     yield []
                     continue
-                rows, errors = q.pipeline.process_rows(batch)
+                try:
+                    rows, errors = q.pipeline.process_rows(batch)
+                except SchemaRegistryUnavailable as exc:
+                    raise KsqlError(exc.message) from None
                 self.errors += len(errors)
                 if limit is not None and self.rows_sent + len(rows) >= limit:
                     rows = rows[: limit - self.rows_sent]

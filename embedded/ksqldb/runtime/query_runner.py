@@ -7,7 +7,16 @@ so do stream-stream, table-table and n-way join queries.
 
 Records that fail to decode or evaluate come back from the pipeline as error records;
 they go to the processing-log topic inside the same transaction, so the log and the
-sink agree on what happened to every input.
+sink agree on what happened to every input. A record the loop has to isolate (the
+pipeline raised on it, or its output was refused: too large for the sink topic) gets a
+processing-log entry of its own (`poisoned`), committed with its offset; if even that
+cannot be written it is skipped, logged with its coordinates and counted (`skipped`).
+
+Recovery (issue 16): the consumer uses static membership (`group.instance.id` = the
+transactional id, stable across restarts), so a restarted server takes its queries'
+partitions back at once instead of waiting out the dead member's session; a schema
+registry that does not answer holds the batch (abort, back off, retry) instead of
+sending records to the processing log.
 """
 
 from __future__ import annotations
@@ -18,10 +27,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from fraudstream.clients.dead_letters import clip
+from fraudstream.embedded.ksqldb.errors import KsqlError, SchemaRegistryUnavailable
 from fraudstream.embedded.ksqldb.execution.engine import PersistentQuery
 from fraudstream.embedded.ksqldb.runtime.changelog_state import ChangelogStateKeeper
 from fraudstream.embedded.ksqldb.runtime.table_state import TableStateKeeper
-from fraudstream.clients.transactional import LoopConfig, LoopHooks, Produce, TransactionalLoop
+from fraudstream.clients.transactional import (LoopConfig, LoopHooks, Produce, TransactionalLoop,
+                                               TransientProcessingError)
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord
 
 log = logging.getLogger("fraudstream.embedded.ksqldb.query")
 
@@ -40,12 +53,16 @@ class QueryStats:
     first_commit_at: float = 0.0  # perf_counter() of the first committed batch
     first_batch: int = 0
     last_commit_at: float = 0.0
+    quarantined: int = 0   # records isolated and replaced by a processing-log entry
+    skipped: int = 0       # records whose processing-log entry could not be written either
+    rebuilds: int = 0      # producers replaced after a fatal error
 
 
 class _Hooks(LoopHooks):
-    def __init__(self, stats: QueryStats, query_id: str, state=None) -> None:
+    def __init__(self, stats: QueryStats, query_id: str, processing_log_topic: str, state=None) -> None:
         self.stats = stats
         self.query_id = query_id
+        self.processing_log_topic = processing_log_topic
         self.state = state  # TableStateKeeper | ChangelogStateKeeper | None
 
     def assignment_changed(self, kind, partitions, assigned) -> None:
@@ -72,6 +89,36 @@ class _Hooks(LoopHooks):
     def topic_missing(self, topic: str) -> None:
         log.warning("query %s: source topic %s does not exist (yet)", self.query_id, topic)
 
+    def rebuilt(self, reason: str) -> None:
+        self.stats.rebuilds += 1
+        if self.state is not None:
+            self.state.invalidate()
+
+    def poisoned(self, msg, reason: str) -> list[Produce]:
+        entry = ErrorRecord(self.query_id, "process", f"Record could not be processed or written: {reason}",
+                            msg.topic(), msg.partition(), msg.offset(), msg.timestamp()[1])
+        return [log_record(self.processing_log_topic, entry)]
+
+    def quarantined(self, msg, reason: str) -> None:
+        self.stats.quarantined += 1
+        self.stats.processed += 1
+        self.stats.errors += 1
+        self.stats.last_error = clip(reason, 500)
+
+    def skipped(self, msg, reason: str) -> None:
+        self.stats.skipped += 1
+        self.stats.processed += 1
+        self.stats.errors += 1
+        log.error("query %s: record %s[%d]@%d skipped, not even its processing-log entry could be written: %s",
+                  self.query_id, msg.topic(), msg.partition(), msg.offset(), reason)
+
+
+def log_record(topic: str, entry: ErrorRecord) -> Produce:
+    """A processing-log record; its message is capped so the entry always fits a record."""
+    body = entry.as_log_entry()
+    body["errorMessage"] = clip(body["errorMessage"])
+    return Produce(topic, None, json.dumps(body).encode(), None, None)
+
 
 class QueryRunner:
     def __init__(self, query: PersistentQuery, bootstrap_servers: str, service_id: str,
@@ -96,9 +143,11 @@ class QueryRunner:
             batch_size=batch_size,
             max_wait_ms=max_wait_ms,
             auto_offset_reset="earliest" if reset == "earliest" else "latest",
+            group_instance_id=f"{service_id}{query.query_id}",
         )
         self.loop = TransactionalLoop(cfg, self._process, self.stop_event,
-                                      _Hooks(self.stats, query.query_id, self.table or self.changelog),
+                                      _Hooks(self.stats, query.query_id, processing_log_topic,
+                                             self.table or self.changelog),
                                       before_batch=self._before_batch)
         self.thread = threading.Thread(target=self._run, name=f"query-{query.query_id}", daemon=True)
 
@@ -114,24 +163,29 @@ class QueryRunner:
             log.exception("query %s failed", self.query.query_id)
 
     def _before_batch(self) -> None:
-        if self.table is not None:
-            self.table.before_batch(self.loop)
-        if self.changelog is not None:
-            self.changelog.before_batch(self.loop)
+        try:
+            if self.table is not None:
+                self.table.before_batch(self.loop)
+            if self.changelog is not None:
+                self.changelog.before_batch(self.loop)
+        except (KsqlError, SchemaRegistryUnavailable) as exc:  # broker or registry away: wait for it
+            raise TransientProcessingError(str(exc)) from exc
 
     def _process(self, msgs: list) -> tuple[list[Produce], int]:
-        if self.table is not None:
-            outputs, errors = self.table.process(msgs)
-        else:
-            outputs, errors = self.query.pipeline.process_messages(msgs)
+        try:
+            if self.table is not None:
+                outputs, errors = self.table.process(msgs)
+            else:
+                outputs, errors = self.query.pipeline.process_messages(msgs)
+        except SchemaRegistryUnavailable as exc:  # not the records' fault: hold the batch
+            raise TransientProcessingError(str(exc)) from exc
         produced = [Produce(o.topic, o.key, o.value, o.timestamp, o.headers or None) for o in outputs]
         if self.changelog is not None:
             produced += self.changelog.changelog_records()
         if errors:
-            self.stats.last_error = errors[-1].reason
+            self.stats.last_error = clip(errors[-1].reason, 500)
             for e in errors:
-                produced.append(Produce(self.processing_log_topic, None,
-                                        json.dumps(e.as_log_entry()).encode(), None, None))
+                produced.append(log_record(self.processing_log_topic, e))
         return produced, len(errors)
 
     def stop(self, timeout: float = 30.0) -> None:

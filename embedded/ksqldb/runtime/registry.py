@@ -3,6 +3,8 @@
 Why not confluent-kafka's SchemaRegistryClient here: it caches "latest version" answers,
 while ksqlDB's schema inference must see a subject's newest schema at statement time;
 the engine needs five plain calls, and a 40401 must mean "absent" exactly as ksqlDB reads it.
+A registry that does not answer raises `SchemaRegistryUnavailable` (see errors.py), never
+an answer the engine would take for "absent" or "invalid".
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from fraudstream.embedded.ksqldb.errors import KsqlError
+from fraudstream.embedded.ksqldb.errors import KsqlError, SchemaRegistryUnavailable
 from fraudstream.embedded.ksqldb.interfaces import RegisteredSchema
 
 ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json"
@@ -25,10 +27,16 @@ class HttpSchemaRegistry:
         self._by_id: dict[int, RegisteredSchema] = {}
 
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:
+        """One request; SchemaRegistryUnavailable when the registry does not answer or
+        answers 5xx (a restart in progress): the caller decides whether to wait."""
         try:
-            return self.http.request(method, path, **kwargs)
+            resp = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise KsqlError(f"Schema Registry at {self.url} is not reachable: {exc}") from exc
+            raise SchemaRegistryUnavailable(f"Schema Registry at {self.url} is not reachable: {exc}") from None
+        if resp.status_code >= 500:
+            raise SchemaRegistryUnavailable(f"Schema Registry at {self.url} answered HTTP {resp.status_code}: "
+                                            f"{resp.text[:200]}")
+        return resp
 
     @staticmethod
     def _fail(resp: httpx.Response, what: str) -> KsqlError:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudstream.clients.topic_reader import TopicReadError, read_to_end
-from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
+from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError, SchemaRegistryUnavailable
 from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery, PullQuery, TransientQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
@@ -34,12 +34,18 @@ log = logging.getLogger("fraudstream.embedded.ksqldb.runtime")
 
 @contextmanager
 def nesting_is_a_statement_error(sql: str) -> Iterator[None]:
-    """A statement nested deeper than Python's recursion limit (thousands of parentheses,
-    NOTs or `+` terms) is the client's mistake: a 400 statement error, not a 500. Every
-    stage (parse, type check, code generation) recurses over the tree, so this is caught
-    once here rather than in each; validation runs before anything is applied."""
+    """Failures of a request that are not server errors, as `KsqlError`s (4xx answers).
+
+    A statement nested deeper than Python's limits (thousands of parentheses, NOTs or `+`
+    terms; Python's compiler stops at 200 nested parentheses in the generated code) is
+    the client's mistake: a statement error, not a 500. Every stage (parse, type check,
+    code generation) recurses over the tree, so this is caught once here rather than in
+    each; validation runs before anything is applied. A registry that does not answer is
+    reported with its reason (it is a BaseException inside the engine, see errors.py)."""
     try:
         yield
+    except SchemaRegistryUnavailable as exc:  # the statement may be fine: say what is missing
+        raise KsqlError(exc.message) from None
     except SyntaxError as exc:  # Python's compile() of the generated code: "too many nested parentheses"
         if "nested" not in str(exc):
             raise
@@ -97,18 +103,34 @@ class KafkaRuntime:
             self._replaying = True
             try:
                 for cmd in self.commands.read_all():
-                    try:
-                        self.engine.execute(cmd.statement_text + ";", dict(cmd.properties))
-                    except Exception as exc:  # a source deleted behind our back, and similar
-                        msg = f"replaying command {cmd.sequence} failed: {exc}"
-                        self.replay_failures.append(msg)
-                        log.error(msg)
+                    self._replay(cmd)
             finally:
                 self._replaying = False
             for query in list(self._pending.values()):
                 self._launch(query)
             self._pending.clear()
         self.state = "READY"
+
+    def _replay(self, cmd) -> None:
+        """One command of the command topic; a registry that does not answer is waited
+        for (with backoff), since skipping the command would lose its query for good."""
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                self.engine.execute(cmd.statement_text + ";", dict(cmd.properties))
+                return
+            except SchemaRegistryUnavailable as exc:
+                if waited == 0.0 or waited >= 30.0 and int(waited) % 30 < delay:
+                    log.warning("replaying command %s waits for the schema registry (%.0fs): %s",
+                                cmd.sequence, waited, exc.message)
+                time.sleep(delay)
+                waited += delay
+                delay = min(5.0, delay * 2)
+            except Exception as exc:  # a source deleted behind our back, and similar
+                msg = f"replaying command {cmd.sequence} failed: {exc}"
+                self.replay_failures.append(msg)
+                log.error(msg)
+                return
 
     def shutdown(self) -> None:
         self.state = "TERMINATING"
@@ -185,6 +207,8 @@ class KafkaRuntime:
                    for batch in read_to_end(self.bootstrap, query.source_topic) for m in batch)
         try:
             rows, errors = query.run(records)
+        except SchemaRegistryUnavailable as exc:
+            raise KsqlError(exc.message) from None
         except TopicReadError as exc:
             raise KsqlError(f"Pull query {query.query_id} could not read {query.source_topic!r}: {exc}") from exc
         return PullResult(query, rows, len(errors))

@@ -95,3 +95,47 @@ def test_bad_records_are_dead_lettered_with_reasons(kafka_bootstrap, schema_regi
     assert any("V7" in r and "NaN" in r for r in reasons)
     assert any("V12" in r for r in reasons)
     assert any("987654" in r for r in reasons)
+
+
+def test_a_one_megabyte_poison_record_is_dead_lettered_cut_and_the_records_behind_it_are_scored(
+        kafka_bootstrap, schema_registry_url, topics, scorer_service) -> None:
+    """Issue 16: a 1 MB non-Avro value copied whole into its dead letter was refused by the
+    broker and the batch retried forever. Now the dead letter carries the value cut to
+    what the DLQ topic takes, with the original size and SHA-256, and scoring goes on."""
+    import hashlib
+
+    from confluent_kafka import Producer
+
+    from fraudstream.clients.dead_letters import DIGEST_HEADER, ORIGINAL_SIZE_HEADER, TRUNCATED_HEADER
+
+    create_topic(kafka_bootstrap, topics.input)
+    writer = InputWriter(kafka_bootstrap, schema_registry_url, topics.input)
+    rows = raw_rows(60, seed=5)
+    poison = b"\xff" + b"not avro, and large " * 52_000  # 1,040,001 bytes: fits the input topic (1,048,588)
+    big = Producer({"bootstrap.servers": kafka_bootstrap, "message.max.bytes": 2_000_000})
+    for i in range(20):
+        writer.send(scoring_record(i, rows[i]))
+    writer.flush()
+    big.produce(topics.input, key=b"poison", value=poison, headers=[("origin", b"fuzzer")])
+    assert big.flush(30) == 0
+    for i in range(20, 60):
+        writer.send(scoring_record(i, rows[i]))
+    writer.flush()
+
+    publish(kafka_bootstrap, topics.models, make_bundle(version=1, seed=1))
+    with scorer_service(topics, batch_size=16, max_wait_ms=50) as svc:
+        scores = read_committed(kafka_bootstrap, topics.output, 60, schema_registry_url)
+        dead = read_committed(kafka_bootstrap, topics.dlq, 1)
+        assert svc.metric("fraudstream_scorer_events_total") == 61
+        assert svc.metric("fraudstream_scorer_transactions_aborted_total") == 0  # no retry was needed
+        svc.finish()
+    assert sorted(s.value["ID"] for s in scores) == list(range(60))
+    [letter] = dead
+    assert letter.key == b"poison"
+    assert letter.headers["origin"] == "fuzzer"                        # original headers kept
+    assert letter.headers["fraudstream.dlq.category"] == "undecodable"
+    assert letter.headers["fraudstream.dlq.source"] == f"{topics.input}/0/20"
+    assert letter.headers[TRUNCATED_HEADER] == "true"
+    assert int(letter.headers[ORIGINAL_SIZE_HEADER]) == len(poison)
+    assert letter.headers[DIGEST_HEADER] == hashlib.sha256(poison).hexdigest()
+    assert 900_000 < len(letter.raw) < len(poison) and poison.startswith(letter.raw)
