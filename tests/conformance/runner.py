@@ -136,6 +136,19 @@ def _headers(spec: list[dict] | None) -> tuple[tuple[str, bytes | None], ...]:
     )
 
 
+def split_windowed_key(key: bytes | None, sink: DataSource) -> tuple[bytes, tuple[int, int]] | None:
+    """(inner key, (window start, window end)) of a windowed key, None if too short."""
+    if sink.window_type == "SESSION":
+        if key is None or len(key) < 16:
+            return None
+        end = int.from_bytes(key[-16:-8], "big", signed=True)
+        return key[:-16], (int.from_bytes(key[-8:], "big", signed=True), end)
+    if key is None or len(key) < 8 or sink.window_size is None:
+        return None
+    start = int.from_bytes(key[-8:], "big", signed=True)
+    return key[:-8], (start, start + sink.window_size)
+
+
 class _Topics:
     def __init__(self) -> None:
         self.records: dict[str, list[OutputRecord]] = {}
@@ -311,17 +324,19 @@ class CaseRunner:
             for i, (e, a) in enumerate(zip(expected, actual)):
                 key_bytes = a.key
                 if "window" in e:
-                    # Kafka Streams' time-windowed key: inner key + 8-byte window start
+                    # Kafka Streams' windowed keys: inner key + 8-byte window start (time
+                    # windows), inner key + 8-byte end + 8-byte start (session windows)
                     w = e["window"]
-                    if w.get("type") != "time" or sink is None or sink.window_size is None:
-                        return f"topic {topic} record {i}: expected a {w.get('type')} window, sink is not time-windowed"
-                    if key_bytes is None or len(key_bytes) < 8:
+                    kind = "session" if sink is not None and sink.window_type == "SESSION" else "time"
+                    if sink is None or sink.window_type is None or w.get("type") != kind:
+                        return f"topic {topic} record {i}: expected a {w.get('type')} window, sink is {kind}-windowed"
+                    split = split_windowed_key(key_bytes, sink)
+                    if split is None:
                         return f"topic {topic} record {i}: key {key_bytes!r} is not a windowed key"
-                    start = int.from_bytes(key_bytes[-8:], "big", signed=True)
-                    if (start, start + sink.window_size) != (int(w["start"]), int(w["end"])):
-                        return (f"topic {topic} record {i}: window mismatch: expected [{w['start']}, {w['end']}), "
-                                f"got [{start}, {start + sink.window_size})")
-                    key_bytes = key_bytes[:-8]
+                    key_bytes, bounds = split
+                    if bounds != (int(w["start"]), int(w["end"])):
+                        return (f"topic {topic} record {i}: window mismatch: expected [{w['start']}, {w['end']}], "
+                                f"got [{bounds[0]}, {bounds[1]}]")
                 try:
                     ak = self._decode_side(sink, key_bytes, True)
                     av = self._decode_side(sink, a.value, False)
@@ -347,9 +362,10 @@ class CaseRunner:
     def _describe_actual(self, topic: str, a: OutputRecord) -> str:
         sink = self._sink_source(topic)
         key, window = a.key, ""
-        if sink is not None and sink.window_size is not None and key is not None and len(key) >= 8:
-            start = int.from_bytes(key[-8:], "big", signed=True)
-            key, window = key[:-8], f"@[{start},{start + sink.window_size})"
+        split = split_windowed_key(key, sink) if sink is not None and sink.window_type else None
+        if split is not None:
+            key, (start, end) = split
+            window = f"@[{start},{end}]"
         try:
             return f"{self._decode_side(sink, key, True)!r}{window}:{self._decode_side(sink, a.value, False)!r}"
         except Exception:  # noqa: BLE001

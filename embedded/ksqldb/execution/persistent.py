@@ -33,6 +33,7 @@ from fraudstream.embedded.ksqldb.execution.context import (
 from fraudstream.embedded.ksqldb.execution.ddl import register_schema, resolve_formats, timestamp_column
 from fraudstream.embedded.ksqldb.execution.queries import PersistentQuery
 from fraudstream.embedded.ksqldb.expr import runtime_ops
+from fraudstream.embedded.ksqldb.operators.aggregation import DEFAULT_FINAL_EMIT_INTERVAL_MS
 from fraudstream.embedded.ksqldb.operators.contract import Pipeline
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
@@ -119,7 +120,7 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
     )
     if plan.aggregate is not None and plan.aggregate.window is not None:
         sink.window_type = plan.aggregate.window.kind
-        sink.window_size = plan.aggregate.window.size_ms
+        sink.window_size = plan.aggregate.window.size_ms if plan.aggregate.window.kind != "SESSION" else None
     value_schema_id = prop_int(props, "VALUE_SCHEMA_ID")
     key_schema_id = prop_int(props, "KEY_SCHEMA_ID")
     if value_fmt.name == "AVRO":
@@ -182,8 +183,7 @@ def _join_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
             make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde),
             _timestamp_of(leaf),
         ))
-    props = ctx.merged_config()
-    interval = props.get("ksql.streams." + OUTER_JOIN_EMIT_INTERVAL) or props.get(OUTER_JOIN_EMIT_INTERVAL)
+    interval = _internal_interval(ctx, OUTER_JOIN_EMIT_INTERVAL)
     aggregation = None
     if plan.aggregate is not None:
         from fraudstream.embedded.ksqldb.operators.aggregation import AggregationPipeline
@@ -191,17 +191,26 @@ def _join_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
         aggregation = AggregationPipeline(
             query_id, plan, ctx.functions, None, None, sink_topic=sink.topic, key_out=key_out,
             value_out=value_out, from_rows=True,
+            emit_interval_ms=_internal_interval(ctx, WINDOWED_EMIT_INTERVAL) or DEFAULT_FINAL_EMIT_INTERVAL_MS,
         )
     return JoinPipeline(
         query_id, plan, ctx.functions, inputs, sink_topic=sink.topic, key_out=key_out,
         value_out=value_out, sink_timestamp=sink_ts, value_coercions=coercions,
-        emit_interval_ms=int(interval) if interval is not None else DEFAULT_OUTER_EMIT_INTERVAL_MS,
+        emit_interval_ms=interval if interval is not None else DEFAULT_OUTER_EMIT_INTERVAL_MS,
         aggregation=aggregation,
     )
 
 
-#: Kafka Streams' internal config for the wall-clock interval of held-back outer-join results
+#: Kafka Streams' internal configs for the wall-clock interval of held-back outer-join
+#: results and of EMIT FINAL passes (ksqlDB passes them on with a `ksql.streams.` prefix)
 OUTER_JOIN_EMIT_INTERVAL = "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__"
+WINDOWED_EMIT_INTERVAL = "__emit.interval.ms.kstreams.windowed.aggregation__"
+
+
+def _internal_interval(ctx: ExecContext, name: str) -> int | None:
+    props = ctx.merged_config()
+    value = props.get("ksql.streams." + name, props.get(name))
+    return None if value is None else int(value)
 
 
 def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: ExecContext,
@@ -234,6 +243,7 @@ def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
         return AggregationPipeline(
             query_id, plan, ctx.functions, key_in, value_in, sink_topic=sink.topic,
             key_out=key_out, value_out=value_out, source_timestamp=src_ts,
+            emit_interval_ms=_internal_interval(ctx, WINDOWED_EMIT_INTERVAL) or DEFAULT_FINAL_EMIT_INTERVAL_MS,
         )
     table: dict[str, Any] = {}
     if plan.join is not None:

@@ -21,6 +21,7 @@ the Youngs-Cramer update in the same operation order, so results match to the la
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from decimal import Decimal
@@ -60,6 +61,9 @@ class Aggregator:
     value_args: int = 1
     #: the accumulator's SQL type (ksqlDB's aggregate schema), for format checks
     intermediate_type: SqlType | None = None
+    #: `merge(earlier, later) -> acc`: two sessions' accumulators when a record joins
+    #: them into one SESSION window (ksqlDB's UDAF merge); None: not mergeable here
+    merge: Callable[[Any, Any], Any] | None = None
 
 
 Make = Callable[[list[SqlType], list[Any], dict[str, Any]], Aggregator]
@@ -111,13 +115,14 @@ def _count(types, literals, config) -> Aggregator:
         lambda acc, v: acc if v is None else acc + 1,
         lambda acc: acc,
         lambda acc, v: acc if v is None else acc - 1,
-        intermediate_type=BIGINT,
+        intermediate_type=BIGINT, merge=lambda a, b: a + b,
     )
 
 
 def _count_star() -> Aggregator:
     return Aggregator("COUNT", BIGINT, 0, lambda acc: acc + 1, lambda acc: acc,
-                      lambda acc: acc - 1, value_args=0, intermediate_type=BIGINT)
+                      lambda acc: acc - 1, value_args=0, intermediate_type=BIGINT,
+                      merge=lambda a, b: a + b)
 
 
 def _sum(types, literals, config) -> Aggregator:
@@ -128,7 +133,7 @@ def _sum(types, literals, config) -> Aggregator:
         lambda acc, v: acc if v is None else add(acc, v),
         lambda acc: acc,
         lambda acc, v: acc if v is None else sub(acc, v),
-        intermediate_type=t,
+        intermediate_type=t, merge=add,
     )
 
 
@@ -160,7 +165,8 @@ def _avg(types, literals, config) -> Aggregator:
         return 0.0 if acc[1] == 0 else acc[0] / float(acc[1])
 
     return Aggregator("AVG", DOUBLE, (_zero(t), 0), add_one, result, undo,
-                      intermediate_type=_struct(("SUM", t), ("COUNT", BIGINT)))
+                      intermediate_type=_struct(("SUM", t), ("COUNT", BIGINT)),
+                      merge=lambda a, b: (add(a[0], b[0]), a[1] + b[1]))
 
 
 # ------------------------------------------------------------------ STDDEV, CORRELATION
@@ -250,7 +256,8 @@ def _extreme(name: str) -> Make:
                 return acc
             return v if acc is None or better(acc, v) else acc
 
-        return Aggregator(name, types[0], None, add, lambda acc: acc, intermediate_type=types[0])
+        return Aggregator(name, types[0], None, add, lambda acc: acc, intermediate_type=types[0],
+                          merge=add)
 
     return make
 
@@ -282,7 +289,7 @@ def _collect_list(types, literals, config) -> Aggregator:
         return acc
 
     return Aggregator("COLLECT_LIST", SqlArray(types[0]), (), add, list, undo,
-                      intermediate_type=SqlArray(types[0]))
+                      intermediate_type=SqlArray(types[0]), merge=lambda a, b: (a + b)[:limit])
 
 
 def _collect_set(types, literals, config) -> Aggregator:
@@ -291,8 +298,13 @@ def _collect_set(types, literals, config) -> Aggregator:
     def add(acc, v):
         return acc + (v,) if len(acc) < limit and v not in acc else acc
 
+    def merge_set(a, b):
+        for v in b:
+            a = add(a, v)
+        return a
+
     return Aggregator("COLLECT_SET", SqlArray(types[0]), (), add, list,
-                      intermediate_type=SqlArray(types[0]))
+                      intermediate_type=SqlArray(types[0]), merge=merge_set)
 
 
 _HISTOGRAM_LIMIT = 1000
@@ -315,8 +327,15 @@ def _histogram(types, literals, config) -> Aggregator:
             del out[v]
         return out
 
+    def merge_counts(a, b):
+        out = dict(a)
+        for v, n in b.items():
+            if len(out) < _HISTOGRAM_LIMIT or v in out:
+                out[v] = out.get(v, 0) + n
+        return out
+
     return Aggregator("HISTOGRAM", SqlMap(types[0], BIGINT), {}, add, dict, undo,
-                      intermediate_type=SqlMap(types[0], BIGINT))
+                      intermediate_type=SqlMap(types[0], BIGINT), merge=merge_counts)
 
 
 def _topk(types, literals, config) -> Aggregator:
@@ -354,8 +373,11 @@ def _topk(types, literals, config) -> Aggregator:
         entries.sort(key=lambda e: e[0], reverse=True)
         return tuple(entries)
 
+    def merge_top(a, b):
+        return tuple(sorted(a + b, key=lambda e: e[0], reverse=True)[:k])
+
     return Aggregator("TOPK", SqlArray(item), (), add, lambda acc: [to_value(e) for e in acc],
-                      value_args=len(types), intermediate_type=SqlArray(item))
+                      value_args=len(types), intermediate_type=SqlArray(item), merge=merge_top)
 
 
 def _topk_distinct(types, literals, config) -> Aggregator:
@@ -372,7 +394,8 @@ def _topk_distinct(types, literals, config) -> Aggregator:
         return tuple(entries)
 
     return Aggregator("TOPKDISTINCT", SqlArray(types[0]), (), add, list,
-                      intermediate_type=SqlArray(types[0]))
+                      intermediate_type=SqlArray(types[0]),
+                      merge=lambda a, b: tuple(sorted(set(a) | set(b), reverse=True)[:k]))
 
 
 def _count_distinct(types, literals, config) -> Aggregator:
@@ -385,7 +408,7 @@ def _count_distinct(types, literals, config) -> Aggregator:
         return acc if h in acc else acc | frozenset([h])
 
     return Aggregator("COUNT_DISTINCT", BIGINT, frozenset(), add, len,
-                      intermediate_type=SqlArray(INTEGER))
+                      intermediate_type=SqlArray(INTEGER), merge=lambda a, b: a | b)
 
 
 def _attr(types, literals, config) -> Aggregator:
@@ -429,8 +452,11 @@ def _by_offset(name: str, latest: bool) -> Make:
                     if v is None and ignore_nulls:
                         return acc
                     return (v,) if acc == () else acc
+            # sessions merge in time order: the later session's latest value, the
+            # earlier session's earliest one
             return Aggregator(name, t, (), add, lambda acc: acc[0] if acc else None,
-                              intermediate_type=seq_t)
+                              intermediate_type=seq_t,
+                              merge=(lambda a, b: b or a) if latest else (lambda a, b: a or b))
         if n <= 0:
             raise KsqlStatementError(f"{name.lower()} must be called with a positive integer for N, got {n}")
         if latest:
@@ -443,7 +469,8 @@ def _by_offset(name: str, latest: bool) -> Make:
                 if (v is None and ignore_nulls) or len(acc) >= n:
                     return acc
                 return acc + (v,)
-        return Aggregator(name, SqlArray(t), (), add_n, list, intermediate_type=SqlArray(seq_t))
+        return Aggregator(name, SqlArray(t), (), add_n, list, intermediate_type=SqlArray(seq_t),
+                          merge=(lambda a, b: (a + b)[-n:]) if latest else (lambda a, b: (a + b)[:n]))
 
     return make
 
@@ -560,11 +587,9 @@ def resolve_aggregate(
     make: Make = overload.impl  # type: ignore[assignment]
     agg = make(list(types[:n_values]), literals, _function_config(config or {}, u.name))  # type: ignore[arg-type]
     if agg.result_type != result_type:
-        agg = Aggregator(agg.name, result_type, agg.init, agg.add, agg.result, agg.undo,
-                         agg.value_args, agg.intermediate_type)
+        agg = dataclasses.replace(agg, result_type=result_type)
     if agg.value_args != n_values:
-        agg = Aggregator(agg.name, agg.result_type, agg.init, agg.add, agg.result, agg.undo,
-                         n_values, agg.intermediate_type)
+        agg = dataclasses.replace(agg, value_args=n_values)
     return agg, n_values
 
 

@@ -29,6 +29,7 @@ is generated code like the stateless path; the aggregation itself is plain Pytho
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable, Sequence
 
 from fraudstream.embedded.ksqldb.operators import state_codec
@@ -48,7 +49,12 @@ from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 
-DEFAULT_GRACE_MS = 24 * 3600 * 1000
+#: ksqlDB's default grace when the WINDOW clause has no GRACE PERIOD: 24 h minus the
+#: window size (StreamAggregateBuilder.defaultGrace; the gap for SESSION windows)
+DEFAULT_GRACE_BASE_MS = 24 * 3600 * 1000
+#: Kafka Streams' default wall-clock interval between EMIT FINAL passes
+DEFAULT_FINAL_EMIT_INTERVAL_MS = 1000
+NO_TIMESTAMP = -1
 
 
 class AggregationPipeline:
@@ -73,6 +79,8 @@ class AggregationPipeline:
         value_out: ValueSerde,
         source_timestamp: TimestampExtractor | None = None,
         from_rows: bool = False,
+        emit_interval_ms: int = DEFAULT_FINAL_EMIT_INTERVAL_MS,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         """`from_rows`: fed joined rows by a `JoinPipeline` (`process_rows`) instead of
         records (GROUP BY over a join); no serdes then."""
@@ -94,7 +102,19 @@ class AggregationPipeline:
         self.window_kind = w.kind if w is not None else None
         self.size = w.size_ms if w is not None else 0
         self.advance = (w.advance_ms or w.size_ms) if w is not None else 0
-        self.grace = (w.grace_ms if w.grace_ms is not None else DEFAULT_GRACE_MS) if w is not None else 0
+        self.grace = 0
+        if w is not None:
+            self.grace = w.grace_ms if w.grace_ms is not None else max(DEFAULT_GRACE_BASE_MS - w.size_ms, 0)
+        #: SESSION windows: the inactivity gap (`size`); the sessions of each group by
+        #: hashable grouping values, rebuilt from `groups` on restore
+        self.sessions: dict[Any, set[tuple[int, int]]] = {}
+        #: EMIT FINAL: a window's row is emitted once, when it closes (Kafka Streams'
+        #: EmitStrategy.onWindowClose), at most once per interval of wall-clock time
+        self.final = plan.emit == "FINAL" and w is not None
+        self.last_emit_close = NO_TIMESTAMP
+        self.next_emit = 0
+        self.emit_interval_ms = emit_interval_ms
+        self.clock: Callable[[], int] = clock or (lambda: int(time.time() * 1000))
         #: aggregation state (see the module docstring)
         self.groups: dict[tuple, list] = {}
         self.source_rows: dict[Any, tuple] = {}
@@ -271,10 +291,25 @@ class AggregationPipeline:
     def reset_state(self) -> None:
         self.groups.clear()
         self.source_rows.clear()
+        self.sessions.clear()
         self.stream_time = -(2**63)
+        self.last_emit_close = NO_TIMESTAMP
+        self.next_emit = 0
         self._dirty.clear()
 
     # ------------------------------------------------------------------ state
+
+    def _bounds(self, w: Any) -> tuple[int, int]:
+        """(start, end) of a window: a time window is its start, a session (start, end)."""
+        return w if isinstance(w, tuple) else (w, w + self.size)
+
+    def _window_bytes(self, w: Any) -> bytes:
+        """The window part of a windowed key as Kafka Streams writes it: a time window's
+        8-byte start; a session's 8-byte end then 8-byte start."""
+        start, end = self._bounds(w)
+        if self.window_kind == "SESSION":
+            return end.to_bytes(8, "big", signed=True) + start.to_bytes(8, "big", signed=True)
+        return start.to_bytes(8, "big", signed=True)
 
     def _windows(self, ts: int) -> list[int]:
         if self.window_kind == "TUMBLING":
@@ -308,12 +343,125 @@ class AggregationPipeline:
             if ts > self.stream_time:
                 self.stream_time = ts
                 self._dirty.add(("t",))
-            for start in self._windows(ts):
-                if start + self.size + self.grace <= self.stream_time:
-                    errs.append(("window", f"late record: window [{start}, {start + self.size}) closed "
-                                           f"(grace {self.grace} ms, stream time {self.stream_time})", rec))
-                    continue
-                self._change((start, gkey), args, None, ts, outputs, errs, rec)
+            updates = None if self.final else outputs
+            if self.window_kind == "SESSION":
+                self._session(gkey, args, ts, updates, errs, rec)
+            else:
+                for start in self._windows(ts):
+                    if start + self.size + self.grace <= self.stream_time:
+                        errs.append(("window", f"late record: window [{start}, {start + self.size}) closed "
+                                               f"(grace {self.grace} ms, stream time {self.stream_time})", rec))
+                        continue
+                    self._change((start, gkey), args, None, ts, updates, errs, rec)
+            if self.final and outputs is not None:
+                self._emit_final(outputs, errs, rec)
+
+    def _session(self, gkey: tuple, args: tuple, ts: int, outputs: list | None, errs: list, rec) -> None:
+        """KStreamSessionWindowAggregate: the record's session [ts, ts] merges every
+        session of its group within the inactivity gap; merged sessions are retracted
+        (tombstones) and the merged one emitted, timestamped with its end."""
+        gap = self.size
+        hg = hashable(gkey) if self._complex_key else gkey
+        close = self.stream_time - self.grace - gap
+        found = sorted(w for w in self.sessions.get(hg, ()) if w[1] >= ts - gap and w[0] <= ts + gap)
+        start = min([ts] + [w[0] for w in found])
+        end = max([ts] + [w[1] for w in found])
+        if end < close:
+            errs.append(("window", f"late record: session [{start}, {end}] closed (gap {gap} ms, grace "
+                                   f"{self.grace} ms, stream time {self.stream_time})", rec))
+            return
+        accs = tuple(c.init for c in self.calls)
+        try:
+            for w in found:
+                old = self.groups[(w, hg)][0]
+                accs = tuple(c.merge(a, o) for c, a, o in zip(self.calls, accs, old))  # type: ignore[misc]
+        except Exception as e:  # noqa: BLE001 - a failing merge skips the record
+            errs.append(("aggregate", f"Error aggregating: {_reason(e)}", rec))
+            return
+        if (start, end) != (ts, ts):
+            for w in found:
+                self._remove((w, hg), outputs, errs, rec)
+        self._change(((start, end), gkey), args, None, end, outputs, errs, rec, base=accs)
+
+    def _remove(self, gk: tuple, outputs: list | None, errs: list, rec) -> None:
+        """Forget a group's window (a merged session): a tombstone if its row was out."""
+        state = self.groups.pop(gk, None)
+        if state is None:
+            return
+        self._dirty.add(("g", gk))
+        w, hg = gk
+        sessions = self.sessions.get(hg)
+        if sessions is not None:
+            sessions.discard(w)
+            if not sessions:
+                del self.sessions[hg]
+        if outputs is None or not state[2]:
+            return
+        row = self._row(state[3], state[0], w)
+        keys, _values, _passed, _perrs = self._project(row)
+        self._emit(outputs, errs, rec, keys, None, w, self._bounds(w)[1])
+
+    def _row(self, values_of_key: tuple, accs: tuple, w: Any) -> list:
+        start, end = (None, None) if w is None else self._bounds(w)
+        return [*values_of_key, *(c.result(a) for c, a in zip(self.calls, accs)), start, end]
+
+    def _emit(self, outputs: list, errs: list, rec, keys: tuple, values: list | None, w: Any, ts: int) -> None:
+        try:
+            kb = self._kenc(keys)
+            if w is not None:
+                kb = (kb or b"") + self._window_bytes(w)
+            vb = self._venc(values) if values is not None else None
+        except Exception as e:  # noqa: BLE001
+            errs.append(("serialize", _reason(e), rec))
+            return
+        outputs.append(OutputRecord(self.sink_topic, kb, vb, ts, headers_of(rec)))
+
+    def _emit_final(self, outputs: list, errs: list, rec) -> None:
+        """maybeForwardFinalResult: after a record, emit the windows that closed since the
+        last pass (by window start, then key; sessions by end) — throttled by wall clock."""
+        session = self.window_kind == "SESSION"
+        close = self.stream_time - self.grace - (self.size if session else 0)
+        now = self.clock()
+        if now < self.next_emit:
+            return
+        self.next_emit = now + self.emit_interval_ms
+        if self.last_emit_close != NO_TIMESTAMP and self.last_emit_close >= close:
+            return
+        last = self.last_emit_close
+        if session:
+            upper = close - 1
+            lower = max(0, last)
+            if upper < 0 or upper < lower:
+                return
+            chosen = [(gk, st) for gk, st in self.groups.items() if lower <= gk[0][1] <= upper]
+            order = lambda item: (item[0][0][1], item[2], item[0][0][0])  # noqa: E731
+        else:
+            upper = close - self.size
+            if upper < 0:
+                return
+            lower = 0 if last == NO_TIMESTAMP else max(0, last - self.size) + 1
+            if last != NO_TIMESTAMP and self._windows(upper) == self._windows(lower - 1):
+                return
+            chosen = [(gk, st) for gk, st in self.groups.items() if lower <= gk[0] <= upper]
+            order = lambda item: (item[0][0], item[2])  # noqa: E731
+        rows = []
+        for gk, st in chosen:
+            keys, values, passed, perrs = self._project(self._row(st[3], st[0], gk[0]))
+            for m in perrs:
+                errs.append(("evaluate", m, rec))
+            if not passed:
+                continue
+            try:
+                kb = self._kenc(keys) or b""
+            except Exception as e:  # noqa: BLE001
+                errs.append(("serialize", _reason(e), rec))
+                continue
+            rows.append((gk, st, kb, keys, values))
+        for gk, st, _kb, keys, values in sorted(rows, key=order):
+            ts = self._bounds(gk[0])[1] if session else st[1]
+            self._emit(outputs, errs, rec, keys, values, gk[0], ts)
+        self.last_emit_close = close
+        self._dirty.add(("t",))
 
     def _table_change(self, rec, sk, gkey, args, ts, outputs, errs) -> None:
         old = self.source_rows.pop(sk, None)
@@ -329,13 +477,17 @@ class AggregationPipeline:
             self._change((None, gkey), args, None, ts, outputs, errs, rec)
 
     def _change(self, gk: tuple, add: tuple | None, undo: tuple | None, ts: int,
-                outputs: list | None, errs: list, rec) -> None:
-        """Update one group (window start, grouping values) and emit its new row."""
+                outputs: list | None, errs: list, rec, base: tuple | None = None) -> None:
+        """Update one group (window, grouping values) and emit its new row; `base`: the
+        accumulators to start from (a merged session)."""
         values_of_key = gk[1]
         if self._complex_key:
             gk = (gk[0], hashable(values_of_key))
-        state = self.groups.get(gk)
-        accs = state[0] if state is not None else tuple(c.init for c in self.calls)
+        state = None if base is not None else self.groups.get(gk)
+        if base is not None:
+            accs = base
+        else:
+            accs = state[0] if state is not None else tuple(c.init for c in self.calls)
         try:
             if undo is not None:
                 accs = tuple(c.undo(acc, *a) for c, acc, a in zip(self.calls, accs, undo))  # type: ignore[misc]
@@ -346,34 +498,35 @@ class AggregationPipeline:
             return
         new_ts = ts if state is None else max(ts, state[1])
         passed_before = state[2] if state is not None else False
-        start = gk[0]
-        row = [*values_of_key, *(c.result(a) for c, a in zip(self.calls, accs)),
-               start, None if start is None else start + self.size]
-        keys, values, passed, perrs = self._project(row)
+        w = gk[0]
+        keys, values, passed, perrs = self._project(self._row(values_of_key, accs, w))
         for m in perrs:
             errs.append(("evaluate", m, rec))
         self.groups[gk] = [accs, new_ts, passed, values_of_key]
         self._dirty.add(("g", gk))
+        if isinstance(w, tuple):
+            self.sessions.setdefault(gk[1], set()).add(w)
         if outputs is None or (not passed and not passed_before):
             return
-        try:
-            kb = self._kenc(keys)
-            if start is not None:
-                kb = (kb or b"") + start.to_bytes(8, "big", signed=True)
-            vb = self._venc(values) if passed else None
-        except Exception as e:  # noqa: BLE001
-            errs.append(("serialize", _reason(e), rec))
-            return
-        outputs.append(OutputRecord(self.sink_topic, kb, vb, new_ts, headers_of(rec)))
+        self._emit(outputs, errs, rec, keys, values if passed else None, w, new_ts)
 
     def _expire(self) -> None:
-        """Forget windows no record can reach any more (closed after their grace)."""
-        horizon = self.stream_time - self.grace - self.size
+        """Forget windows no record can reach any more (closed after their grace) and,
+        with EMIT FINAL, already emitted."""
         if len(self.groups) < 1024:
             return
-        for gk in [gk for gk in self.groups if gk[0] is not None and gk[0] <= horizon]:
-            del self.groups[gk]
-            self._dirty.add(("g", gk))
+        if self.window_kind == "SESSION":
+            horizon = self.stream_time - self.grace - self.size  # sessions ending before: closed
+            if self.final:
+                horizon = min(horizon, self.last_emit_close)
+            gone = [gk for gk in self.groups if gk[0][1] < horizon]
+        else:
+            horizon = self.stream_time - self.grace - self.size  # windows starting at or before
+            if self.final:
+                horizon = min(horizon, self.last_emit_close - self.size)
+            gone = [gk for gk in self.groups if gk[0] is not None and gk[0] <= horizon]
+        for gk in gone:
+            self._remove(gk, None, [], None)
 
     # ------------------------------------------------------------------ changelog
 
@@ -391,7 +544,7 @@ class AggregationPipeline:
                 row = self.source_rows.get(entry[1])
                 value = None if row is None else state_codec.encode(row)
             else:
-                value = state_codec.encode(self.stream_time)
+                value = state_codec.encode((self.stream_time, self.last_emit_close))
             out.append((state_codec.encode(entry), value))
         self._dirty.clear()
         return out
@@ -414,7 +567,11 @@ class AggregationPipeline:
                 else:
                     self.source_rows[entry[1]] = (tuple(data[0]), tuple(tuple(a) for a in data[1]))
             elif data is not None:
-                self.stream_time = data
+                self.stream_time, self.last_emit_close = data
+        self.sessions.clear()
+        for w, hg in self.groups:
+            if isinstance(w, tuple):
+                self.sessions.setdefault(hg, set()).add(w)
         self._dirty.clear()
 
     def _errors(self, errs: list) -> list[ErrorRecord]:

@@ -265,12 +265,8 @@ class Planner:
                 f"Source(s) {source.name} are using the 'KAFKA' value format. "
                 "This format does not yet support GROUP BY."
             )
-        if query.emit == "FINAL":
-            if query.window is None or query.group_by is None:
-                raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
-            # results held back until their window closes: not built yet, and emitting
-            # every change instead would be a different result
-            raise KsqlStatementError("EMIT FINAL is not supported by this engine yet; use EMIT CHANGES.")
+        if query.emit == "FINAL" and (query.window is None or query.group_by is None):
+            raise KsqlStatementError("EMIT FINAL is only supported for windowed aggregations.")
         if query.partition_by is not None:
             raise KsqlStatementError(
                 "PARTITION BY together with GROUP BY is not supported by this engine yet: the "
@@ -507,8 +503,7 @@ class Planner:
         window = query.window
         table_source = analysis.table_source
         group_types = analysis.group_types
-        if window is not None and window.kind not in ("TUMBLING", "HOPPING"):
-            raise KsqlStatementError(f"{window.kind} windows are not supported by this engine yet.")
+
         if window is not None and table_source:
             raise KsqlStatementError("Windowed aggregations of a table are not supported.")
 
@@ -575,6 +570,13 @@ class Planner:
                     "only to a stream source."
                 )
         _check_intermediate_types(node, analysis)
+        if window is not None and window.kind == "SESSION":
+            no_merge = list(dict.fromkeys(c.aggregator.name for c in analysis.calls if c.aggregator.merge is None))
+            if no_merge:
+                raise KsqlStatementError(
+                    f"The aggregation functions {joined(no_merge)} cannot be used with SESSION windows by "
+                    "this engine yet: merging two sessions' results is not implemented for them."
+                )
         # ksqlDB does not resolve WINDOWSTART/WINDOWEND in a windowed aggregation of a join
         agg_scope = analysis.agg_scope(group_types, window is not None and not columns.is_join)
         agg_compiler = ExprCompiler(agg_scope, self.registry)
