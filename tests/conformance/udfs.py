@@ -127,6 +127,69 @@ def _udafs():
     ]
 
 
+# ------------------------------------------------------------------ UDTFs
+
+
+def _java_text(v: Any, t) -> str:
+    from fraudstream.embedded.ksqldb.expr.values import to_java_string
+
+    return to_java_string(v, t)
+
+
+def _struct_text(s: Any) -> str:
+    """Connect's Struct.toString for STRUCT<A VARCHAR>."""
+    return "Struct{" + ("" if s is None or s.get("A") is None else f"A={s['A']}") + "}"
+
+
+def _test_udtf():
+    from fraudstream.embedded.ksqldb.catalog.sqltypes import BOOLEAN, DOUBLE, INTEGER, SqlDecimal
+
+    def standard(i, l, d, b, s, bd, struct):
+        return [str(i), str(l), _java_text(d, DOUBLE), _java_text(b, BOOLEAN), s, str(bd), _struct_text(struct)]
+
+    def first(values):
+        return values[0] if isinstance(values, list) else next(iter(values.values()))
+
+    def collections(i, l, d, b, s, bd, struct):
+        return [_java_text(first(i), INTEGER), _java_text(first(l), BIGINT), _java_text(first(d), DOUBLE),
+                _java_text(first(b), BOOLEAN), first(s), str(first(bd)), _struct_text(first(struct))]
+
+    def one(v):
+        return [v]
+
+    def one_primitive(v):  # a Java primitive parameter cannot take NULL
+        if v is None:
+            raise TypeError("NULL passed for a primitive parameter")
+        return [v]
+
+    prims = ["INT i", "BIGINT l", "DOUBLE d", "BOOLEAN b", "VARCHAR s", "DECIMAL bd", "STRUCT<A VARCHAR> struct"]
+    return udf("test_udtf", [
+        sig(prims, "VARCHAR", standard, nulls=False),
+        sig([f"ARRAY<{p.split()[0]}> {p.split()[-1]}" if not p.startswith("STRUCT") else "ARRAY<STRUCT<A VARCHAR>> struct"
+             for p in prims], "VARCHAR", collections, nulls=False),
+        sig([f"MAP<VARCHAR, {p.split()[0]}> {p.split()[-1]}" if not p.startswith("STRUCT")
+             else "MAP<VARCHAR, STRUCT<A VARCHAR>> struct" for p in prims], "VARCHAR", collections, nulls=False),
+        sig(["MAP<BIGINT, INT> i"] + [f"MAP<VARCHAR, {p.split()[0]}> {p.split()[-1]}" for p in prims[1:-1]]
+            + ["MAP<VARCHAR, STRUCT<A VARCHAR>> struct"], "VARCHAR", collections, nulls=False),
+        sig("INT i", "INT", one_primitive, nulls=False),
+        sig("BIGINT l", "BIGINT", one_primitive, nulls=False),
+        sig("DOUBLE d", "DOUBLE", one_primitive, nulls=False),
+        sig("BOOLEAN b", "BOOLEAN", one_primitive, nulls=False),
+        sig("VARCHAR s", "VARCHAR", one, nulls=False),
+        sig("DECIMAL bd", lambda a: SqlDecimal(30, 10), one, nulls=False),
+        sig("STRUCT<A VARCHAR> struct", lambda a: _STRUCT_A, one, nulls=False),
+    ], table=True)
+
+
+def _throwing_udtf():
+    def throw_if_true(should_throw):
+        if should_throw:
+            raise RuntimeError("You asked me to throw...")
+        return [should_throw]
+
+    return udf("throwing_udtf", [sig("BOOLEAN shouldThrow", "BOOLEAN", throw_if_true, nulls=False)], table=True)
+
+
 def register(reg: FunctionRegistry) -> None:
-    for f in [_test_udf(), _tostruct(), *_udafs()]:
+    for f in [_test_udf(), _tostruct(), *_udafs(), _test_udtf(), _throwing_udtf()]:
         reg.register(f)

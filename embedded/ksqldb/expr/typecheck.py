@@ -308,8 +308,9 @@ class ExpressionTyper:
         udf = self.registry.get(name)
         if name in AGGREGATE_FUNCTIONS or (udf is not None and udf.aggregate):
             raise self.error(f"Use of aggregate function {name} requires a GROUP BY clause.")
-        if name in TABLE_FUNCTIONS or (udf is not None and udf.table_function):
-            raise self.error(f"Table functions are not supported by this engine: {name}")
+        if udf is not None and udf.table_function:
+            # only the projection may call them (plan/table_functions.py rewrites those)
+            raise self.error(f"Can't find any functions with the name '{name}'")
         if udf is None:
             raise self.error(f"Can't find any functions with the name '{name}'")
         return self.resolve_call(e, udf).return_type

@@ -103,6 +103,48 @@ def emit_where(comp: ExprCompiler, where: tree.Expr, add: Callable[[str], None])
     add("        if not _w:")
 
 
+def emit_flat_map(comp: ExprCompiler, flat_map, add: Callable[[str], None], lines: list[str]) -> int:
+    """Generated table function calls over the row `r` (ksqlDB's KudtfFlatMapper): each
+    call's list, then a loop over the longest one extending `r` with one element of each
+    (NULL past a shorter list's end). A parameter that fails to evaluate is NULL, a call
+    that fails or returns NULL contributes no rows; both are logged. Returns the index
+    of the first line of the loop body, which the caller indents under the loop."""
+    lists = []
+    for n, tf in enumerate(flat_map.calls):
+        name = tf.call.name.upper()
+        args = []
+        for m, a in enumerate(tf.call.args):
+            code, _ = comp.compile(a)
+            conv = tf.resolved.converters[m] if tf.resolved.converters else None
+            if conv is not None:
+                code = f"{comp.const(conv, '_cv')}({code})"
+            var = f"_ta{n}_{m}"
+            args.append(var)
+            add("        try:")
+            add(f"            {var} = {code}")
+            add("        except Exception as e:")
+            add(f"            errs.append(('evaluate', 'Failed to evaluate table function parameter {m}: ' + _reason(e), rec))")
+            add(f"            {var} = None")
+        fn = comp.const(tf.resolved.impl, "_tf")
+        out = f"_tl{n}"
+        lists.append(out)
+        add("        try:")
+        add(f"            {out} = {fn}({', '.join(args)})")
+        add(f"            if {out} is None:")
+        add(f"                errs.append(('evaluate', 'Table function {name} returned null. This is invalid. "
+            "Table functions should always return a valid list.', rec))")
+        add(f"                {out} = ()")
+        add("        except Exception as e:")
+        add(f"            errs.append(('evaluate', 'Table function {name} threw an exception: ' + _reason(e), rec))")
+        add(f"            {out} = ()")
+    add("        _r0 = r")
+    add(f"        for _ti in range(max({', '.join(f'len({x})' for x in lists)}, 0)):")
+    body = len(lines)
+    cells = ", ".join(f"({x}[_ti] if _ti < len({x}) else None)" for x in lists)
+    add(f"        r = [*_r0, {cells}]")
+    return body
+
+
 class QueryPipeline:
     """A compiled persistent (or transient) query over one source topic (and the joined
     table's); keeps `contract.Pipeline`."""
@@ -267,6 +309,9 @@ class QueryPipeline:
                 add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
 
+        # table functions: the rest of the body runs once per element (ksqlDB's flatMap)
+        loop_body = emit_flat_map(comp, plan.flat_map, add, lines) if plan.flat_map is not None else None
+
         comp.clause = "SELECT"
         kk = emit_keys("        ") if not self.transient else "()"
         vals = []
@@ -314,6 +359,8 @@ class QueryPipeline:
             add(f"            out.append(_new(_OR, (_sink, {kenc}, _venc({row}), ts, " + REC_HEADERS + ")))")
             add("        except Exception as e:")
             add("            errs.append(('serialize', _reason(e), rec))")
+        if loop_body is not None:
+            lines[loop_body:] = ["    " + line for line in lines[loop_body:]]
         add("    return out, errs")
         if not self.transient:
             assert self.key_out is not None and self.value_out is not None
@@ -525,7 +572,7 @@ class _ColumnarPath:
 
         plan = pipe.plan
         src = plan.source
-        if src.kind != "STREAM" or not isinstance(pipe.value_in, DelimitedValueSerde):
+        if src.kind != "STREAM" or not isinstance(pipe.value_in, DelimitedValueSerde) or plan.flat_map is not None:
             return None
         vout = pipe.value_out
         if not isinstance(vout, AvroValueSerde) or vout.physical or vout.unwrapped or vout._codec is None:

@@ -22,7 +22,7 @@ row (`grouping.AggregatePlan.agg_scope`), which the projection then compiles aga
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
 from fraudstream.embedded.ksqldb.catalog.schema import PSEUDO_COLUMNS, Column, LogicalSchema
@@ -121,6 +121,8 @@ class PlannedQuery:
     emit: str | None = None
     #: why no pipeline can run this (valid) plan: a join kind the engine lacks
     unsupported: str | None = None
+    #: table functions in the projection (plan/table_functions.py), applied after WHERE
+    flat_map: Any = None
 
     # ---- the flat view the operators read -------------------------------------------
     @property

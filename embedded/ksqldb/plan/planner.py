@@ -32,6 +32,12 @@ from fraudstream.embedded.ksqldb.plan.grouping import (
     is_aggregate_call,
     joined,
 )
+from fraudstream.embedded.ksqldb.plan.table_functions import (
+    has_table_functions,
+    plan_flat_map,
+    row_width,
+)
+from fraudstream.embedded.ksqldb.plan.table_functions import rewrite as rewrite_table_functions
 from fraudstream.embedded.ksqldb.plan.joins import JOIN_KEY, JoinNode, plan_joins, qualified_text
 from fraudstream.embedded.ksqldb.plan.nodes import (
     DataSourceNode,
@@ -166,6 +172,8 @@ class SourceColumns:
 
 class Planner:
     def __init__(self, metastore: MetaStore, registry: FunctionRegistry, config: dict[str, Any]) -> None:
+        #: the table functions of the query being planned (ksqlDB's FlatMapNode)
+        self._flat_map = None
         self.metastore = metastore
         self.registry = registry
         self.config = config
@@ -183,6 +191,10 @@ class Planner:
         compiler = ExprCompiler(scope, self.registry)
         columns = SourceColumns(node)
         aggregating = query.group_by is not None or self._has_aggregates(query)
+        self._flat_map = None
+        if has_table_functions(query, self.registry):
+            self._flat_map = plan_flat_map(query, compiler, row_width(scope),
+                                           node.leaves[0].source.kind == "TABLE")
         analysis = None
         if aggregating:
             analysis = self._check_aggregation(query, node, compiler)
@@ -194,7 +206,10 @@ class Planner:
             aggregate, project = self._aggregate(query, node, columns, analysis, sink_name, persistent,
                                                  sink_kind)
         else:
-            project = self._project(query, node, columns, compiler, sink_name, persistent)
+            project = self._project(query, node, columns,
+                                    compiler if self._flat_map is None
+                                    else ExprCompiler(self._flat_map.scope, self.registry),
+                                    sink_name, persistent)
         if persistent and not project.value_columns:
             raise KsqlStatementError("The projection contains no value columns.")
         if persistent and aggregate is None:
@@ -206,7 +221,8 @@ class Planner:
         else:
             result_kind = node.kind
         return PlannedQuery(
-            source_node=node, scope=scope, filter=where, aggregate=aggregate, project=project,
+            source_node=node, scope=scope if self._flat_map is None else self._flat_map.scope,
+            filter=where, aggregate=aggregate, project=project, flat_map=self._flat_map,
             result_kind=result_kind, limit=query.limit, emit=query.emit,
             unsupported=self._unsupported(node, persistent),
         )
@@ -311,7 +327,10 @@ class Planner:
                 continue
             expr = item.expr
             assert expr is not None
-            named.append((item.alias if item.alias is not None else columns.item_name(expr, gen), expr))
+            name = item.alias if item.alias is not None else columns.item_name(expr, gen)
+            if self._flat_map is not None:
+                expr = rewrite_table_functions(expr, self._flat_map)
+            named.append((name, expr))
         items: list[Item] = []
         for name, expr in named:
             try:

@@ -18,6 +18,7 @@ def default_registry() -> FunctionRegistry:
         nulls,
         numeric,
         string,
+        table_functions,
         temporal,
         url,
     )
@@ -28,6 +29,8 @@ def default_registry() -> FunctionRegistry:
     for module in (string, mask, numeric, nulls, temporal, json_functions, collections, url):
         for udf in module.UDFS:
             reg.register(udf)
+    for udtf in table_functions.UDTFS:
+        reg.register(udtf)
     for udaf in aggregates.UDAFS:
         reg.register(udaf)
     return reg

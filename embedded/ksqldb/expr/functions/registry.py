@@ -43,6 +43,7 @@ from fraudstream.embedded.ksqldb.expr.functions.params import (
     Prim,
     accepts,
     apply_resolved,
+    compatible,
     arg_text,
     generics_of,
     has_generics,
@@ -274,14 +275,17 @@ def _conversion(a: Arg, p: ParamType) -> Callable[[Any], Any] | None:
     type is cast to it (a DECIMAL parameter to the DECIMAL holding the argument)."""
     if a is None or isinstance(a, LambdaArg) or not isinstance(a, SqlType):
         return None
-    if has_generics(p) or isinstance(p, (AnyType, LambdaParam)):
+    if has_generics(p) or isinstance(p, (AnyType, LambdaParam)) or compatible(a, p, False):
         return None
     if isinstance(p, Prim):
         if a.base == p.base:
             return None
         target = to_sql_decimal(a) if p.base == "DECIMAL" else apply_resolved(p, {})
     else:
-        target = apply_resolved(p, {})
+        try:
+            target = apply_resolved(p, {})
+        except ValueError:  # a container of DECIMAL: the argument's own DECIMAL is kept
+            return None
         if target == a:
             return None
     from fraudstream.embedded.ksqldb.expr.runtime_ops import make_cast
