@@ -13,7 +13,8 @@ from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 _TIME_PATTERN = "HH:mm:ss.SSS"
 
 
-def _complete_date(date: str) -> str:
+def complete_date(date: str) -> str:
+    """PartialStringToTimestampParser.completeDate: a missing month or day is 01."""
     parts = date.split("-")
     if len(parts) == 1:
         return date + "-01-01"
@@ -47,7 +48,7 @@ def parse_partial_timestamp(text: str) -> int:
         if time.endswith("Z"):
             time = time[:-1]
     else:
-        date, time, tz = _complete_date(text), "", ""
+        date, time, tz = complete_date(text), "", ""
     if len(time) < len(_TIME_PATTERN):
         time += "".join("0" if ch.isalpha() else ch for ch in _TIME_PATTERN[len(time):])
     try:

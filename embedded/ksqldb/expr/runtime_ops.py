@@ -216,9 +216,12 @@ def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
             if v is None:
                 return None
             if isinstance(v, str):
+                # SqlTimeTypes.parseTimestamp: partial timestamps ('2020-05') complete
+                from fraudstream.embedded.ksqldb.expr.partial_timestamp import parse_partial_timestamp
+
                 try:
-                    return java_time.parse_iso_timestamp(v)
-                except java_time.PatternError as e:
+                    return parse_partial_timestamp(v.strip())
+                except Exception as e:  # noqa: BLE001 - any malformed text is this record's error
                     raise EvaluationError(str(e)) from e
             if _src is not None and _src.base == "DATE":
                 return v * 86_400_000
@@ -229,8 +232,11 @@ def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
             if v is None:
                 return None
             if isinstance(v, str):
+                # SqlTimeTypes.parseDate completes a partial date ('1970-01' is 1970-01-01)
+                from fraudstream.embedded.ksqldb.expr.partial_timestamp import complete_date
+
                 try:
-                    return java_time.parse_iso_date(v)
+                    return java_time.parse_iso_date(complete_date(v.strip()))
                 except java_time.PatternError as e:
                     raise EvaluationError(str(e)) from e
             if _src is not None and _src.base == "TIMESTAMP":

@@ -658,7 +658,13 @@ def _operand_conversion(own: SqlType, other: SqlType) -> Callable[[Any], Any] | 
         return make_cast(STRING, other)
     if own.base == "DATE" and other.base == "TIMESTAMP":
         return make_cast(own, other)
+    if own.base == "DOUBLE" and other.base == "DECIMAL":
+        return _double_as_decimal  # BigDecimal.valueOf(double): the double's shortest text
     return None
+
+
+def _double_as_decimal(v: float | None) -> Decimal | None:
+    return None if v is None else Decimal(repr(v))
 
 
 def parse_boolean_exact(text: str) -> bool | None:

@@ -60,7 +60,9 @@ def value_encoder(t: SqlType) -> Encoder:
 
         def enc_map(v):
             return "{" + ",".join(
-                (encode_basestring(k) if isinstance(k, str) else '"' + kenc(k).strip('"') + '"')
+                (encode_basestring(k) if isinstance(k, str)
+                 else '"null"' if k is None  # Jackson's null key serializer writes "null"
+                 else '"' + kenc(k).strip('"') + '"')
                 + ":" + ("null" if x is None else inner(x))
                 for k, x in v.items()
             ) + "}"

@@ -220,6 +220,8 @@ _EARTH_KM, _EARTH_MILES = 6371.0, 3959.0
 
 
 def _geo_distance(lat1, lon1, lat2, lon2, units="km"):
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
+        raise EvaluationError("GeoDistance takes DOUBLE (primitive) coordinates: a NULL cannot be passed")
     if lat1 < -90 or lat2 < -90 or lat1 > 90 or lat2 > 90:
         raise EvaluationError("valid latitude values for GeoDistance function are in the range of -90 to 90, "
                               f"but got {lat1} and {lat2}")
@@ -305,7 +307,8 @@ UDFS = [
     _extreme("greatest", lambda v, best: v > best),
     _extreme("least", lambda v, best: v < best),
     udf("geo_distance", [
-        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "VARCHAR units"], "DOUBLE", _geo_distance),
-        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"], "DOUBLE", _geo_distance),
+        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2", "VARCHAR units"], "DOUBLE", _geo_distance,
+            nulls=False),
+        sig(["DOUBLE lat1", "DOUBLE lon1", "DOUBLE lat2", "DOUBLE lon2"], "DOUBLE", _geo_distance, nulls=False),
     ], category="GEOGRAPHIC"),
 ]
