@@ -134,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
     from fraudstream.stack import Stack
 
     started_stack = False
-    if not endpoints.from_environment():
-        stack = Stack()
+    stack = Stack()
+    if not endpoints.from_environment() or stack.owns(Endpoints.from_env()):
         started_stack = stack.running() is None
     _step("1/8 the stack")
     ep: Endpoints = endpoints.resolve(autostart=True)

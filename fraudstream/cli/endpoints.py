@@ -1,8 +1,10 @@
 """Which cluster a command talks to: the environment's, or the embedded stack.
 
-When KAFKA_BOOTSTRAP_SERVERS is set (compose, a user's own cluster) commands use it and
-start nothing. Otherwise they use the running embedded stack, starting it first if
-needed, and put its URLs into the environment so service code reads one place only.
+When KAFKA_BOOTSTRAP_SERVERS is set to a cluster of its own (compose, a user's cluster)
+commands use it and start nothing. Otherwise they use the running embedded stack,
+starting it first if needed, and put its URLs into the environment so service code
+reads one place only. Endpoints that are the embedded stack's own (exported by
+`eval "$(fraudstream env)"`) count as "the embedded stack", not as a user's cluster.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ err = Console(stderr=True)
 
 def resolve(autostart: bool = True) -> Endpoints:
     env = Endpoints.from_env()
-    if env.bootstrap_servers:
-        return env
     stack = Stack()
+    if env.bootstrap_servers and not stack.owns(env):
+        return env
+    # unset, or what `fraudstream env` printed for this stack: the stack, started if needed
     state = stack.running()
     if state is None:
         if not autostart:
             return env
-        err.print("[dim]no cluster configured (KAFKA_BOOTSTRAP_SERVERS unset): starting the embedded stack; "
-                  "`fraudstream down` stops it[/dim]")
+        why = ("the embedded stack named by KAFKA_BOOTSTRAP_SERVERS is not running" if env.bootstrap_servers
+               else "no cluster configured (KAFKA_BOOTSTRAP_SERVERS unset)")
+        err.print(f"[dim]{why}: starting the embedded stack; `fraudstream down` stops it[/dim]")
         state, _ = stack.up(progress=lambda m: err.print(f"[dim]  {m}[/dim]"))
     endpoints = state.endpoints()
     for key, value in endpoints.as_env().items():

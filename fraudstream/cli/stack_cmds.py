@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import time
 
 from rich.console import Console
 from rich.table import Table
@@ -37,17 +38,30 @@ def _endpoint_table(state) -> Table:
     return table
 
 
+def _foreign_cluster(stack: Stack) -> Endpoints | None:
+    """The environment's endpoints when they name a cluster that is not this stack's own
+    (compose, a user's cluster); None when unset or when they are what `fraudstream env`
+    printed for this stack."""
+    if not from_environment():
+        return None
+    env = Endpoints.from_env()
+    return None if stack.owns(env) else env
+
+
 def cmd_up(args: argparse.Namespace) -> int:
-    if from_environment():
-        env = Endpoints.from_env()
-        out.print(f"KAFKA_BOOTSTRAP_SERVERS is set ({env.bootstrap_servers}): using that cluster, starting nothing.")
-        return 0
     stack = Stack()
+    foreign = _foreign_cluster(stack)
+    if foreign is not None:
+        out.print(f"KAFKA_BOOTSTRAP_SERVERS is set ({foreign.bootstrap_servers}): using that cluster, starting nothing.")
+        return 0
     with err.status("starting the embedded stack…") as status:
         state, started = stack.up(progress=lambda m: status.update(m + "…"))
     out.print(_endpoint_table(state))
-    if started:
+    if len(started) == len(state.services):
         out.print("[green]stack is up.[/green] Use it from any shell with: eval \"$(fraudstream env)\"")
+    elif started:
+        out.print(f"[green]started {', '.join(started)}[/green]; the other services were running and were left "
+                  f"alone.")
     else:
         out.print("[yellow]the stack was already running; nothing started.[/yellow]")
     return 0
@@ -66,30 +80,50 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    if from_environment():
-        env = Endpoints.from_env()
-        out.print(f"using the cluster from the environment: {env.bootstrap_servers} (embedded stack not used)")
     stack = Stack()
+    foreign = _foreign_cluster(stack)
+    if foreign is not None:
+        out.print(f"using the cluster from the environment: {foreign.bootstrap_servers} (embedded stack not used)")
     state = stack.load()
     if state is None:
         out.print("embedded stack: not running (start it with `fraudstream up`)")
         return 3
     health = stack.health(state)
     table = Table(title=f"fraudstream embedded stack ({state.home})")
-    for col in ("service", "endpoint", "pid", "state", "detail"):
+    for col in ("service", "endpoint", "pid", "state", "restarts", "detail"):
         table.add_column(col)
     for name, svc in state.services.items():
         ok, detail = health[name]
-        table.add_row(name, svc.url, str(svc.pid), "[green]healthy[/green]" if ok else "[red]down[/red]", detail)
+        restarts = str(svc.restarts)
+        if svc.restarts:
+            ago = time.time() - svc.last_restart_at
+            restarts += f" (last {_ago(ago)} ago{': ' + svc.last_exit if svc.last_exit else ''})"
+        table.add_row(name, svc.url, str(svc.pid), "[green]healthy[/green]" if ok else "[red]down[/red]",
+                      restarts, detail)
     out.print(table)
+    sup = state.supervisor
+    if sup is not None and sup.alive():
+        out.print(f"supervisor: running (pid {sup.pid}); restarts a service that dies, log: {sup.log}")
+    else:
+        out.print("supervisor: [red]not running[/red] (dead services stay down; `fraudstream up` starts it)")
     return 0 if all(ok for ok, _ in health.values()) else 1
 
 
+def _ago(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}min"
+    return f"{seconds / 3600:.0f}h"
+
+
 def cmd_env(args: argparse.Namespace) -> int:
-    if from_environment():
-        endpoints = Endpoints.from_env()
+    stack = Stack()
+    foreign = _foreign_cluster(stack)
+    if foreign is not None:
+        endpoints = foreign
     else:
-        state = Stack().running()
+        state = stack.running()
         if state is None:
             err.print("the embedded stack is not running: start it with `fraudstream up`")
             return 3

@@ -153,20 +153,24 @@ def start_http_service(name: str, module: str, args: list[str], *, host: str = "
     proc = start_detached(cmd, log_file, env=env if env is not None else dict(os.environ), cwd=cwd)
     url = f"http://{host}:{port}"
     deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                last = [ln for ln in tail(log_file, 50) if ln.strip()]
-                own = [ln for ln in last if error_prefix and ln.startswith(error_prefix)]
-                reason = (own or last)[-1].strip() if last else f"exit code {proc.returncode}"
-                raise ServiceStartError(f"{name} exited with code {proc.returncode} during start-up: "
-                                        f"{reason[:300]} (log: {log_file})")
-            try:
-                if client.get(url + health_path).status_code < ready_status:
-                    return url, proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
+    try:
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    last = [ln for ln in tail(log_file, 50) if ln.strip()]
+                    own = [ln for ln in last if error_prefix and ln.startswith(error_prefix)]
+                    reason = (own or last)[-1].strip() if last else f"exit code {proc.returncode}"
+                    raise ServiceStartError(f"{name} exited with code {proc.returncode} during start-up: "
+                                            f"{reason[:300]} (log: {log_file})")
+                try:
+                    if client.get(url + health_path).status_code < ready_status:
+                        return url, proc
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+    except BaseException:  # interrupted (Ctrl-C, the supervisor told to stop): leave nothing behind
+        stop_process(proc)
+        raise
     stop_process(proc)
     raise ServiceStartError(f"{name} did not answer on {url}{health_path} within {timeout:.0f}s (see {log_file})")
 

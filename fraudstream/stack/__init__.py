@@ -5,6 +5,13 @@
 Data lives under `<home>` too and survives `down` like a compose volume; `down --purge`
 deletes it. Ports are picked free on first start and reused while they stay free, so
 `eval "$(fraudstream env)"` keeps working across restarts.
+
+`up` starts only what is not running and leaves healthy services alone (a broker that
+bounced under running clients would cost them a reconnect and their transactions), then
+makes sure the supervisor runs (`fraudstream.stack.supervisor`): a detached process that
+restarts a service whose process died, with backoff, logs it to
+`<home>/logs/supervisor.log` and counts it in stack.json, where `fraudstream status`
+shows it — what compose's `restart:` policies do for the compose stack.
 """
 
 from __future__ import annotations
@@ -12,16 +19,21 @@ from __future__ import annotations
 import fcntl
 import json
 import shutil
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from fraudstream.clients.kafka_config import admin_config
 from fraudstream.core import processes
 from fraudstream.core.errors import FraudstreamError
 from fraudstream.core.settings import Endpoints, home_dir
-from fraudstream.clients.kafka_config import admin_config
+
+#: start order; a service only needs those before it
+SERVICES = ("kafka", "schema-registry", "ksqldb")
+SUPERVISOR_MODULE = "fraudstream.stack.supervisor"
 
 
 class StackError(FraudstreamError):
@@ -38,6 +50,20 @@ class ServiceState:
     log: str
     port: int
     marker: str = ""  # a string of its command line, so a reused pid is never mistaken for it
+    restarts: int = 0            # times the supervisor restarted it
+    last_restart_at: float = 0.0  # wall clock of the last restart (0 = never)
+    last_exit: str = ""          # how it ended before the last restart ("killed by signal 9", ...)
+
+    def alive(self) -> bool:
+        return processes.pid_alive(self.pid, self.marker)
+
+
+@dataclass
+class SupervisorState:
+    pid: int
+    marker: str
+    log: str
+    started_at: float = 0.0
 
     def alive(self) -> bool:
         return processes.pid_alive(self.pid, self.marker)
@@ -48,6 +74,7 @@ class StackState:
     home: str
     started_at: float
     services: dict[str, ServiceState] = field(default_factory=dict)
+    supervisor: SupervisorState | None = None
 
     def endpoints(self) -> Endpoints:
         get = lambda n: self.services[n].url if n in self.services else ""  # noqa: E731
@@ -55,13 +82,16 @@ class StackState:
 
     def to_json(self) -> str:
         return json.dumps({"home": self.home, "started_at": self.started_at,
-                           "services": {k: asdict(v) for k, v in self.services.items()}}, indent=1)
+                           "services": {k: asdict(v) for k, v in self.services.items()},
+                           "supervisor": asdict(self.supervisor) if self.supervisor else None}, indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> "StackState":
         raw = json.loads(text)
+        sup = raw.get("supervisor")
         return cls(raw["home"], raw["started_at"],
-                   {k: ServiceState(**v) for k, v in raw.get("services", {}).items()})
+                   {k: ServiceState(**v) for k, v in raw.get("services", {}).items()},
+                   SupervisorState(**sup) if sup else None)
 
 
 class Stack:
@@ -71,6 +101,7 @@ class Stack:
         self.home = (home or home_dir()).resolve()
         self.state_file = self.home / "stack.json"
         self.ports_file = self.home / "ports.json"
+        self.supervisor_log = self.home / "logs" / "supervisor.log"
 
     # -- state ---------------------------------------------------------------------
     def load(self) -> StackState | None:
@@ -86,17 +117,37 @@ class Stack:
             return state
         return None
 
+    def owns(self, endpoints: Endpoints) -> bool:
+        """Are these endpoints this home's embedded stack (what `fraudstream env` printed
+        for it), rather than a user's own cluster? True for the URLs recorded in
+        stack.json and for those of the ports the stack keeps in ports.json, so it holds
+        while the stack is down too (`eval "$(fraudstream env)"`, `down`, then `up`)."""
+        if not endpoints.bootstrap_servers:
+            return False
+        ours: set[str] = set()
+        state = self.load()
+        if state is not None:
+            ours |= {s.url.rstrip("/") for s in state.services.values()}
+        for name, port in self._ports().items():
+            ours.add(f"127.0.0.1:{port}" if name == "kafka" else f"http://127.0.0.1:{port}")
+        given = [endpoints.bootstrap_servers, endpoints.schema_registry_url, endpoints.ksql_url]
+        return all(url.rstrip("/") in ours for url in given if url)
+
     def _save(self, state: StackState) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(state.to_json())
         tmp.replace(self.state_file)
 
-    def _preferred_port(self, service: str) -> int:
+    def _ports(self) -> dict[str, int]:
         try:
             ports = json.loads(self.ports_file.read_text())
-        except (OSError, ValueError):
-            ports = {}
+            return {k: int(v) for k, v in ports.items()} if isinstance(ports, dict) else {}
+        except (OSError, ValueError, TypeError):
+            return {}
+
+    def _preferred_port(self, service: str) -> int:
+        ports = self._ports()
         port = ports.get(service)
         if not port or not processes.port_is_free(port):
             port = processes.free_port()
@@ -106,7 +157,8 @@ class Stack:
         return int(port)
 
     @contextmanager
-    def _lock(self) -> Iterator[None]:
+    def lock(self) -> Iterator[None]:
+        """Serialises `up`, `down` and the supervisor's restarts (one flock per home)."""
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.home / ".lock", "w") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
@@ -115,40 +167,71 @@ class Stack:
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
-    # -- lifecycle -------------------------------------------------------------------
-    def up(self, progress=None) -> tuple[StackState, bool]:
-        """Start whatever is not running. Returns (state, started_anything)."""
-        say = progress or (lambda msg: None)
-        with self._lock():
-            state = self.load()
-            if state and state.services and all(s.alive() for s in state.services.values()):
-                return state, False
-            if state:  # partly dead (a crashed broker, a killed registry): stop the rest, start cleanly
-                self._stop_all(state)
-            state = StackState(home=str(self.home), started_at=time.time())
-            try:
-                self._start_kafka(state, say)
-                self._save(state)
-                # imported here: the engine's package is slow to import, and most commands
-                # only read stack.json
-                from fraudstream.embedded.ksqldb import launcher as ksql_launcher
-                from fraudstream.embedded.schema_registry import launcher as registry_launcher
+    _lock = lock  # the name older callers use
 
-                kafka = state.services["kafka"].url
-                self._start_http_service(state, say, "schema-registry", registry_launcher.MODULE,
-                                         registry_launcher.registry_args(kafka), health=registry_launcher.HEALTH_PATH,
-                                         ready_status=registry_launcher.READY_STATUS,
-                                         error_prefix=registry_launcher.ERROR_PREFIX)
-                self._save(state)
-                self._start_http_service(state, say, "ksqldb", ksql_launcher.MODULE,
-                                         ksql_launcher.server_args(kafka, state.services["schema-registry"].url),
-                                         health=ksql_launcher.HEALTH_PATH)
-                self._save(state)
+    # -- lifecycle -------------------------------------------------------------------
+    def up(self, progress: Callable[[str], None] | None = None,
+           supervise: bool = True) -> tuple[StackState, list[str]]:
+        """Start whatever is not running, leave running services alone, and make sure the
+        supervisor runs. Returns (state, names of the services started now)."""
+        say = progress or (lambda msg: None)
+        with self.lock():
+            state = self.load() or StackState(home=str(self.home), started_at=time.time())
+            started: list[str] = []
+            fresh = not any(s.alive() for s in state.services.values())
+            try:
+                for name in SERVICES:
+                    svc = state.services.get(name)
+                    if svc is not None and svc.alive():
+                        continue
+                    self.start_service(state, name, say)
+                    started.append(name)
+                    self._save(state)
+                if supervise:
+                    self._ensure_supervisor(state, say)
+                    self._save(state)
             except BaseException:
-                self._stop_all(state)
-                self.state_file.unlink(missing_ok=True)
+                if fresh:  # nothing ran before: leave nothing half-started behind
+                    self._stop_all(state)
+                    self.state_file.unlink(missing_ok=True)
+                else:
+                    self._save(state)
                 raise
-            return state, True
+            if fresh:
+                state.started_at = time.time()
+                self._save(state)
+            return state, started
+
+    def start_service(self, state: StackState, name: str, say: Callable[[str], None] = lambda m: None) -> None:
+        """(Re)start one service in `state` on its remembered port; the caller holds the lock."""
+        if name == "kafka":
+            self._start_kafka(state, say)
+            return
+        # imported here: the engine's package is slow to import, and most commands only
+        # read stack.json
+        kafka = state.services["kafka"].url if "kafka" in state.services else ""
+        if name == "schema-registry":
+            from fraudstream.embedded.schema_registry import launcher as registry_launcher
+
+            self._start_http_service(state, say, name, registry_launcher.MODULE,
+                                     registry_launcher.registry_args(kafka), health=registry_launcher.HEALTH_PATH,
+                                     ready_status=registry_launcher.READY_STATUS,
+                                     error_prefix=registry_launcher.ERROR_PREFIX)
+            return
+        if name == "ksqldb":
+            from fraudstream.embedded.ksqldb import launcher as ksql_launcher
+
+            registry = state.services["schema-registry"].url if "schema-registry" in state.services else None
+            self._start_http_service(state, say, name, ksql_launcher.MODULE,
+                                     ksql_launcher.server_args(kafka, registry), health=ksql_launcher.HEALTH_PATH)
+            return
+        raise StackError(f"unknown service {name!r}")
+
+    def _carry_over(self, state: StackState, new: ServiceState) -> None:
+        old = state.services.get(new.name)
+        if old is not None:  # the restart history stays with the service
+            new.restarts, new.last_restart_at, new.last_exit = old.restarts, old.last_restart_at, old.last_exit
+        state.services[new.name] = new
 
     def _start_kafka(self, state: StackState, say) -> None:
         from fraudstream.embedded.kafka import KafkaBroker
@@ -157,9 +240,8 @@ class Stack:
         broker = KafkaBroker(self.home / "kafka", port=self._preferred_port("kafka"),
                              controller_port=self._preferred_port("kafka-controller"))
         broker.start()
-        state.services["kafka"] = ServiceState("kafka", broker.pid or 0, broker.bootstrap,
-                                               str(broker.log_file), broker.port or 0,
-                                               marker=str(broker.workdir / "config"))
+        self._carry_over(state, ServiceState("kafka", broker.pid or 0, broker.bootstrap, str(broker.log_file),
+                                             broker.port or 0, marker=str(broker.workdir / "config")))
 
     def _start_http_service(self, state: StackState, say, name: str, module: str, args: list[str],
                             health: str, timeout: float = 90.0, ready_status: int = 500,
@@ -173,7 +255,23 @@ class Stack:
                                                      ready_status=ready_status, error_prefix=error_prefix)
         except processes.ServiceStartError as exc:
             raise StackError(str(exc)) from exc
-        state.services[name] = ServiceState(name, proc.pid, url, str(log), port, marker=module)
+        # the port in the marker: another stack's process of the same module never matches
+        self._carry_over(state, ServiceState(name, proc.pid, url, str(log), port,
+                                             marker=f"{module} --host 127.0.0.1 --port {port}"))
+
+    def _ensure_supervisor(self, state: StackState, say) -> None:
+        if state.supervisor is not None and state.supervisor.alive():
+            return
+        say("starting the supervisor")
+        marker = f"{SUPERVISOR_MODULE} --home {self.home}"
+        proc = processes.start_detached([sys.executable, "-m", SUPERVISOR_MODULE, "--home", str(self.home)],
+                                        self.supervisor_log, cwd=self.home)
+        state.supervisor = SupervisorState(proc.pid, marker, str(self.supervisor_log), time.time())
+
+    def _stop_supervisor(self, state: StackState | None) -> bool:
+        if state is None or state.supervisor is None:
+            return False
+        return processes.stop_pid(state.supervisor.pid, timeout=30, marker=state.supervisor.marker)
 
     def _stop_all(self, state: StackState) -> list[str]:
         stopped = []
@@ -184,8 +282,12 @@ class Stack:
         return stopped
 
     def down(self, purge: bool = False) -> list[str]:
-        with self._lock():
+        # The supervisor first (outside the lock: it may hold it while restarting a
+        # service, and finishes that before it exits), so nothing is restarted behind us.
+        self._stop_supervisor(self.load())
+        with self.lock():
             state = self.load()
+            self._stop_supervisor(state)  # in case `up` started one meanwhile
             stopped = self._stop_all(state) if state else []
             self.state_file.unlink(missing_ok=True)
             if purge and self.home.exists():

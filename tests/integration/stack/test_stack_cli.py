@@ -125,23 +125,88 @@ def test_env_without_stack_fails_clearly(tmp_path: Path):
     assert "not running" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_up_after_a_crash_restarts_everything_and_leaves_no_orphan(tmp_path: Path):
+def _services(home: Path) -> dict:
+    return json.loads((home / "stack.json").read_text())["services"]
+
+
+def _wait(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.2)
+
+
+def test_a_dead_service_is_restarted_alone_by_the_supervisor_and_counted(tmp_path: Path):
+    """Issue 16: `up` used to stop the survivors (broker included) and start everything
+    anew; now the supervisor restarts just the dead service, on its port, and counts it."""
     home = tmp_path / "home"
     assert run_cli(home, "up").returncode == 0
     try:
-        before = json.loads((home / "stack.json").read_text())["services"]
-        os.kill(before["kafka"]["pid"], 9)  # the broker dies; registry and KSQL keep running
-        time.sleep(0.5)
+        before = _services(home)
+        os.kill(before["schema-registry"]["pid"], 9)
+        _wait(lambda: _services(home)["schema-registry"]["pid"] != before["schema-registry"]["pid"], 90,
+              "the supervisor did not restart the registry")
+        after = _services(home)
+        assert after["schema-registry"]["url"] == before["schema-registry"]["url"]  # same port: clients keep it
+        assert after["schema-registry"]["restarts"] == 1
+        assert {n: after[n]["pid"] for n in ("kafka", "ksqldb")} == {n: before[n]["pid"] for n in ("kafka", "ksqldb")}
+        _wait(lambda: run_cli(home, "status").returncode == 0, 60, "the restarted registry never got healthy")
         status = run_cli(home, "status")
-        assert status.returncode == 1 and "down" in status.stdout
-        again = run_cli(home, "up")
-        assert again.returncode == 0, again.stderr
-        after = json.loads((home / "stack.json").read_text())["services"]
-        assert set(after) == set(before)
-        assert all(after[n]["pid"] != before[n]["pid"] for n in before), "every service restarted"
-        alive = set(pids_under(home))
-        assert not {svc["pid"] for svc in before.values()} & alive, "an old process was left running"
-        assert run_cli(home, "status").returncode == 0
+        registry_row = next(line for line in status.stdout.splitlines() if line.startswith("│ schema-registry"))
+        assert "│ 1 (last" in registry_row, status.stdout
+        assert "supervisor: running" in status.stdout
+        log = (home / "logs" / "supervisor.log").read_text()
+        assert "schema-registry (pid" in log and "restarted in" in log
+
+        # the broker dies: restarted alone too; the registry and KSQL keep running and reconnect
+        os.kill(after["kafka"]["pid"], 9)
+        _wait(lambda: _services(home)["kafka"]["pid"] != after["kafka"]["pid"], 120,
+              "the supervisor did not restart the broker")
+        again = _services(home)
+        assert again["kafka"]["restarts"] == 1 and again["kafka"]["url"] == after["kafka"]["url"]
+        assert {n: again[n]["pid"] for n in ("schema-registry", "ksqldb")} == \
+            {n: after[n]["pid"] for n in ("schema-registry", "ksqldb")}
+        _wait(lambda: run_cli(home, "status").returncode == 0, 90, "the stack did not get healthy again")
+        # up leaves a healthy stack alone
+        up = run_cli(home, "up")
+        assert up.returncode == 0 and "already running" in up.stdout
+        assert {n: s["pid"] for n, s in _services(home).items()} == {n: s["pid"] for n, s in again.items()}
+    finally:
+        run_cli(home, "down", "--purge")
+    assert pids_under(home) == []
+
+
+def test_up_starts_only_what_is_dead_and_works_after_eval_env(tmp_path: Path):
+    home = tmp_path / "home"
+    assert run_cli(home, "up").returncode == 0
+    try:
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in run_cli(home, "env").stdout.splitlines())
+        state = json.loads((home / "stack.json").read_text())
+        # no supervisor: `up` itself has to bring the dead service back
+        os.kill(state["supervisor"]["pid"], 9)
+        os.kill(state["services"]["ksqldb"]["pid"], 9)
+        time.sleep(0.5)
+        # after `eval "$(fraudstream env)"`: the stack's own endpoints, not a user's cluster
+        status = run_cli(home, "status", extra_env=exports)
+        assert status.returncode == 1 and "embedded stack not used" not in status.stdout
+        assert "supervisor: not running" in status.stdout
+        up = run_cli(home, "up", extra_env=exports)
+        assert up.returncode == 0, up.stderr
+        assert "started ksqldb" in up.stdout and "using that cluster" not in up.stdout
+        after = _services(home)
+        assert after["kafka"]["pid"] == state["services"]["kafka"]["pid"]
+        assert after["schema-registry"]["pid"] == state["services"]["schema-registry"]["pid"]
+        assert after["ksqldb"]["pid"] != state["services"]["ksqldb"]["pid"]
+        status = run_cli(home, "status", extra_env=exports)
+        assert status.returncode == 0 and "supervisor: running" in status.stdout, status.stdout
+        # down, then up with the exported endpoints: the ports are kept, the stack starts again
+        assert run_cli(home, "down").returncode == 0
+        up = run_cli(home, "up", extra_env=exports)
+        assert up.returncode == 0 and "stack is up" in up.stdout, up.stdout + up.stderr
+        assert _services(home)["kafka"]["url"] == exports["KAFKA_BOOTSTRAP_SERVERS"]
+        # a user's own cluster is still theirs
+        foreign = run_cli(home, "up", extra_env={"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1"})
+        assert "using that cluster" in foreign.stdout
     finally:
         run_cli(home, "down", "--purge")
     assert pids_under(home) == []
