@@ -39,9 +39,6 @@ class FormatInfo:
     def delimiter(self) -> str:
         return self.prop("delimiter") or ","
 
-    def props_dict(self) -> dict[str, str]:
-        return dict(self.properties)
-
 
 @dataclass(frozen=True)
 class SerdeFeatures:

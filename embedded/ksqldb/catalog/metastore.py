@@ -34,10 +34,6 @@ class DataSource:
     created_by_query: str | None = None
 
     @property
-    def is_stream(self) -> bool:
-        return self.kind == "STREAM"
-
-    @property
     def effective_key_format(self) -> FormatInfo:
         return self.key_format if self.schema.key else FormatInfo("NONE")
 

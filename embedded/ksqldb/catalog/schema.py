@@ -27,7 +27,6 @@ PSEUDO_COLUMNS: dict[str, SqlType] = {
     ROWPARTITION: INTEGER,
     ROWOFFSET: BIGINT,
 }
-WINDOW_BOUNDS: dict[str, SqlType] = {WINDOWSTART: BIGINT, WINDOWEND: BIGINT}
 RESERVED_COLUMN_NAMES = {ROWTIME, ROWPARTITION, ROWOFFSET, WINDOWSTART, WINDOWEND}
 
 
@@ -81,15 +80,5 @@ class LogicalSchema:
                 return c
         return None
 
-    def find_value(self, name: str) -> Column | None:
-        for c in self.columns:
-            if c.name == name and c.namespace != KEY:
-                return c
-        return None
-
     def __str__(self) -> str:
         return ", ".join(str(c) for c in self.columns)
-
-    def persistence_str(self, key: bool) -> str:
-        cols = self.key if key else self.value_only
-        return "[" + ", ".join(str(c) for c in cols) + "]"

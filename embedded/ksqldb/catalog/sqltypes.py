@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-
 class SqlType:
     """Base of all SQL types; instances are immutable and compare structurally."""
 
@@ -121,13 +120,6 @@ PRIMITIVE_NAMES: dict[str, SqlType] = {
     "TIME": TIME,
 }
 
-DECIMAL_MAX_PRECISION = 1000  # ksqlDB allows large precisions; Java BigDecimal is unbounded
-
-
-def decimal_type_for_value_digits(precision: int, scale: int) -> SqlDecimal:
-    """A DECIMAL type for a literal: precision never smaller than the scale."""
-    return SqlDecimal(max(precision, scale, 1), max(scale, 0))
-
 
 def widest_numeric(a: SqlType, b: SqlType) -> SqlType | None:
     """The type both numeric operands are promoted to, as ksqlDB does for comparisons."""
@@ -137,17 +129,6 @@ def widest_numeric(a: SqlType, b: SqlType) -> SqlType | None:
     if a.base == "DECIMAL" and b.base == "DECIMAL":
         return decimal_union(a, b)  # type: ignore[arg-type]
     return a if order[a.base] >= order[b.base] else b
-
-
-def to_decimal_type(t: SqlType) -> SqlDecimal:
-    """The DECIMAL an integral type widens to (INT → DECIMAL(10,0), BIGINT → (19,0))."""
-    if isinstance(t, SqlDecimal):
-        return t
-    if t.base == "INTEGER":
-        return SqlDecimal(10, 0)
-    if t.base == "BIGINT":
-        return SqlDecimal(19, 0)
-    raise ValueError(f"no decimal form for {t}")
 
 
 def decimal_union(a: SqlDecimal, b: SqlDecimal) -> SqlDecimal:

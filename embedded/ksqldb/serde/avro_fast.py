@@ -71,19 +71,8 @@ def opt_str(s: str) -> bytes:
     return b
 
 
-def opt_bytes(b: bytes) -> bytes:
-    n = len(b)
-    if n < 64:
-        return _BRANCH1[n << 1] + b
-    return opt_long(n) + b
-
-
 def opt_double(x: float) -> bytes:
     return b"\x02" + _D.pack(x)
-
-
-def opt_bool(x: bool) -> bytes:
-    return b"\x02\x01" if x else b"\x02\x00"
 
 
 def _decimal_bytes(d: Decimal, scale: int) -> bytes:

@@ -49,10 +49,6 @@ class ValueSerde:
                 out.append(SerdeError(f"{type(e).__name__}: {e}"))
         return out
 
-    def encode_batch(self, rows: Sequence[Sequence[Any] | None]) -> list[bytes | None]:
-        enc = self.encode
-        return [enc(r) for r in rows]
-
 
 class NoneKeySerde(KeySerde):
     """Format NONE: the source has no key columns; key bytes are ignored and not written."""

@@ -113,9 +113,6 @@ class JsonValueSerde(ValueSerde):
         self._types = [c.type for c in self.columns]
         self._encoders = [value_encoder(c.type) for c in self.columns]
         self._prefixes = [encode_basestring(c.name) + ":" for c in self.columns]
-        self._simple = all(
-            c.type.base in ("STRING", "INTEGER", "BIGINT", "BOOLEAN") for c in self.columns
-        )
 
     def decode(self, data: bytes | None) -> list | None:
         if data is None:

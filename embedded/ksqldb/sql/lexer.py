@@ -50,6 +50,7 @@ def quote_identifier(name: str) -> str:
         return name
     return "`" + name.replace("`", "``") + "`"
 
+
 _SYMBOLS = (
     "<>", "!=", "<=", ">=", "||", ":=", "->", "=>",
     "=", "<", ">", "+", "-", "*", "/", "%", "(", ")", ",", ";", ".", "[", "]",
@@ -65,12 +66,6 @@ class Token:
     line: int
     col: int  # 0-based, like ANTLR's charPositionInLine
     end: int = 0
-
-    @property
-    def keyword(self) -> str | None:
-        if self.kind == "IDENT" and self.value in KEYWORDS:
-            return self.value
-        return None
 
     def is_kw(self, *words: str) -> bool:
         return self.kind == "IDENT" and self.value in words
