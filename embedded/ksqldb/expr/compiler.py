@@ -64,8 +64,6 @@ class ExprCompiler:
         #: optional slot index → Python expression, for code that holds row values in
         #: local variables instead of a list (the columnar batch path)
         self.slot_code: dict[int, str] | None = None
-        #: kept for callers; a top-level call is never guarded (see _c_FunctionCall)
-        self.unguarded: tree.Expr | None = None
         self._n = 0
         self.ns.setdefault("_ops", ops)
         self.ns.setdefault("_w32", wrap32)

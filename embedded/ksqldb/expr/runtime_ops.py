@@ -19,7 +19,6 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlDecimal, S
 from fraudstream.embedded.ksqldb.expr.values import (
     DECIMAL_CONTEXT,
     coerce,
-    java_double_str,
     to_decimal,
     to_java_string,
     wrap32,
@@ -37,13 +36,6 @@ def idiv32(a: int, b: int) -> int:
         raise EvaluationError("/ by zero")
     q = abs(a) // abs(b)
     return wrap32(q if (a >= 0) == (b >= 0) else -q)
-
-
-def idiv64(a: int, b: int) -> int:
-    if b == 0:
-        raise EvaluationError("/ by zero")
-    q = abs(a) // abs(b)
-    return wrap64(q if (a >= 0) == (b >= 0) else -q)
 
 
 def imod(a: int, b: int) -> int:
@@ -287,7 +279,3 @@ def implicit_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any] | N
     if isinstance(dst, (SqlArray, SqlMap, SqlStruct)):
         return make_cast(src, dst)
     return None
-
-
-def double_str(v: float) -> str:
-    return java_double_str(v)

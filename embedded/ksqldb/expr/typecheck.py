@@ -596,8 +596,8 @@ class ExpressionTyper:
                     else:
                         out.append((n, self._common(src, st, target)))  # type: ignore[arg-type]
                 return SqlStruct(tuple(out))  # type: ignore[arg-type]
-        except _Mismatch as m:
-            raise self.error(str(_mismatch(x, t, common, m))) from None
+        except _Mismatch:
+            raise self.error(str(_mismatch(x, t, common))) from None
         except KsqlStatementError:
             raise
         if isinstance(x, tree.StringLiteral):
@@ -645,7 +645,7 @@ class _Mismatch(Exception):
     pass
 
 
-def _mismatch(x: tree.Expr, t: SqlType | None, common: SqlType, cause: Exception | None = None) -> _Mismatch:
+def _mismatch(x: tree.Expr, t: SqlType | None, common: SqlType) -> _Mismatch:
     return _Mismatch(f"operator does not exist: {common} = {t} ({x.sql()})\n"
                      "Hint: You might need to add explicit type casts.")
 

@@ -72,10 +72,6 @@ def java_double_str(x: float) -> str:
     return ("-" if sign else "") + mant + "E" + str(e10)
 
 
-def java_float_str(x: float) -> str:
-    return java_double_str(x)
-
-
 def decimal_str(d: Decimal) -> str:
     """BigDecimal.toPlainString()."""
     return format(d, "f")
@@ -120,14 +116,6 @@ def to_decimal_exact(d: Decimal, t: SqlDecimal) -> Decimal:
             f"Cannot fit decimal '{decimal_str(d)}' into DECIMAL({t.precision}, {t.scale}) without rounding."
         )
     return q
-
-
-def fits_decimal(v: Decimal, t: SqlDecimal) -> bool:
-    try:
-        to_decimal(v, t)
-        return True
-    except ArithmeticError:
-        return False
 
 
 # ------------------------------------------------------------------ to string (CAST)

@@ -80,16 +80,6 @@ def _ln(x):
     return math.log(x)
 
 
-def _log10(x):
-    if x != x or x < 0:
-        return math.nan
-    if x == 0:
-        return -math.inf
-    if x == math.inf:
-        return math.inf
-    return math.log10(x)
-
-
 def _log_base(base, value):
     if base != base or value != value or base <= 0 or base == 1 or value < 0:
         return math.nan
