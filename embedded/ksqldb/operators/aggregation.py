@@ -333,28 +333,27 @@ class AggregationPipeline:
 
     def _apply_one(self, item: tuple, windowed: bool, outputs: list | None, errs: list) -> None:
         rec, sk, gkey, args, ts = item
-        if True:  # noqa: SIM108 - one body for the three kinds of aggregation
-            if self.table_source:
-                self._table_change(rec, sk, gkey, args, ts, outputs, errs)
-                return
-            if not windowed:
-                self._change((None, gkey), args, None, ts, outputs, errs, rec)
-                return
-            if ts > self.stream_time:
-                self.stream_time = ts
-                self._dirty.add(("t",))
-            updates = None if self.final else outputs
-            if self.window_kind == "SESSION":
-                self._session(gkey, args, ts, updates, errs, rec)
-            else:
-                for start in self._windows(ts):
-                    if start + self.size + self.grace <= self.stream_time:
-                        errs.append(("window", f"late record: window [{start}, {start + self.size}) closed "
-                                               f"(grace {self.grace} ms, stream time {self.stream_time})", rec))
-                        continue
-                    self._change((start, gkey), args, None, ts, updates, errs, rec)
-            if self.final and outputs is not None:
-                self._emit_final(outputs, errs, rec)
+        if self.table_source:
+            self._table_change(rec, sk, gkey, args, ts, outputs, errs)
+            return
+        if not windowed:
+            self._change((None, gkey), args, None, ts, outputs, errs, rec)
+            return
+        if ts > self.stream_time:
+            self.stream_time = ts
+            self._dirty.add(("t",))
+        updates = None if self.final else outputs
+        if self.window_kind == "SESSION":
+            self._session(gkey, args, ts, updates, errs, rec)
+        else:
+            for start in self._windows(ts):
+                if start + self.size + self.grace <= self.stream_time:
+                    errs.append(("window", f"late record: window [{start}, {start + self.size}) closed "
+                                           f"(grace {self.grace} ms, stream time {self.stream_time})", rec))
+                    continue
+                self._change((start, gkey), args, None, ts, updates, errs, rec)
+        if self.final and outputs is not None:
+            self._emit_final(outputs, errs, rec)
 
     def _session(self, gkey: tuple, args: tuple, ts: int, outputs: list | None, errs: list, rec) -> None:
         """KStreamSessionWindowAggregate: the record's session [ts, ts] merges every

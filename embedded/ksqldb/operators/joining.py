@@ -320,9 +320,7 @@ class JoinPipeline:
         names = []
         for prefix, exprs in (("_k", plan.key_exprs), ("_v", plan.value_exprs)):
             for i, e in enumerate(exprs):
-                comp.unguarded = e if isinstance(e, tree.FunctionCall) else None
                 code, _ = comp.compile(e)
-                comp.unguarded = None
                 conv = coercions[i] if coercions and prefix == "_v" else None
                 if conv is not None:
                     code = f"{comp.const(conv, '_vc')}({code})"

@@ -30,7 +30,6 @@ from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRec
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.headers import header_appender
-from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 
 _SAFE_NODES = (
     tree.ColumnRef, tree.NullLiteral, tree.BooleanLiteral, tree.IntegerLiteral, tree.StringLiteral,
@@ -316,9 +315,7 @@ class QueryPipeline:
         kk = emit_keys("        ") if not self.transient else "()"
         vals = []
         for i, e in enumerate(value_exprs):
-            comp.unguarded = e if isinstance(e, tree.FunctionCall) else None
             code, _ = comp.compile(e)
-            comp.unguarded = None
             conv = value_coercions[i] if value_coercions else None
             if conv is not None:
                 code = f"{comp.const(conv, '_vc')}({code})"
@@ -676,9 +673,7 @@ class _ColumnarPath:
         for p, e in enumerate(exprs):
             if p in in_run:
                 continue
-            comp.unguarded = e if isinstance(e, tree.FunctionCall) else None
             code, _ = comp.compile(e)
-            comp.unguarded = None
             var = f"_v{p}"
             vals.append(var)
             if _safe(e):

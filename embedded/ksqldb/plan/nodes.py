@@ -139,10 +139,6 @@ class PlannedQuery:
         return self.sources[0].alias
 
     @property
-    def slot_count(self) -> int:
-        return self.sources[-1].end
-
-    @property
     def join(self) -> "JoinNode | None":
         from fraudstream.embedded.ksqldb.plan.joins import JoinNode
 

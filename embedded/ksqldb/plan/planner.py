@@ -66,12 +66,6 @@ class AliasGenerator:
             self._use(c.name for c in s.columns)
         self.next: dict[str, int] = {}
 
-    @classmethod
-    def of_names(cls, names) -> "AliasGenerator":
-        gen = cls([])
-        gen._use(names)
-        return gen
-
     def _use(self, names) -> None:
         for name in names:
             m = _NUMBERED.match(name)

@@ -52,8 +52,6 @@ class ChangelogStateKeeper:
         self.topic = changelog_topic(service_id, query.query_id, self.pipeline.changelog)
         self.restore_timeout_s = restore_timeout_s
         self.restore_needed = True
-        self.restores = 0
-        self.restored_records = 0
         self._topic_ready = False
 
     def invalidate(self) -> None:
@@ -82,7 +80,5 @@ class ChangelogStateKeeper:
                 applied += len(msgs)
         except TopicReadError as exc:
             raise TransactionalError(f"restoring query {self.query.query_id} failed: {exc}") from exc
-        self.restores += 1
-        self.restored_records = applied
         log.info("query %s: state restored from %d changelog records of %s",
                  self.query.query_id, applied, self.topic)

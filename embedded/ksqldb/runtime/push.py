@@ -9,7 +9,6 @@ commits nothing: a push query leaves no trace, like ksqlDB's transient queries.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 
 from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, TopicPartition
@@ -74,10 +73,3 @@ class PushQueryRunner:
                 yield rows
         finally:
             consumer.close()
-
-
-def wait_closed(runner: PushQueryRunner, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not runner.closed.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return runner.closed.is_set()

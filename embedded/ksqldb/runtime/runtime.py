@@ -186,11 +186,6 @@ class KafkaRuntime:
         runner = self.runners.get(query_id)
         return runner.stats if runner is not None else None
 
-    def push_query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner:
-        with self.lock, nesting_is_a_statement_error(sql):
-            query = self.engine.create_push_query(sql, properties or {})
-        return self._push_runner(query)
-
     def _push_runner(self, query: TransientQuery) -> PushQueryRunner:
         runner = PushQueryRunner(query, self.bootstrap)
         self.push_queries[query.query_id] = runner

@@ -55,8 +55,6 @@ class TableStateKeeper:
         self.bootstrap = bootstrap_servers
         self.rebuild_timeout_s = rebuild_timeout_s
         self.rebuild_needed = True
-        self.rebuilds = 0
-        self.rebuilt_records = 0
         self._paused: list[TopicPartition] = []
         self._targets: dict[int, int] = {}
         self._catch_up_since = 0.0
@@ -91,8 +89,6 @@ class TableStateKeeper:
                 # never committed: read the table from its beginning (ksqlDB: earliest)
                 consumer.seek(TopicPartition(self.table_topic, tp.partition, OFFSET_BEGINNING))
         applied = self._replay(upto) if any(o > 0 for o in upto.values()) else 0
-        self.rebuilds += 1
-        self.rebuilt_records = applied
         log.info("query %s: table %s rebuilt from %d records (up to offsets %s)",
                  self.query.query_id, self.table_topic, applied, upto)
         self._start_catch_up(consumer, assigned, parts, upto)
