@@ -67,7 +67,6 @@ class KafkaSink:
         self.errors: list[str] = []
         self.dead_lettered = 0
         self.dead_letter_failed = 0
-        self.handed = 0
         self._producer = Producer({**producer_config(bootstrap, delivery_timeout),
                                    "on_delivery": self._on_delivery})
 
@@ -136,7 +135,6 @@ class KafkaSink:
                     except BufferError:  # local queue full: let deliveries drain it
                         poll(0.05)
             poll(0)
-            self.handed += m
             if progress is not None:
                 progress(m)
             i = end

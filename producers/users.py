@@ -10,9 +10,7 @@ statements can filter on with `CITY LIKE 'Premium%'`).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -95,11 +93,6 @@ class UserPool:
 
     def __iter__(self):
         return iter(self.users)
-
-    @cached_property
-    def json_ids(self) -> np.ndarray:
-        """Ids as JSON string literals, for bulk JSON encoding."""
-        return np.array([json.dumps(u) for u in self.ids.tolist()])
 
     def draw(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """Indices of the users making `n` transactions (uniform over the pool)."""

@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     stop = threading.Event()
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(_signum, _frame) -> None:
         stop.set()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}

@@ -27,7 +27,7 @@ threshold rules: max-f1 | precision:P | recall:R | fpr:F (chosen on validation d
 class _ModelAction(argparse.Action):
     """A local model file needs no cluster: tell the CLI not to start the embedded stack."""
 
-    def __call__(self, parser, namespace, values, option_string=None):
+    def __call__(self, parser, namespace, values, _option_string=None):
         setattr(namespace, self.dest, values)
         if values != "published":
             namespace.needs_cluster = False

@@ -55,7 +55,7 @@ def _cache_file() -> Path:
     return cache_dir() / f"kafka-{kafka_version()}-{digest}" / "classpath.txt"
 
 
-def resolve_classpath(*, offline_ok: bool = True) -> str:
+def resolve_classpath() -> str:
     """Return the broker's classpath, resolving it with Maven on first use."""
     cached = _cache_file()
     if cached.exists():

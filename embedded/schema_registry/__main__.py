@@ -61,7 +61,7 @@ def _run(args: argparse.Namespace) -> int:
         raise RegistryStartError(f"port {args.port} on {args.host} is already in use")
     server: uvicorn.Server | None = None
 
-    def on_signal(signum: int, frame: object) -> None:
+    def on_signal(_signum: int, _frame: object) -> None:
         # Before the server runs: leave at once. While it runs: let it drain, then return 0.
         # (uvicorn re-raises the signal after its graceful shutdown; with this handler in
         # place that re-raise lands here instead of killing the process with -15.)

@@ -152,11 +152,6 @@ class InvalidCompatibilityLevelError(SchemaRegistryError):
         super().__init__(message)
 
 
-class OperationNotPermittedError(SchemaRegistryError):
-    http_status = 422
-    error_code = 42205
-
-
 class SchemaTooLargeError(SchemaRegistryError):
     http_status = 422
     error_code = 42209

@@ -18,7 +18,7 @@ import io
 import json
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import fastavro
@@ -230,6 +230,3 @@ def register_value_schema(client, topic: str, schema: dict) -> int:
         return int(client.register_schema(subject, Schema(json.dumps(schema), "AVRO")))
     except Exception as exc:
         raise RegistryUnavailable(f"registering the schema of {subject!r} failed: {exc}") from exc
-
-
-Fetch = Callable[[int], "str | dict"]
