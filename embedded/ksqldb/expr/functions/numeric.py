@@ -9,7 +9,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_DOWN, ROU
 
 from fraudstream.embedded.ksqldb.errors import EvaluationError
 from fraudstream.embedded.ksqldb.expr.functions.registry import sig, udf
-from fraudstream.embedded.ksqldb.catalog.sqltypes import BIGINT, DOUBLE, INTEGER, SqlDecimal, SqlType
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlDecimal, SqlType
 from fraudstream.embedded.ksqldb.expr.values import DECIMAL_CONTEXT, wrap32, wrap64
 
 
@@ -40,10 +40,6 @@ def _trunc_double_places(x: float, places: int) -> float:
     if x != x or x in (math.inf, -math.inf):
         return x
     return float(_trunc_decimal(Decimal(repr(x)), places))
-
-
-def _rescale(t: SqlDecimal, d: Decimal) -> Decimal:
-    return d.quantize(Decimal(1).scaleb(-t.scale), context=DECIMAL_CONTEXT)
 
 
 def _abs_int(v):

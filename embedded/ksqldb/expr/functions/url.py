@@ -24,10 +24,6 @@ def _parts(url: str):
         raise EvaluationError(f"URL input has invalid syntax: {url}") from e
 
 
-def _decoded(s: str) -> str | None:
-    return None if s is None else unquote(s)
-
-
 def _host(url):
     return _parts(url).hostname if "//" in url else None
 
