@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the health polls of every start
     supervisor = Supervisor(Stack(Path(args.home)), interval_s=args.interval)
 
-    def on_signal(signum, frame) -> None:
+    def on_signal(_signum, _frame) -> None:
         supervisor.stopping.set()
         if supervisor.starting:  # `down` is waiting: abandon the start (its process is stopped)
             raise SystemExit(0)
