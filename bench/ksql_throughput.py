@@ -10,7 +10,15 @@ Measured in one run, on the same broker and the same input topic:
   runner (exactly-once transactions);
 * passthrough (transactional): the same exactly-once loop consuming and producing the same
   records unchanged, no transform: the cost of Kafka I/O and transactions alone;
-* passthrough (plain): a bare confluent-kafka consume/produce loop, no transactions.
+* passthrough (plain): a bare confluent-kafka consume/produce loop, no transactions;
+* window COUNT: `CREATE TABLE … AS SELECT USER, COUNT(*) … WINDOW TUMBLING (SIZE 1 MINUTE)
+  GROUP BY USER` over a topic of `--window-records` (default one million) transactions,
+  per-record emission and the aggregation state changelogged in each transaction; next
+  to it the transactional passthrough of that same topic;
+* stream-stream join: the transactions joined to a labels stream (one JSON record per
+  transaction ID, `LEFT JOIN … WITHIN 1 HOUR ON T.ID = L.ID`), both window stores
+  changelogged; its rate counts the records of both topics, against the transactional
+  passthrough of the transactions topic.
 
 Records/s = input records consumed and committed per second in steady state: from the
 first committed batch to the last (start-up — group join, `init_transactions` — is
@@ -151,6 +159,50 @@ def run_query(runtime, source_stream: str, records: int) -> tuple[float, int, in
         stats.emitted, stats.errors
 
 
+def run_persistent(runtime, sql: str, expected: int) -> float:
+    """Records/s of a persistent query until it has processed `expected` input records."""
+    entities = runtime.execute(sql, {"ksql.streams.auto.offset.reset": "earliest"})
+    query_id = entities[0]["commandStatus"]["queryId"]
+    runner = runtime.runners[query_id]
+    while runner.stats.processed < expected:
+        if runner.stats.state == "ERROR":
+            raise SystemExit(f"the query failed: {runner.stats.failure}")
+        time.sleep(0.01)
+    stats = runner.stats
+    runtime.execute(f"TERMINATE {query_id};", {})
+    return steady_rate(stats.first_commit_at, stats.first_batch, stats.last_commit_at, expected)
+
+
+def run_window_count(runtime, source_stream: str, records: int) -> float:
+    sink = f"BENCH_COUNT_{uuid.uuid4().hex[:8]}".upper()
+    return run_persistent(
+        runtime, f"CREATE TABLE {sink} WITH (VALUE_FORMAT='AVRO', PARTITIONS=1) AS SELECT `USER`, "
+                 f"COUNT(*) AS N FROM {source_stream} WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY `USER` "
+                 f"EMIT CHANGES;", records)
+
+
+def run_stream_join(runtime, source_stream: str, labels_stream: str, records: int) -> float:
+    sink = f"BENCH_JOIN_{uuid.uuid4().hex[:8]}".upper()
+    return run_persistent(
+        runtime, f"CREATE STREAM {sink} WITH (VALUE_FORMAT='AVRO', PARTITIONS=1) AS SELECT T.ID, AMOUNT, "
+                 f"L.LABEL FROM {source_stream} T LEFT JOIN {labels_stream} L WITHIN 1 HOUR "
+                 f"ON T.ID = L.ID EMIT CHANGES;", 2 * records)
+
+
+def fill_labels(bootstrap: str, topic: str, records: int) -> None:
+    """One label per transaction ID (the synthetic producer numbers them from 1)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "compression.type": "lz4"})
+    for i in range(1, records + 1):
+        while True:
+            try:
+                producer.produce(topic, key=str(i).encode(), value=b'{"ID":%d,"LABEL":%d}' % (i, i % 2))
+                break
+            except BufferError:
+                producer.poll(0.05)
+    if producer.flush(120) != 0:
+        raise SystemExit("producing the labels failed")
+
+
 def steady_rate(first_at: float, first_batch: int, end_at: float, records: int) -> float:
     """Records/s after the first batch: start-up cost excluded, the same way for every run."""
     return (records - first_batch) / max(end_at - first_at, 1e-9)
@@ -161,6 +213,8 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=200_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--window-records", type=int, default=1_000_000,
+                        help="transactions of the tumbling-window COUNT run (default one million)")
     args = parser.parse_args()
 
     stack: list = []
@@ -171,13 +225,26 @@ def main() -> int:
         source = f"bench_src_{uuid.uuid4().hex[:8]}"
         console.print(f"filling {source} with {args.records:,} DELIMITED transactions …")
         fill_source(source, args.records)
+        window_source = f"bench_win_{uuid.uuid4().hex[:8]}"
+        console.print(f"filling {window_source} with {args.window_records:,} DELIMITED transactions …")
+        fill_source(window_source, args.window_records)
+        labels = f"bench_labels_{uuid.uuid4().hex[:8]}"
+        fill_labels(bootstrap, labels, args.records)
         runtime = KafkaRuntime(bootstrap, registry, service_id=f"bench_{uuid.uuid4().hex[:6]}_",
                                batch_size=args.batch_size)
         runtime.start()
         stream = f"BENCH_SOURCE_{uuid.uuid4().hex[:6]}".upper()
         runtime.execute(f"CREATE STREAM {stream} ({SOURCE_COLUMNS}) WITH (KAFKA_TOPIC='{source}', "
                         f"VALUE_FORMAT='DELIMITED');", {})
-        results: dict[str, list[float]] = {"query": [], "passthrough (transactional)": [], "passthrough (plain)": []}
+        window_stream = f"BENCH_WIN_{uuid.uuid4().hex[:6]}".upper()
+        runtime.execute(f"CREATE STREAM {window_stream} ({SOURCE_COLUMNS}) WITH (KAFKA_TOPIC='{window_source}', "
+                        f"VALUE_FORMAT='DELIMITED');", {})
+        labels_stream = f"BENCH_LABELS_{uuid.uuid4().hex[:6]}".upper()
+        runtime.execute(f"CREATE STREAM {labels_stream} (ID BIGINT, LABEL INT) WITH (KAFKA_TOPIC='{labels}', "
+                        f"VALUE_FORMAT='JSON');", {})
+        results: dict[str, list[float]] = {"query": [], "passthrough (transactional)": [], "passthrough (plain)": [],
+                                           "stream-stream join": [], "window COUNT": [],
+                                           "passthrough (transactional, window topic)": []}
         emitted = errors = 0
         for rnd in range(args.rounds):
             console.print(f"round {rnd + 1}/{args.rounds} …")
@@ -187,6 +254,10 @@ def main() -> int:
             results["query"].append(rate)
             results["passthrough (plain)"].append(run_passthrough_plain(bootstrap, source, args.records,
                                                                          args.batch_size))
+            results["stream-stream join"].append(run_stream_join(runtime, stream, labels_stream, args.records))
+            results["passthrough (transactional, window topic)"].append(
+                run_passthrough_transactional(bootstrap, window_source, args.window_records, args.batch_size))
+            results["window COUNT"].append(run_window_count(runtime, window_stream, args.window_records))
         runtime.shutdown()
 
         table = Table(title=f"KSQL persistent query vs passthrough, {args.records:,} records, "
@@ -203,6 +274,12 @@ def main() -> int:
         console.print(f"query emitted {emitted:,} Avro records (WHERE CLASS IS NOT NULL), {errors} errors")
         console.print(f"ratio query / transactional passthrough: [bold]{q / tp:.2f}[/bold]")
         console.print(f"ratio query / plain passthrough:         [bold]{q / pp:.2f}[/bold]")
+        j = statistics.median(results["stream-stream join"])
+        console.print(f"ratio stream-stream join / transactional passthrough: [bold]{j / tp:.2f}[/bold]")
+        w = statistics.median(results["window COUNT"])
+        wp = statistics.median(results["passthrough (transactional, window topic)"])
+        console.print(f"ratio window COUNT ({args.window_records:,} records) / transactional passthrough "
+                      f"of the same topic: [bold]{w / wp:.2f}[/bold]")
         return 0
     finally:
         for stop in reversed(stack):

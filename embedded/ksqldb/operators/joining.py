@@ -68,9 +68,12 @@ class SourceInput:
         self.timestamp = timestamp
 
 
-def _decoder(leaf: DataSourceNode, inp: SourceInput) -> Callable[[Sequence[Any]], tuple[list, list]]:
+def _decoder(leaf: DataSourceNode, inp: SourceInput,
+             used: set[int]) -> Callable[[Sequence[Any]], tuple[list, list]]:
     """Generated batch decode of one source: records → [(index, key tuple, row or None
-    (a table's tombstone), ts, rec)], errors. A stream's NULL value triggers no join."""
+    (a table's tombstone), ts, rec)], errors. A stream's NULL value triggers no join.
+    Slots no expression of the query reads (`used` holds the others, query-wide
+    indexes) are left NULL: the join state keeps, and changelogs, only what is read."""
     src = leaf.source
     nkey, nval = len(src.schema.key), len(src.schema.value)
     is_table = src.kind == "TABLE"
@@ -96,9 +99,35 @@ def _decoder(leaf: DataSourceNode, inp: SourceInput) -> Callable[[Sequence[Any]]
         add("        except Exception as e:")
         add("            errs.append(('timestamp', _reason(e), rec))")
         add("            continue")
-    add("        out.append((i, k, tuple(r), ts, rec))")
+    kept = ", ".join(f"r[{j}]" if leaf.offset + j in used else "None" for j in range(leaf.width))
+    add(f"        out.append((i, k, ({kept},), ts, rec))")
     add("    return out, errs")
     return build_function("\n".join(lines), ns, "_decode")
+
+
+def used_slots(plan: PlannedQuery) -> set[int]:
+    """Every slot of the query's row an expression reads, plus each source's ROWTIME
+    (the join operators read timestamps from rows)."""
+    exprs: list[tree.Expr] = list(plan.key_exprs) + list(plan.value_exprs)
+    if plan.where is not None:
+        exprs.append(plan.where)
+    node = plan.join
+    while node is not None:
+        exprs += [node.left_key, node.right_key]
+        node = node.left if isinstance(node.left, JoinNode) else None
+    if plan.aggregate is not None:
+        exprs += list(plan.aggregate.group_exprs)
+        exprs += [a for call in plan.aggregate.calls for a in call.args]
+    used: set[int] = set()
+    for e in exprs:
+        for x in tree.walk(e):
+            if isinstance(x, tree.ColumnRef):
+                slot = plan.scope.resolve(x)
+                if slot is not None:
+                    used.add(slot.index)
+    for leaf in plan.sources:
+        used.add(leaf.columns.columns["ROWTIME"].index)
+    return used
 
 
 def _expr_function(e: tree.Expr, scope, registry: FunctionRegistry, offset: int, what: str):
@@ -176,7 +205,8 @@ class JoinPipeline:
         self.leaves = plan.sources
         self.source_topic = self.leaves[0].source.topic
         self._topics = list(dict.fromkeys(s.source.topic for s in self.leaves))
-        self._decoders = [_decoder(leaf, inp) for leaf, inp in zip(self.leaves, inputs)]
+        used = used_slots(plan)
+        self._decoders = [_decoder(leaf, inp, used) for leaf, inp in zip(self.leaves, inputs)]
         self.registry = registry
         self.changes = Changes()
         #: wall clock (ms) for the emit interval of held-back outer-join records
@@ -451,14 +481,14 @@ class JoinPipeline:
             if items:
                 queues.append(items)
         ordered = []
-        heap = [(q[0][2][1], qi, 0) for qi, q in enumerate(queues)]
+        heap = [(q[0][2][2], qi, 0) for qi, q in enumerate(queues)]  # (key, row, ts, rec)
         heapq.heapify(heap)
         while heap:
             _ts, qi, pos = heapq.heappop(heap)
             _i, n, d = queues[qi][pos]
             ordered.append((n, d))
             if pos + 1 < len(queues[qi]):
-                heapq.heappush(heap, (queues[qi][pos + 1][2][1], qi, pos + 1))
+                heapq.heappush(heap, (queues[qi][pos + 1][2][2], qi, pos + 1))
         return self._run(ordered, len(msgs))
 
     def _run(self, items: list, count: int) -> Outputs:

@@ -14,8 +14,20 @@ from decimal import Decimal
 from typing import Any
 
 
+_PLAIN = frozenset((str, int, float, bool, type(None)))
+
+
 def _tag(v: Any) -> Any:
-    if v is None or isinstance(v, (bool, int, float, str)):
+    t = type(v)
+    if t in _PLAIN:
+        return v
+    if t is tuple:
+        # rows and accumulators are mostly flat tuples of plain values: no recursion then
+        for x in v:
+            if type(x) not in _PLAIN:
+                return {"t": [_tag(x) for x in v]}
+        return {"t": list(v)}
+    if isinstance(v, (bool, int, float, str)):
         return v
     if isinstance(v, Decimal):
         return {"d": str(v)}
@@ -46,8 +58,11 @@ def _untag(v: Any) -> Any:
     return v
 
 
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def encode(v: Any) -> bytes:
-    return json.dumps(_tag(v), separators=(",", ":")).encode("utf-8")
+    return _ENCODE(_tag(v)).encode("utf-8")
 
 
 def decode(data: bytes) -> Any:
