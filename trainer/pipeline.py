@@ -1,6 +1,7 @@
 """One `fraudstream train` run: topic → split → autoencoder → threshold → evaluation →
-artifacts → fraud_models. Each step lives in its own module; this one only sequences
-them, records what happened, and says so on the console."""
+artifacts → fraud_models. The steps are `trainer.steps` (the functions the Python API
+and the notebooks call too); this module only sequences them, writes the run directory,
+records what happened, and says so on the console."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from pathlib import Path
 from rich.console import Console
 
 from fraudstream.clients.models_topic import latest_bundle, publish_bundle
-from fraudstream.core.model_bundle import ModelBundle, ModelBundleError, keras_bytes, library_versions
+from fraudstream.core.model_bundle import ModelBundle, ModelBundleError
 from fraudstream.core.settings import TOPICS, Endpoints
-from fraudstream.trainer import artifacts, evaluate, ingest, prepare, report, tensorboard, threshold
-from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
+from fraudstream.trainer import artifacts, ingest, report, steps, tensorboard, threshold
+from fraudstream.trainer.model import ModelConfig
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"
 
@@ -56,16 +57,21 @@ class RunResult:
 
 def next_version(endpoints: Endpoints, opts: TrainOptions, console: Console) -> int:
     """ms since epoch, and above the version currently published under the name."""
+    if not opts.publish:
+        return int(time.time() * 1000)
+    try:
+        return publish_version(endpoints.bootstrap_servers, opts.models_topic, opts.model_name, timeout=opts.timeout)
+    except ModelBundleError as exc:  # a bad bundle must not block publishing a good one
+        console.print(f"[yellow]warning:[/yellow] {exc}; versioning by time only", highlight=False)
+        return int(time.time() * 1000)
+
+
+def publish_version(bootstrap: str, models_topic: str, model_name: str, timeout: float = 60.0) -> int:
+    """The version a new model gets: ms since epoch, above the one published under the name."""
     version = int(time.time() * 1000)
-    if opts.publish:
-        try:
-            current = latest_bundle(endpoints.bootstrap_servers, opts.models_topic, opts.model_name,
-                                    timeout=opts.timeout)
-        except ModelBundleError as exc:  # a bad bundle must not block publishing a good one
-            console.print(f"[yellow]warning:[/yellow] {exc}; versioning by time only", highlight=False)
-            return version
-        if current is not None and current.version >= version:
-            version = current.version + 1
+    current = latest_bundle(bootstrap, models_topic, model_name, timeout=timeout)
+    if current is not None and current.version >= version:
+        version = current.version + 1
     return version
 
 
@@ -79,55 +85,44 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
                             timeout=opts.timeout)
     say(f"read {got.read:,} records from {opts.topic} in {got.seconds:.1f}s ({got.rate:,.0f} records/s); "
         f"{got.skip_summary()}")
-    data = prepare.extract(got.frame)
+    dataset = steps.prepare_data(got.frame, seed=opts.model.seed, val_fraction=opts.val_fraction,
+                                 test_fraction=opts.test_fraction, offsets=got.offsets)
+    data, parts = dataset.labelled, dataset.split
     say(data.summary())
-    parts = prepare.split(data, seed=opts.model.seed, val_fraction=opts.val_fraction,
-                          test_fraction=opts.test_fraction)
-    scaler = prepare.fit_scaler(parts.x_train)
 
     run_dir, version = artifacts.new_version_dir(opts.out, opts.model_name, version)
     tb_root = opts.tensorboard_dir or (opts.out / "tensorboard")
     tb_run = tensorboard.new_run_dir(tb_root, f"{opts.model_name}-{version}")
     say(f"training on {len(parts.x_train):,} normal rows, early stopping on {len(parts.x_val_normal):,} "
         f"validation normal rows (TensorBoard: {tb_run})")
-    limit_threads(opts.threads)
-    t0 = time.perf_counter()
-    fit = train(scaler.transform(parts.x_train), scaler.transform(parts.x_val_normal), opts.model,
-                callbacks=tensorboard.callbacks(tb_run, parts.x_train.shape[1]), verbose=0)
-    train_seconds = time.perf_counter() - t0
-    say(f"trained {fit.epochs_run} epoch(s) in {train_seconds:.1f}s, best epoch {fit.best_epoch} "
-        f"(val loss {fit.history['val_loss'][fit.best_epoch - 1]:.4f})")
+    fit = steps.fit(dataset, opts.model, callbacks=tensorboard.callbacks(tb_run, parts.x_train.shape[1]),
+                    threads=opts.threads)
+    say(f"trained {fit.epochs_run} epoch(s) in {fit.seconds:.1f}s, best epoch {fit.best_epoch} "
+        f"(val loss {fit.best_val_loss:.4f})")
 
-    published_model, error_scale = calibrate(fit.model, scaler.transform(parts.x_val_normal), opts.model.error_scaling)
-    s_val = reconstruction_errors(published_model, scaler.transform(parts.x_val))
-    choice = threshold.choose(opts.rule, parts.y_val, s_val, parts.w_val)
-    s_test = reconstruction_errors(published_model, scaler.transform(parts.x_test))
-    test_metrics = evaluate.detection_metrics(parts.y_test, s_test, choice.threshold)
+    choice = steps.choose_threshold(fit, dataset, opts.rule)
+    test = steps.evaluate(fit, dataset, choice.threshold)
+    test_metrics = test.metrics
     metrics = {
         "model": opts.model_name,
         "version": version,
         "threshold": choice.as_dict(),
         "test": test_metrics,
-        "validation": evaluate.detection_metrics(parts.y_val, s_val, choice.threshold),
+        "validation": steps.evaluate(fit, dataset, choice.threshold, part="validation").metrics,
         "data": {"topic": opts.topic, "records_read": got.read, "decoded": got.decoded,
                  "undecodable_skipped": got.skipped_count, "labelled_rows": len(data.y), "frauds": data.frauds,
                  "unknown_label_rows": data.unknown, "dropped_rows": data.dropped_count, "split": parts.sizes(),
                  "seed": opts.model.seed},
-        "training": {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "seconds": train_seconds,
-                     "final_loss": fit.history["loss"][-1], "best_val_loss": fit.history["val_loss"][fit.best_epoch - 1],
+        "training": {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "seconds": fit.seconds,
+                     "final_loss": fit.history["loss"][-1], "best_val_loss": fit.best_val_loss,
                      "error_scaling": opts.model.error_scaling,
-                     "error_scale": dict(zip(data.features, error_scale.tolist()))},
+                     "error_scale": dict(zip(data.features, fit.error_scale.tolist()))},
         "ingest": {"seconds": got.seconds, "records_per_second": got.rate, "schema_ids": got.schema_ids},
     }
 
-    model_bytes = keras_bytes(published_model)
-    bundle = ModelBundle(
-        name=opts.model_name, version=version, keras_model=model_bytes, feature_names=data.features,
-        scaler_mean=scaler.mean, scaler_scale=scaler.scale, threshold=choice.threshold,
-        threshold_rule=choice.rule, metrics={"test": test_metrics, "threshold": choice.as_dict()},
-        training_offsets=got.offsets, library_versions=library_versions(),
-    )
-    (run_dir / "model.keras").write_bytes(model_bytes)
+    bundle = steps.make_bundle(fit, dataset, choice, test, name=opts.model_name, version=version)
+    scaler = dataset.scaler
+    (run_dir / "model.keras").write_bytes(bundle.keras_model)
     (run_dir / "bundle.avro").write_bytes(bundle.to_bytes())
     artifacts.write_json(run_dir / "scaler.json", {"features": data.features, "mean": scaler.mean,
                                                    "scale": scaler.scale, "kind": "sklearn StandardScaler"})
@@ -142,7 +137,7 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
     artifacts.write_json(run_dir / "history.json", fit.history)
     artifacts.write_jsonl(run_dir / "skipped.jsonl", got.skipped)
     artifacts.write_jsonl(run_dir / "dropped.jsonl", data.dropped)
-    plots = report.make_plots(run_dir / "plots", parts.y_test, s_test, choice.threshold, fit.history, fit.best_epoch)
+    plots = report.make_plots(run_dir / "plots", test.y, test.scores, choice.threshold, fit.history, fit.best_epoch)
     report.write_html(run_dir / "report.html", f"{opts.model_name} v{version}: test evaluation", test_metrics, plots, {
         "threshold": choice.as_dict(), "data": metrics["data"], "training": metrics["training"],
         "model": opts.model.as_dict(), "offsets": [vars(o) for o in got.offsets],

@@ -3,8 +3,12 @@
 Plots (PNG files next to the report, and embedded in it so the HTML can be mailed):
 loss curves per epoch (training and validation, best epoch marked), ROC curve,
 precision-recall curves (raw and prevalence-corrected), and histograms of the
-reconstruction error per class on a log scale with the threshold drawn in.
-matplotlib runs on the Agg backend: no display is needed.
+reconstruction error per class on a log scale with the threshold drawn in, and the
+confusion matrix at the threshold.
+Each plot is a `draw_*` function on a matplotlib Axes (the notebooks draw the same
+figures inline) wrapped by a `plot_*` function that writes the PNG. Files are written
+from `matplotlib.figure.Figure` objects, never through pyplot: no display is needed and
+the process's backend is left alone.
 """
 
 from __future__ import annotations
@@ -19,18 +23,23 @@ import numpy as np
 from fraudstream.trainer.evaluate import prevalence_weights
 
 
-def _plt():
-    import matplotlib
+def _figure(size: tuple[float, float]):
+    """A figure not registered with pyplot: writing files never changes the backend of
+    the process (a notebook that imports this module keeps its inline plots)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    return plt
+    fig = Figure(figsize=size)
+    return fig, fig.add_subplot()
 
 
-def plot_loss(history: dict[str, list[float]], best_epoch: int | None, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def draw_loss(ax, history: dict[str, list[float]], best_epoch: int | None = None) -> None:
+    """Training and validation loss per epoch, the restored best epoch marked."""
     epochs = np.arange(1, len(history.get("loss", [])) + 1)
     ax.plot(epochs, history.get("loss", []), label="training (normal rows)")
     if "val_loss" in history:
@@ -42,19 +51,14 @@ def plot_loss(history: dict[str, list[float]], best_epoch: int | None, path: Pat
     ax.set_yscale("log")
     ax.set_title("Loss curves")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
-def plot_roc(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None = None) -> Path:
+def draw_roc(ax, y: np.ndarray, s: np.ndarray, threshold: float | None = None, label: str = "") -> None:
+    """ROC curve (false-positive rate on a symlog axis), the threshold's point marked."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    plt = _plt()
     fpr, tpr, _ = roc_curve(y, s)
-    fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot(fpr, tpr, label=f"ROC-AUC {roc_auc_score(y, s):.4f}")
+    ax.plot(fpr, tpr, label=f"{label + ': ' if label else ''}ROC-AUC {roc_auc_score(y, s):.4f}")
     ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
     if threshold is not None:
         pred = s > threshold
@@ -65,23 +69,22 @@ def plot_roc(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None =
     ax.set_ylabel("true-positive rate (recall)")
     ax.set_title("ROC curve")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
-def plot_pr(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None = None) -> Path:
+def draw_pr(ax, y: np.ndarray, s: np.ndarray, threshold: float | None = None, label: str = "",
+            raw: bool = True) -> None:
+    """Precision-recall curves, raw and prevalence-corrected (0.1727 % frauds)."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    plt = _plt()
     w = prevalence_weights(y)
-    fig, ax = plt.subplots(figsize=(6, 5))
-    for weights, label in ((None, "raw (fraud share as evaluated, %.2f%%)" % (100 * y.mean())),
-                           (w, "prevalence-corrected (0.1727%)")):
+    prefix = label + ", " if label else ""
+    curves = [(w, f"{prefix}prevalence-corrected (0.1727%)")]
+    if raw:
+        curves.insert(0, (None, f"{prefix}raw (fraud share as evaluated, {100 * y.mean():.2f}%)"))
+    for weights, name in curves:
         p, r, _ = precision_recall_curve(y, s, sample_weight=weights)
         ap = average_precision_score(y, s, sample_weight=weights)
-        ax.plot(r, p, label=f"{label}: AUPRC {ap:.4f}")
+        ax.plot(r, p, label=f"{name}: AUPRC {ap:.4f}")
     if threshold is not None:
         pred = s > threshold
         ax.axvline(pred[y == 1].mean(), color="red", ls="--", lw=1, label="recall at threshold")
@@ -90,15 +93,10 @@ def plot_pr(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None = 
     ax.set_ylim(0, 1.02)
     ax.set_title("Precision-recall curves")
     ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
-def plot_histograms(y: np.ndarray, s: np.ndarray, threshold: float | None, path: Path) -> Path:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 4))
+def draw_histograms(ax, y: np.ndarray, s: np.ndarray, threshold: float | None = None) -> None:
+    """Reconstruction error per class, log-log, the threshold drawn in."""
     pos = s[s > 0]
     lo = max(pos.min() if len(pos) else 1e-6, 1e-8)
     bins = np.logspace(np.log10(lo), np.log10(max(s.max(), lo * 10)), 80)
@@ -113,10 +111,54 @@ def plot_histograms(y: np.ndarray, s: np.ndarray, threshold: float | None, path:
     ax.set_ylabel("rows (log scale)")
     ax.set_title("Reconstruction error per class")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+
+
+def draw_confusion(ax, y: np.ndarray, s: np.ndarray, threshold: float) -> None:
+    """Confusion matrix at the threshold (anomaly: score > threshold), counts in the cells."""
+    from sklearn.metrics import confusion_matrix
+
+    m = confusion_matrix(np.asarray(y).astype(int), (np.asarray(s) > threshold).astype(int), labels=[0, 1])
+    ax.imshow(m, cmap="Blues", norm="log" if m.min() > 0 else None)
+    names = ["normal", "fraud"]
+    for i in range(2):
+        for j in range(2):
+            ax.text(j, i, f"{m[i, j]:,}", ha="center", va="center",
+                    color="white" if m[i, j] > m.max() / 2 else "black", fontsize=12)
+    ax.set_xticks([0, 1], [f"flagged {n}" if n == "fraud" else "not flagged" for n in names])
+    ax.set_yticks([0, 1], names)
+    ax.set_xlabel(f"prediction (score > {threshold:.4g})")
+    ax.set_ylabel("label")
+    ax.set_title("Confusion matrix at the threshold")
+
+
+def plot_loss(history: dict[str, list[float]], best_epoch: int | None, path: Path) -> Path:
+    fig, ax = _figure((6, 4))
+    draw_loss(ax, history, best_epoch)
+    return _save(fig, path)
+
+
+def plot_roc(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None = None) -> Path:
+    fig, ax = _figure((5, 5))
+    draw_roc(ax, y, s, threshold)
+    return _save(fig, path)
+
+
+def plot_pr(y: np.ndarray, s: np.ndarray, path: Path, threshold: float | None = None) -> Path:
+    fig, ax = _figure((6, 5))
+    draw_pr(ax, y, s, threshold)
+    return _save(fig, path)
+
+
+def plot_histograms(y: np.ndarray, s: np.ndarray, threshold: float | None, path: Path) -> Path:
+    fig, ax = _figure((7, 4))
+    draw_histograms(ax, y, s, threshold)
+    return _save(fig, path)
+
+
+def plot_confusion(y: np.ndarray, s: np.ndarray, threshold: float, path: Path) -> Path:
+    fig, ax = _figure((5, 4))
+    draw_confusion(ax, y, s, threshold)
+    return _save(fig, path)
 
 
 def make_plots(out: Path, y: np.ndarray, s: np.ndarray, threshold: float | None,
@@ -128,6 +170,8 @@ def make_plots(out: Path, y: np.ndarray, s: np.ndarray, threshold: float | None,
     plots["ROC curve"] = plot_roc(y, s, out / "roc.png", threshold)
     plots["Precision-recall curves"] = plot_pr(y, s, out / "precision_recall.png", threshold)
     plots["Reconstruction error per class"] = plot_histograms(y, s, threshold, out / "errors_by_class.png")
+    if threshold is not None:
+        plots["Confusion matrix"] = plot_confusion(y, s, threshold, out / "confusion_matrix.png")
     return plots
 
 

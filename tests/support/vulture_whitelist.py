@@ -18,6 +18,11 @@ _.graceful_timeout
 # embedded/schema_registry/__main__.py).
 _.should_exit
 
+# PEP 562 module hooks, called by Python for `fraudstream.read_topic` and `dir(fraudstream)`
+# (fraudstream/__init__.py loads the API on first use).
+__getattr__
+__dir__
+
 # A keras.callbacks.Callback hook, called by Keras (trainer/tensorboard.py).
 _.on_train_begin
 

@@ -45,7 +45,7 @@ def test_real_sample_is_scored_and_frauds_stand_out(bundle_dir, shared_data, tmp
     assert on_disk["test"]["roc_auc"] == pytest.approx(t["roc_auc"])
     scores = np.load(tmp_path / "ev" / "scores.npy")
     assert len(scores) == 5412 and t["confusion_matrix"]["tp"] + t["confusion_matrix"]["fp"] == int((scores > 5.0).sum())
-    for png in ("roc.png", "precision_recall.png", "errors_by_class.png"):
+    for png in ("roc.png", "precision_recall.png", "errors_by_class.png", "confusion_matrix.png"):
         assert (tmp_path / "ev" / "plots" / png).stat().st_size > 5_000
     assert "data:image/png;base64" in (tmp_path / "ev" / "report.html").read_text()
 

@@ -1,0 +1,158 @@
+"""The steps of a training run, each callable on its own.
+
+`fraudstream train` (`pipeline.run`) calls them in order; a notebook calls the same
+functions one at a time through the public API (`fraudstream.prepare`, `.train`,
+`.choose_threshold`, `.evaluate`, `.publish`) and looks at what each returns in
+between. There is one implementation of each step, so a model trained in a notebook is
+the model the CLI would have trained from the same rows and options.
+
+    prepare_data(frame)            usable labelled rows, stratified split, scaler (training rows)
+    fit(dataset, config)           autoencoder on normal training rows, early stopping on
+                                   normal validation rows, residual error scaling
+    choose_threshold(...)          a rule applied to validation scores
+    evaluate(...)                  metrics on the untouched test rows
+    make_bundle(...)               what goes to fraud_models
+
+TensorFlow is imported by `fit` (inside `model.train`) only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from fraudstream.core.model_bundle import ModelBundle, PartitionRange, keras_bytes, library_versions
+from fraudstream.trainer import evaluate as evaluation
+from fraudstream.trainer import prepare, threshold
+from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
+
+if TYPE_CHECKING:
+    import keras
+    import pandas as pd
+
+
+@dataclass
+class Dataset:
+    """Model-ready data of one run.
+
+    `labelled` holds every usable labelled row (raw units), `split` the train /
+    validation / test row sets (training: normal rows only), `scaler` the standard scaler
+    fitted on the training rows, `offsets` the topic ranges the rows came from (empty for
+    data that did not come from a topic).
+    """
+
+    labelled: prepare.Labelled
+    split: prepare.Split
+    scaler: prepare.Scaler
+    offsets: list[PartitionRange] = field(default_factory=list)
+
+    @property
+    def features(self) -> list[str]:
+        return self.labelled.features
+
+    def standardise(self, x: np.ndarray) -> np.ndarray:
+        return self.scaler.transform(x)
+
+    def summary(self) -> str:
+        sizes = self.split.sizes()
+        parts = ", ".join(f"{k} {v['rows']:,} ({v['frauds']:,} frauds)" for k, v in sizes.items()
+                          if k in ("train", "validation", "test"))
+        return f"{self.labelled.summary()}; split: {parts}"
+
+
+def prepare_data(frame: "pd.DataFrame", *, seed: int = 42, val_fraction: float = 0.2, test_fraction: float = 0.2,
+                 offsets: Sequence[PartitionRange] = ()) -> Dataset:
+    """Features and labels of `frame` (`prepare.extract`), the split and the scaler."""
+    data = prepare.extract(frame)
+    parts = prepare.split(data, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    return Dataset(labelled=data, split=parts, scaler=prepare.fit_scaler(parts.x_train), offsets=list(offsets))
+
+
+@dataclass
+class TrainedModel:
+    """An autoencoder fitted on a dataset's normal training rows, with its error scaling.
+
+    `model` is the Keras model that gets published: the autoencoder followed by the
+    per-feature residual scaling (`model.calibrate`), so its score is the scorer's
+    mean((z - model(z))^2) of standardised rows.
+    """
+
+    model: "keras.Model"
+    config: ModelConfig
+    history: dict[str, list[float]]
+    best_epoch: int
+    epochs_run: int
+    seconds: float
+    error_scale: np.ndarray
+
+    def scores(self, dataset: Dataset, x: np.ndarray) -> np.ndarray:
+        """Anomaly scores of raw rows (columns in `dataset.features` order)."""
+        return reconstruction_errors(self.model, dataset.standardise(x))
+
+    @property
+    def best_val_loss(self) -> float:
+        return self.history["val_loss"][self.best_epoch - 1]
+
+
+def fit(dataset: Dataset, config: ModelConfig | None = None, *, callbacks: list | None = None,
+        threads: int | None = None, verbose: int = 0) -> TrainedModel:
+    """Train on the normal training rows; early stopping on the normal validation rows."""
+    config = config or ModelConfig()
+    limit_threads(threads)
+    parts = dataset.split
+    t0 = time.perf_counter()
+    result = train(dataset.standardise(parts.x_train), dataset.standardise(parts.x_val_normal), config,
+                   callbacks=callbacks, verbose=verbose)
+    seconds = time.perf_counter() - t0
+    published, error_scale = calibrate(result.model, dataset.standardise(parts.x_val_normal), config.error_scaling)
+    return TrainedModel(model=published, config=config, history=result.history, best_epoch=result.best_epoch,
+                        epochs_run=result.epochs_run, seconds=seconds, error_scale=error_scale)
+
+
+def choose_threshold(trained: TrainedModel, dataset: Dataset,
+                     rule: threshold.Rule | str = "max-f1") -> threshold.Choice:
+    """The threshold `rule` picks on the validation rows (weighted, see `prepare.split`)."""
+    if isinstance(rule, str):
+        rule = threshold.parse_rule(rule)
+    parts = dataset.split
+    return threshold.choose(rule, parts.y_val, trained.scores(dataset, parts.x_val), parts.w_val)
+
+
+@dataclass
+class Evaluation:
+    """Metrics of a model on labelled rows, with the scores behind them (for plots)."""
+
+    metrics: dict[str, Any]
+    y: np.ndarray
+    scores: np.ndarray
+    threshold: float
+
+
+def evaluate(trained: TrainedModel, dataset: Dataset, threshold_value: float, *, part: str = "test") -> Evaluation:
+    """ROC-AUC, AUPRC, precision/recall/F1 and the confusion matrix on the `test` rows
+    (never seen in training or threshold choice) or on the `validation` rows."""
+    parts = dataset.split
+    if part == "test":
+        x, y = parts.x_test, parts.y_test
+    elif part == "validation":
+        x, y = parts.x_val, parts.y_val
+    else:
+        raise ValueError(f"part must be 'test' or 'validation', not {part!r}")
+    s = trained.scores(dataset, x)
+    return Evaluation(metrics=evaluation.detection_metrics(y, s, threshold_value), y=y, scores=s,
+                      threshold=float(threshold_value))
+
+
+def make_bundle(trained: TrainedModel, dataset: Dataset, choice: threshold.Choice, test: Evaluation, *,
+                name: str, version: int) -> ModelBundle:
+    """What is published to fraud_models: model, scaler, threshold, test metrics, data offsets."""
+    return ModelBundle(
+        name=name, version=version, keras_model=keras_bytes(trained.model), feature_names=dataset.features,
+        scaler_mean=dataset.scaler.mean, scaler_scale=dataset.scaler.scale, threshold=choice.threshold,
+        threshold_rule=choice.rule, metrics={"test": test.metrics, "threshold": choice.as_dict()},
+        training_offsets=dataset.offsets, library_versions=library_versions(),
+    )
