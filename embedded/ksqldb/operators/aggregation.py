@@ -38,13 +38,14 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.operators.pipeline import (
-    _q,
     _reason,
     _safe,
     emit_key_decode,
     emit_value_decode,
     emit_where,
 )
+from fraudstream.embedded.ksqldb.operators import evaluation
+from fraudstream.embedded.ksqldb.operators.evaluation import emit_evaluation, emit_nested_errors
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -177,11 +178,7 @@ class AggregationPipeline:
             code, _ = comp.compile(e)
             var = f"_g{i}"
             gvars.append(var)
-            add("        try:")
-            add(f"            {var} = {code}")
-            add("        except Exception as e:")
-            add(f"            errs.append(('evaluate', 'Error computing GROUP BY expression {_q(e.sql())}: ' + _reason(e), rec))")
-            add(f"            {var} = None")
+            emit_evaluation(add, "        ", var, code, evaluation.GROUP_BY.format(index=i), ns)
         if gvars:
             add(f"        if {' or '.join(v + ' is None' for v in gvars)}:")
             add("            errs.append(('evaluate', 'A GROUP BY expression is NULL: the record is excluded from the aggregation', rec))")
@@ -198,15 +195,9 @@ class AggregationPipeline:
                 if _safe(e):
                     add(f"        {var} = {code}")
                 else:
-                    add("        try:")
-                    add(f"            {var} = {code}")
-                    add("        except Exception as e:")
-                    add(f"            errs.append(('evaluate', 'Error computing {_q(e.sql())}: ' + _reason(e), rec))")
-                    add(f"            {var} = None")
+                    emit_evaluation(add, "        ", var, code, evaluation.SELECT.format(expr=e.sql()), ns)
             call_args.append("(" + "".join(v + ", " for v in avars) + ")")
-        add("        if _ue:")
-        add("            errs.extend(('evaluate', m, rec) for m in _ue)")
-        add("            _ue.clear()")
+        emit_nested_errors(add, "        ")
         gkey = "(" + "".join(v + ", " for v in gvars) + ")"
         add(f"        out.append((rec, sk, {gkey}, ({', '.join(call_args)}{',' if len(call_args) == 1 else ''}), ts))")
         add("    return out, errs")
@@ -223,29 +214,22 @@ class AggregationPipeline:
         lines = ["def _project(r):", "    errs = []"]
         add = lines.append
         names = []
-        for prefix, exprs in (("_k", plan.key_exprs), ("_v", plan.value_exprs)):
-            for i, e in enumerate(exprs):
+        for prefix, exprs, cols in (("_k", plan.key_exprs, plan.key_columns),
+                                    ("_v", plan.value_exprs, plan.value_columns)):
+            for i, (e, col) in enumerate(zip(exprs, cols)):
                 code, _ = comp.compile(e)
                 var = f"{prefix}{i}"
                 names.append(var)
-                add("    try:")
-                add(f"        {var} = {code}")
-                add("    except Exception as e:")
-                add("        errs.append('Error computing expression: ' + _reason(e))")
-                add(f"        {var} = None")
+                # the expression is over the aggregated row: name the column it computes
+                emit_evaluation(add, "    ", var, code, evaluation.SELECT.format(expr=col.name), ns, record=None)
         if self.agg.having is not None:
             comp.clause = "HAVING"
             pred = comp.compile_predicate(self.agg.having)
-            add("    try:")
-            add(f"        _h = bool({pred})")
-            add("    except Exception as e:")
-            add("        errs.append('Error evaluating HAVING: ' + _reason(e))")
-            add("        _h = False")
+            emit_evaluation(add, "    ", "_h", f"bool({pred})", evaluation.WHERE.format(expr="HAVING"), ns,
+                            fallback="False", record=None)
         else:
             add("    _h = True")
-        add("    if _ue:")
-        add("        errs.extend(_ue)")
-        add("        _ue.clear()")
+        emit_nested_errors(add, "    ", record=None)
         keys = "(" + "".join(f"_k{i}, " for i in range(len(plan.key_exprs))) + ")"
         vals = "[" + ", ".join(f"_v{i}" for i in range(len(plan.value_exprs))) + "]"
         add(f"    return {keys}, {vals}, _h, errs")

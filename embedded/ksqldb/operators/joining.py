@@ -28,6 +28,8 @@ from typing import Any, Callable, Sequence
 
 from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, build_function
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
+from fraudstream.embedded.ksqldb.operators import evaluation
+from fraudstream.embedded.ksqldb.operators.evaluation import emit_evaluation, emit_nested_errors
 from fraudstream.embedded.ksqldb.operators import state_codec
 from fraudstream.embedded.ksqldb.operators.join_operators import (
     DEFAULT_OUTER_EMIT_INTERVAL_MS,
@@ -39,7 +41,6 @@ from fraudstream.embedded.ksqldb.operators.join_operators import (
 )
 from fraudstream.embedded.ksqldb.operators.join_state import Changes, SubscriptionStore, TableStore
 from fraudstream.embedded.ksqldb.operators.pipeline import (
-    _q,
     _reason,
     _safe,
     emit_key_decode,
@@ -140,18 +141,11 @@ def _expr_function(e: tree.Expr, scope, registry: FunctionRegistry, offset: int,
     comp.clause = "JOIN ON"
     code, _ = comp.compile(e)
     ns["_ue"] = comp.ns.setdefault("_udf_errors", [])
-    src = "\n".join([
-        "def _key(r, errs):",
-        "    try:",
-        f"        v = {code}",
-        "    except Exception as e:",
-        f"        errs.append('Error computing the join key {_q(what)}: ' + _reason(e))",
-        "        v = None",
-        "    if _ue:",
-        "        errs.extend(_ue)",
-        "        _ue.clear()",
-        "    return v",
-    ])
+    lines = ["def _key(r, errs):"]
+    emit_evaluation(lines.append, "    ", "v", code, evaluation.JOIN_KEY.format(expr=what), ns, record=None)
+    emit_nested_errors(lines.append, "    ", record=None)
+    lines.append("    return v")
+    src = "\n".join(lines)
     return build_function(src, ns, "_key")
 
 
@@ -338,10 +332,8 @@ class JoinPipeline:
         if plan.where is not None:
             comp.clause = "WHERE"
             pred = comp.compile_predicate(plan.where)
-            lines += ["    try:", f"        w = {pred}", "    except Exception as e:",
-                      "        errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))",
-                      "        w = None"]
-            lines += ["    if _ue:", "        errs.extend(('evaluate', m, rec) for m in _ue)", "        _ue.clear()"]
+            emit_evaluation(lines.append, "    ", "w", pred, evaluation.WHERE.format(expr=plan.where.sql()), ns)
+            emit_nested_errors(lines.append, "    ")
             lines.append("    return bool(w)")
         else:
             lines.append("    return True")
@@ -359,10 +351,8 @@ class JoinPipeline:
                 if _safe(e) and conv is None:
                     lines.append(f"    {var} = {code}")
                 else:
-                    lines += ["    try:", f"        {var} = {code}", "    except Exception as e:",
-                              f"        errs.append(('evaluate', 'Error computing expression {_q(e.sql())}: ' + _reason(e), rec))",
-                              f"        {var} = None"]
-        lines += ["    if _ue:", "        errs.extend(('evaluate', m, rec) for m in _ue)", "        _ue.clear()"]
+                    emit_evaluation(lines.append, "    ", var, code, evaluation.SELECT.format(expr=e.sql()), ns)
+        emit_nested_errors(lines.append, "    ")
         keys = "(" + "".join(f"_k{i}, " for i in range(len(plan.key_exprs))) + ")"
         vals = "[" + ", ".join(f"_v{i}" for i in range(len(plan.value_exprs))) + "]"
         lines.append(f"    return {keys}, {vals}")

@@ -26,6 +26,8 @@ from fraudstream.embedded.ksqldb.errors import EvaluationError, KsqlStatementErr
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
+from fraudstream.embedded.ksqldb.operators import evaluation
+from fraudstream.embedded.ksqldb.operators.evaluation import emit_evaluation, emit_nested_errors
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
@@ -94,11 +96,7 @@ def emit_where(comp: ExprCompiler, where: tree.Expr, add: Callable[[str], None])
     counts as false. The caller adds the body of the `if not _w:` branch it opens."""
     comp.clause = "WHERE"
     pred = comp.compile_predicate(where)
-    add("        try:")
-    add(f"            _w = {pred}")
-    add("        except Exception as e:")
-    add("            errs.append(('evaluate', 'Error evaluating WHERE: ' + _reason(e), rec))")
-    add("            _w = None")
+    emit_evaluation(add, "        ", "_w", pred, evaluation.WHERE.format(expr=where.sql()), comp.ns)
     add("        if not _w:")
 
 
@@ -119,11 +117,7 @@ def emit_flat_map(comp: ExprCompiler, flat_map, add: Callable[[str], None], line
                 code = f"{comp.const(conv, '_cv')}({code})"
             var = f"_ta{n}_{m}"
             args.append(var)
-            add("        try:")
-            add(f"            {var} = {code}")
-            add("        except Exception as e:")
-            add(f"            errs.append(('evaluate', 'Failed to evaluate table function parameter {m}: ' + _reason(e), rec))")
-            add(f"            {var} = None")
+            emit_evaluation(add, "        ", var, code, evaluation.TABLE_FUNCTION_PARAMETER.format(index=m), comp.ns)
         fn = comp.const(tf.resolved.impl, "_tf")
         out = f"_tl{n}"
         lists.append(out)
@@ -254,11 +248,8 @@ class QueryPipeline:
                 elif _safe(e):
                     add(f"{indent}{var} = {code}")
                 else:
-                    add(f"{indent}try:")
-                    add(f"{indent}    {var} = {code}")
-                    add(f"{indent}except Exception as e:")
-                    add(f"{indent}    errs.append(('evaluate', 'Error computing key expression {_q(e.sql())}: ' + _reason(e), rec))")
-                    add(f"{indent}    {var} = None")
+                    wording = evaluation.NEW_KEY if plan.partitioned else evaluation.SELECT
+                    emit_evaluation(add, indent, var, code, wording.format(expr=e.sql()), comp.ns)
             return "(" + "".join(n + ", " for n in names) + ")"
 
         # ---- NULL value: streams pass it through (unless filtered), tables tombstone;
@@ -324,16 +315,10 @@ class QueryPipeline:
             if _safe(e) and conv is None:
                 add(f"        {var} = {code}")
             else:
-                add("        try:")
-                add(f"            {var} = {code}")
-                add("        except Exception as e:")
-                add(f"            errs.append(('evaluate', 'Error computing expression {_q(e.sql())}: ' + _reason(e), rec))")
-                add(f"            {var} = None")
+                emit_evaluation(add, "        ", var, code, evaluation.SELECT.format(expr=e.sql()), comp.ns)
         row = "[" + ", ".join(vals) + "]"
         if self.transient:
-            add("        if _ue:")
-            add("            errs.extend(('evaluate', m, rec) for m in _ue)")
-            add("            _ue.clear()")
+            emit_nested_errors(add, "        ")
             add(f"        out.append({row})")
         else:
             if sink_ts is not None:
@@ -346,9 +331,7 @@ class QueryPipeline:
                 add("        except Exception as e:")
                 add("            errs.append(('timestamp', _reason(e), rec))")
                 add("            continue")
-            add("        if _ue:")
-            add("            errs.extend(('evaluate', m, rec) for m in _ue)")
-            add("            _ue.clear()")
+            emit_nested_errors(add, "        ")
             kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
             if not key_exprs:
                 kenc = "None"
@@ -381,11 +364,7 @@ class QueryPipeline:
         if _safe(jp.left_key):
             add(f"        _jkv = {code}")
         else:
-            add("        try:")
-            add(f"            _jkv = {code}")
-            add("        except Exception as e:")
-            add(f"            errs.append(('evaluate', 'Error computing the join key {_q(jp.left_key.sql())}: ' + _reason(e), rec))")
-            add("            _jkv = None")
+            emit_evaluation(add, "        ", "_jkv", code, evaluation.JOIN_KEY.format(expr=jp.left_key.sql()), comp.ns)
         # `_jkv` is the join key (the result's key slot), `_jk` its form as a dict key
         add("        _jk = _hk(_jkv)" if jp.key_type.base in ("STRUCT", "ARRAY") else "        _jk = _jkv")
         # a NULL join key matches no row: INNER drops the record, LEFT keeps it with NULL
@@ -538,10 +517,6 @@ def _for_messages(source: str, name: str, new_name: str) -> str:
     return out.replace(f"def {name}(", f"def {new_name}(", 1)
 
 
-def _q(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", " ")
-
-
 class _ColumnarPath:
     """Batch path for DELIMITED → AVRO queries: Arrow parses the batch, runs of DOUBLE
     columns copied to the output are encoded for the whole batch with NumPy, and only
@@ -663,11 +638,7 @@ class _ColumnarPath:
         keys = []
         for n, e in enumerate(plan.key_exprs):
             code, _ = comp.compile(e)
-            add("        try:")
-            add(f"            _k{n} = {code}")
-            add("        except Exception as e:")
-            add(f"            errs.append(('evaluate', 'Error computing key expression {_q(e.sql())}: ' + _reason(e), rec))")
-            add(f"            _k{n} = None")
+            emit_evaluation(add, "        ", f"_k{n}", code, evaluation.SELECT.format(expr=e.sql()), comp.ns)
             keys.append(f"_k{n}")
         vals = []
         for p, e in enumerate(exprs):
@@ -679,14 +650,8 @@ class _ColumnarPath:
             if _safe(e):
                 add(f"        {var} = {code}")
             else:
-                add("        try:")
-                add(f"            {var} = {code}")
-                add("        except Exception as e:")
-                add(f"            errs.append(('evaluate', 'Error computing expression {_q(e.sql())}: ' + _reason(e), rec))")
-                add(f"            {var} = None")
-        add("        if _ue:")
-        add("            errs.extend(('evaluate', m, rec) for m in _ue)")
-        add("            _ue.clear()")
+                emit_evaluation(add, "        ", var, code, evaluation.SELECT.format(expr=e.sql()), comp.ns)
+        emit_nested_errors(add, "        ")
         kk = "(" + "".join(k + ", " for k in keys) + ")"
         segargs = "".join(f", _g{k}[i]" for k in range(len(runs)))
         add("        try:")
