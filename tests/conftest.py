@@ -66,7 +66,8 @@ def topic_name(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """../shared/data: real samples of the Kaggle dataset, read in place, never copied."""
+    """The shared data folder (tests/support/shared.py): real samples of the Kaggle dataset,
+    read in place, never copied."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"the shared data samples are not present at {SHARED_DATA}")
     return SHARED_DATA
@@ -111,3 +112,23 @@ def ksql_url(kafka_bootstrap: str, schema_registry_url: str,
         yield url
     finally:
         stop_ksql_server(proc)
+
+
+#: skip reasons that mean "the shared folder is missing" contain this phrase
+MISSING_SHARED = "is not present at"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # noqa: ARG001 - pytest's hook signature
+    """Say loudly, at the end of the summary, when tests did not run because the shared
+    folder (ksqlDB's conformance corpus, the real data samples) is missing: a green run
+    without them has not checked the engine against ksqlDB's own cases."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if MISSING_SHARED in str(r.longrepr)]
+    if not skipped:
+        return
+    reasons = sorted({str(r.longrepr[2]) if isinstance(r.longrepr, tuple) else str(r.longrepr) for r in skipped})
+    terminalreporter.section("NOT RUN: the shared test data is missing", sep="!", red=True, bold=True)
+    terminalreporter.line(f"{len(skipped)} test(s) skipped because the shared folder was not found:", red=True)
+    for reason in reasons:
+        terminalreporter.line(f"  {reason}", red=True)
+    terminalreporter.line("Point FRAUDSTREAM_SHARED_DIR at the folder holding data/ and ksql-conformance/ "
+                          "(tests/support/shared.py) to run them.", red=True)
