@@ -319,3 +319,41 @@ def coerce(v: Any, t: SqlType, path: str = "") -> Any:
     except (ValueError, ArithmeticError, TypeError, InvalidOperation) as e:
         raise SerdeError(f"Can't convert value {v!r} to {t}: {e}") from e
     raise SerdeError(f"Unsupported type {t}")
+
+
+# ------------------------------------------------------------------ Java map order
+
+
+def java_hash(v: Any) -> int | None:
+    """Java's `hashCode()` of a map key (32-bit), or None for a type without a fixed one."""
+    if isinstance(v, bool):
+        return 1231 if v else 1237
+    if isinstance(v, str):
+        h = 0
+        for unit in v.encode("utf-16-be", "surrogatepass").hex(" ", 2).split():
+            h = (31 * h + int(unit, 16)) & 0xFFFFFFFF
+        return h
+    if isinstance(v, int):
+        if INT_MIN <= v <= INT_MAX:
+            return v & 0xFFFFFFFF
+        u = v & 0xFFFFFFFFFFFFFFFF
+        return (u ^ (u >> 32)) & 0xFFFFFFFF
+    return None
+
+
+def java_map_order(mapping: dict) -> list:
+    """The keys of `mapping` in the order a `java.util.HashMap` built with the map's size
+    as initial capacity iterates them (how ksqlDB's deserializers and map constructors
+    build maps): by bucket, then insertion. Functions that walk a map in order (REDUCE,
+    MAP_KEYS, ...) use it so their results match ksqlDB's."""
+    keys = list(mapping)
+    hashes = [java_hash(k) for k in keys]
+    if any(h is None for h in hashes) or len(keys) < 2:
+        return keys
+    cap = 1
+    while cap < len(keys):
+        cap *= 2
+    while len(keys) > int(cap * 0.75):
+        cap *= 2
+    return [k for _, _, k in sorted(((h ^ (h >> 16)) & (cap - 1), i, k)  # type: ignore[operator]
+                                   for i, (k, h) in enumerate(zip(keys, hashes)))]

@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.errors import EvaluationError
 from fraudstream.embedded.ksqldb.expr.functions.registry import sig, udf
-from fraudstream.embedded.ksqldb.expr.values import decimal_str, hashable, java_double_str
+from fraudstream.embedded.ksqldb.expr.values import decimal_str, hashable, java_double_str, java_map_order
 
 # ------------------------------------------------------------------ arrays
 
@@ -127,8 +127,13 @@ def _slice(values, start, end):
 # ------------------------------------------------------------------ maps
 
 
+def _items(mapping: dict) -> list:
+    """A map's entries in the order ksqlDB's Java map iterates them."""
+    return [(k, mapping[k]) for k in java_map_order(mapping)]
+
+
 def _entries(mapping, sort_keys):
-    items = list(mapping.items())
+    items = _items(mapping)
     if sort_keys:
         items.sort(key=lambda kv: kv[0])
     return [{"K": k, "V": v} for k, v in items]
@@ -160,7 +165,7 @@ def _transform_array(array, fn):
 
 def _transform_map(mapping, key_fn, value_fn):
     out = {}
-    for k, v in mapping.items():
+    for k, v in _items(mapping):
         nk = key_fn(k, v)
         if nk in out:
             raise EvaluationError(f"Duplicate key {nk} (attempted merging values {out[nk]} and {value_fn(k, v)})")
@@ -179,7 +184,7 @@ def _filter_array(array, fn):
 
 
 def _filter_map(mapping, fn):
-    return {k: v for k, v in mapping.items() if _truth(fn(k, v))}
+    return {k: v for k, v in _items(mapping) if _truth(fn(k, v))}
 
 
 def _reduce_array(values, state, fn):
@@ -197,7 +202,7 @@ def _reduce_map(mapping, state, fn):
         return None
     if mapping is None:
         return state
-    for k, v in mapping.items():
+    for k, v in _items(mapping):
         state = fn(state, k, v)
     return state
 
@@ -230,8 +235,9 @@ UDFS = [
         category="ARRAY"),
     udf("slice", [sig(["ARRAY<T> list", "INT from", "INT to"], "ARRAY<T>", _slice, nulls=False)], category="ARRAY"),
     udf("AS_MAP", [sig(["ARRAY<VARCHAR> keys", "ARRAY<T> values"], "MAP<VARCHAR, T>", _as_map)], category="MAP"),
-    udf("MAP_KEYS", [sig("MAP<VARCHAR, T> input", "ARRAY<VARCHAR>", lambda m: list(m.keys()))], category="MAP"),
-    udf("MAP_VALUES", [sig("MAP<VARCHAR, T> input", "ARRAY<T>", lambda m: list(m.values()))], category="MAP"),
+    udf("MAP_KEYS", [sig("MAP<VARCHAR, T> input", "ARRAY<VARCHAR>", java_map_order)], category="MAP"),
+    udf("MAP_VALUES", [sig("MAP<VARCHAR, T> input", "ARRAY<T>", lambda m: [v for _, v in _items(m)])],
+        category="MAP"),
     udf("MAP_UNION", [sig(["MAP<VARCHAR, T> map1", "MAP<VARCHAR, T> map2"], "MAP<VARCHAR, T>", _map_union,
                           nulls=False)], category="MAP"),
     udf("TRANSFORM", [
