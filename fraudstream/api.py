@@ -25,7 +25,8 @@ as compose and `eval "$(fraudstream env)"` set them), else the embedded stack th
 `endpoints=` explicitly.
 
 Importing this module is cheap: pandas, scikit-learn and TensorFlow are imported by the
-functions that need them (TensorFlow by `train`, `publish`, `score`).
+functions that need them (TensorFlow by `train` and `score`, quietly: its native start-up
+log lines would otherwise land in the notebook's output).
 """
 
 from __future__ import annotations
@@ -118,9 +119,11 @@ def train(data: "Dataset", *, epochs: int = 100, patience: int = 10, batch_size:
 
     `seed` defaults to the split's seed; the same seed gives the same model.
     """
+    from fraudstream.core.tf_runtime import quiet_import
     from fraudstream.trainer.model import ModelConfig, parse_layers
     from fraudstream.trainer.steps import fit
 
+    quiet_import()  # TensorFlow's native start-up chatter would fill the notebook's output
     config = ModelConfig(layers=parse_layers(layers), l1=l1, epochs=epochs, batch_size=batch_size,
                          learning_rate=learning_rate, patience=patience,
                          seed=data.split.seed if seed is None else seed, error_scaling=error_scaling)
@@ -186,8 +189,10 @@ def score(model: "ModelBundle", frame: "pd.DataFrame") -> "pd.DataFrame":
     """
     import numpy as np
 
+    from fraudstream.core.tf_runtime import quiet_import
     from fraudstream.scorer.models import ScoringModel
 
+    quiet_import()
     scoring = ScoringModel.from_bundle(model)
     x = model.feature_matrix(frame)
     scores = np.full(len(x), np.nan)
