@@ -22,6 +22,7 @@ from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry, Resolve
 from fraudstream.embedded.ksqldb.expr.functions.registry import no_match
 from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
+from fraudstream.embedded.ksqldb.serde.windowed import window_bytes
 from fraudstream.embedded.ksqldb.sql.parser import parse, parse_table_elements
 from fraudstream.embedded.ksqldb.operators.records import InputRecord, OutputRecord
 from fraudstream.embedded.ksqldb.catalog.schema import KEY
@@ -253,7 +254,13 @@ class CaseRunner:
             kb = None if key is None else matching.dump_json(key).encode()
             vb = None if value is None else (value if isinstance(value, str) else matching.dump_json(value)).encode()
             return kb, vb
-        return self._encode_side(source, rec.get("key"), topic, True), self._encode_side(
+        kb = self._encode_side(source, rec.get("key"), topic, True)
+        w = rec.get("window")
+        if w is not None:
+            # a windowed source's key: inner key + the window (serde/windowed.py)
+            kind = "SESSION" if w.get("type") == "session" else "TUMBLING"
+            kb = (kb or b"") + window_bytes(kind, int(w["start"]), int(w["end"]))
+        return kb, self._encode_side(
             source, rec.get("value"), topic, False
         )
 

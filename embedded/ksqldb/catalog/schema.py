@@ -27,6 +27,8 @@ PSEUDO_COLUMNS: dict[str, SqlType] = {
     ROWPARTITION: INTEGER,
     ROWOFFSET: BIGINT,
 }
+#: the bounds a windowed source's rows carry (from their keys)
+WINDOW_BOUNDS: dict[str, SqlType] = {WINDOWSTART: BIGINT, WINDOWEND: BIGINT}
 RESERVED_COLUMN_NAMES = {ROWTIME, ROWPARTITION, ROWOFFSET, WINDOWSTART, WINDOWEND}
 
 

@@ -10,6 +10,8 @@ timestamp column; `register_schema` is the engine's one path into the schema reg
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
 from fraudstream.embedded.ksqldb.catalog.formats import (
     FormatInfo,
@@ -136,6 +138,7 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         raise KsqlStatementError("Tables require a PRIMARY KEY. Please define the PRIMARY KEY.")
     if prop_str(props, "WINDOW_TYPE") is not None and not key_cols:
         raise KsqlStatementError("Windowed sources require a key column.")
+    window_type, window_size = window_properties(props)
 
     schema = LogicalSchema.of(key_cols, value_cols, header_cols)
     kfeat = default_key_features(key_fmt_effective.name, key_cols)
@@ -173,6 +176,7 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         partitions=info.partitions if info else (partitions or 1),
         replicas=info.replicas if info else (replicas or 1),
     )
+    source.window_type, source.window_size = window_type, window_size
     # schema ids for writing (INSERT INTO/VALUES into this source)
     if value_fmt.name == "AVRO":
         if value_schema_id is not None:
@@ -413,3 +417,35 @@ def terminate(stmt: tree.Terminate, ctx: ExecContext) -> dict:
     return entities.current_status(
         stmt.text, f"terminate/{q.query_id}/execute", "Query terminated.", None, seq
     )
+
+
+_DURATION = re.compile(r"\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*\Z", re.IGNORECASE)
+_UNIT_MS = {"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000, "DAY": 86_400_000}
+
+
+def window_properties(props: dict[str, Any]) -> tuple[str | None, int | None]:
+    """WINDOW_TYPE / WINDOW_SIZE of a windowed source, validated as ksqlDB's
+    CreateSourceProperties does: time windows need a size, session windows take none."""
+    raw_type = prop_str(props, "WINDOW_TYPE")
+    raw_size = prop_str(props, "WINDOW_SIZE")
+    window_type = None
+    if raw_type is not None:
+        window_type = raw_type.upper()
+        if window_type not in ("SESSION", "TUMBLING", "HOPPING"):
+            raise KsqlStatementError(
+                f"Error in WITH clause property 'WINDOW_TYPE': Unknown window type: '{raw_type}'")
+    size = None
+    if raw_size is not None:
+        m = _DURATION.match(raw_size)
+        if m is None:
+            raise KsqlStatementError(
+                f"Error in WITH clause property 'WINDOW_SIZE': Invalid duration: '{raw_size}'. "
+                "Example valid value: '10 SECONDS'")
+        size = int(m.group(1)) * _UNIT_MS[m.group(2).upper()]
+    if window_type in ("TUMBLING", "HOPPING") and size is None:
+        raise KsqlStatementError(
+            f"{window_type} windows require 'WINDOW_SIZE' to be provided in the WITH clause. "
+            "For example: 'WINDOW_SIZE'='10 SECONDS'")
+    if window_type == "SESSION" and size is not None:
+        raise KsqlStatementError("'WINDOW_SIZE' should not be set for SESSION windows.")
+    return window_type, size

@@ -40,6 +40,7 @@ from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.plan.planner import Planner
 from fraudstream.embedded.ksqldb.serde import make_key_serde, make_value_serde
+from fraudstream.embedded.ksqldb.serde.windowed import window_of
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
 
@@ -121,6 +122,9 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
     if plan.aggregate is not None and plan.aggregate.window is not None:
         sink.window_type = plan.aggregate.window.kind
         sink.window_size = plan.aggregate.window.size_ms if plan.aggregate.window.kind != "SESSION" else None
+    elif plan.aggregate is None and plan.sources[0].windowed:
+        # the rows keep their source's window in their keys
+        sink.window_type, sink.window_size = src.window_type, src.window_size
     value_schema_id = prop_int(props, "VALUE_SCHEMA_ID")
     key_schema_id = prop_int(props, "KEY_SCHEMA_ID")
     if value_fmt.name == "AVRO":
@@ -181,7 +185,7 @@ def _join_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
         inputs.append(SourceInput(
             make_key_serde(src.schema.key, src.effective_key_format, ctx.serde),
             make_value_serde(src.schema.value_only, src.value_format, src.value_features, ctx.serde),
-            _timestamp_of(leaf),
+            _timestamp_of(leaf), window_of(src),
         ))
     interval = _internal_interval(ctx, OUTER_JOIN_EMIT_INTERVAL)
     aggregation = None
@@ -258,7 +262,7 @@ def build_pipeline(query_id: str, plan: PlannedQuery, sink: DataSource, ctx: Exe
     return QueryPipeline(
         query_id, plan, ctx.functions, key_in, value_in, sink_topic=sink.topic,
         key_out=key_out, value_out=value_out, source_timestamp=src_ts,
-        sink_timestamp=sink_ts, value_coercions=coercions, **table,
+        sink_timestamp=sink_ts, value_coercions=coercions, window=window_of(src), **table,
     )
 
 

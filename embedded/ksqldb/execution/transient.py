@@ -18,6 +18,7 @@ from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.plan.planner import Planner
 from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
 from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.serde.windowed import window_of
 
 
 def plan_push_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore,
@@ -36,6 +37,7 @@ def plan_push_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore
         src_ts = TimestampExtractor(slot.index, slot.type, src.timestamp_format)
     pipeline = QueryPipeline(
         query_id, plan, functions, key_in, value_in, source_timestamp=src_ts, transient=True,
+        window=window_of(src),
     )
     cols = plan.all_columns
     return TransientQuery(

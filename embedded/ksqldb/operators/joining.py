@@ -52,6 +52,7 @@ from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.joins import JoinNode
 from fraudstream.embedded.ksqldb.plan.nodes import DataSourceNode, PlannedQuery, SourceNode
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.windowed import window_bytes, windowed_key_decoder
 from fraudstream.embedded.ksqldb.sql import tree
 
 Outputs = tuple[list[OutputRecord], list[ErrorRecord]]
@@ -63,10 +64,13 @@ class SourceInput:
     """How one source of the join is read: its topic, serdes and timestamp column."""
 
     def __init__(self, key_in: KeySerde, value_in: ValueSerde,
-                 timestamp: TimestampExtractor | None = None) -> None:
+                 timestamp: TimestampExtractor | None = None,
+                 window: tuple[str, int | None] | None = None) -> None:
         self.key_in = key_in
         self.value_in = value_in
         self.timestamp = timestamp
+        #: (type, size) of a windowed source: its keys carry a window
+        self.window = window
 
 
 def _decoder(leaf: DataSourceNode, inp: SourceInput,
@@ -78,10 +82,12 @@ def _decoder(leaf: DataSourceNode, inp: SourceInput,
     src = leaf.source
     nkey, nval = len(src.schema.key), len(src.schema.value)
     is_table = src.kind == "TABLE"
-    ns: dict[str, Any] = {"_kdec": inp.key_in.decode, "_vdec": inp.value_in.decode, "_reason": _reason}
+    windowed = inp.window is not None
+    kdec = windowed_key_decoder(inp.key_in.decode, *inp.window) if inp.window is not None else inp.key_in.decode
+    ns: dict[str, Any] = {"_kdec": kdec, "_vdec": inp.value_in.decode, "_reason": _reason}
     lines = ["def _decode(batch):", "    out = []", "    errs = []", "    for i, rec in enumerate(batch):"]
     add = lines.append
-    emit_key_decode(add, nkey)
+    emit_key_decode(add, nkey, windowed=windowed)
     if is_table:
         add("        if not k or k[0] is None:")
         add("            errs.append(('table key', 'A table row needs a key: record with a NULL key ignored', rec))")
@@ -91,7 +97,8 @@ def _decoder(leaf: DataSourceNode, inp: SourceInput,
     add("        if v is None:")
     add("            out.append((i, k, None, ts, rec))" if is_table else "            pass")
     add("            continue")
-    add("        r = [*k, *v, ts, rec[3], rec[4]]")
+    add("        r = [*k, *v, ts, rec[3], rec[4], _wb[0], _wb[1]]" if windowed else
+        "        r = [*k, *v, ts, rec[3], rec[4]]")
     if inp.timestamp is not None:
         ns["_src_ts"] = inp.timestamp.function()
         add("        try:")
@@ -108,7 +115,7 @@ def _decoder(leaf: DataSourceNode, inp: SourceInput,
 
 def used_slots(plan: PlannedQuery) -> set[int]:
     """Every slot of the query's row an expression reads, plus each source's ROWTIME
-    (the join operators read timestamps from rows)."""
+    (the join operators read timestamps from rows) and window bounds."""
     exprs: list[tree.Expr] = list(plan.key_exprs) + list(plan.value_exprs)
     if plan.where is not None:
         exprs.append(plan.where)
@@ -128,6 +135,8 @@ def used_slots(plan: PlannedQuery) -> set[int]:
                     used.add(slot.index)
     for leaf in plan.sources:
         used.add(leaf.columns.columns["ROWTIME"].index)
+        if leaf.windowed:  # a windowed source joins on its window too
+            used |= {leaf.columns.columns[n].index for n in ("WINDOWSTART", "WINDOWEND")}
     return used
 
 
@@ -212,6 +221,8 @@ class JoinPipeline:
         self._feeds: list[Callable[[Any, tuple | None, int, Any], None]] = [None] * len(self.leaves)  # type: ignore[list-item]
         self._errs: list = []
         self.is_table = root.result_kind == "TABLE"
+        #: windowed sources: the join key carries the window, the output key keeps it
+        self._window_type = self.leaves[0].source.window_type
         self._kenc = key_out.encode
         fast = getattr(value_out, "fast_encoder", lambda: None)()
         self._venc = fast or value_out.encode
@@ -287,6 +298,19 @@ class JoinPipeline:
             return lambda key, row, rec: key
         fn = _expr_function(expr, self.plan.scope, self.registry, offset, expr.sql())
         errs = self._errs
+        if isinstance(side, DataSourceNode) and side.windowed:
+            # windowed sources join on their key and their window
+            ws = side.columns.columns["WINDOWSTART"].index - offset
+            we = side.columns.columns["WINDOWEND"].index - offset
+
+            def windowed_key_of(_key: Any, row: tuple, rec: Any) -> Any:
+                msgs: list[str] = []
+                v = fn(row, msgs)
+                for m in msgs:
+                    errs.append(("evaluate", m, rec))
+                return None if v is None else (v, row[ws], row[we])
+
+            return windowed_key_of
 
         def key_of(_key: Any, row: tuple, rec: Any) -> Any:
             msgs: list[str] = []
@@ -375,9 +399,11 @@ class JoinPipeline:
             self._errs.append(("timestamp", _reason(e), rec))
             return None
 
-    def _encode(self, keys: tuple, values: list | None, ts: int, rec: Any) -> None:
+    def _encode(self, keys: tuple, values: list | None, ts: int, rec: Any, suffix: bytes = b"") -> None:
         try:
             kb = self._kenc(keys) if keys else None
+            if suffix:
+                kb = (kb or b"") + suffix
             vb = None if values is None else self._venc(values)
         except Exception as e:  # noqa: BLE001
             self._errs.append(("serialize", _reason(e), rec))
@@ -385,6 +411,10 @@ class JoinPipeline:
         self._out.append(OutputRecord(self.sink_topic, kb, vb, ts, headers_of(rec)))
 
     def _stream_sink(self, key: Any, row: tuple, ts: int, rec: Any) -> None:
+        suffix = b""
+        if self._window_type is not None and key is not None:
+            key, start, end = key
+            suffix = window_bytes(self._window_type, start, end)
         r = row + (key,)
         errs = self._errs
         if not self._where(r, rec, errs):
@@ -392,7 +422,7 @@ class JoinPipeline:
         keys, values = self._project(r, rec, errs)
         out_ts = self._ts_of(keys, values, ts, rec)
         if out_ts is not None:
-            self._encode(keys, values, out_ts, rec)
+            self._encode(keys, values, out_ts, rec, suffix)
 
     def _table_sink(self, key: Any, new: tuple | None, old: tuple | None, ts: int, rec: Any) -> None:
         """KTableFilter with old values, then the projection: a tombstone retracts a row

@@ -32,6 +32,7 @@ from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRec
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.headers import header_appender
+from fraudstream.embedded.ksqldb.serde.windowed import windowed_key_decoder
 
 _SAFE_NODES = (
     tree.ColumnRef, tree.NullLiteral, tree.BooleanLiteral, tree.IntegerLiteral, tree.StringLiteral,
@@ -52,18 +53,20 @@ def _safe(e: tree.Expr) -> bool:
     return isinstance(e, _SAFE_NODES)
 
 
-def emit_key_decode(add: Callable[[str], None], nkey: int, table: bool = False) -> None:
+def emit_key_decode(add: Callable[[str], None], nkey: int, table: bool = False,
+                    windowed: bool = False) -> None:
     """Generated key decode: `k` is the tuple of key columns; a key that does not decode
     skips the record with a processing-log entry. A table's record without a key is
     skipped too (Kafka Streams' table source drops null keys; a multi-column key whose
-    columns are NULL is still a key)."""
+    columns are NULL is still a key). A windowed source's key also gives `_wb`:
+    (window start, window end, the key's window bytes) (`serde/windowed.py`)."""
     if table and nkey:
         add("        if rec[0] is None:")
         add("            errs.append(('deserialize key', 'Skipping a table record with a null key', rec))")
         add("            continue")
     if nkey:
         add("        try:")
-        add("            k = _kdec(rec[0])")
+        add("            k, _wb = _kdec(rec[0])" if windowed else "            k = _kdec(rec[0])")
         add("        except Exception as e:")
         add("            errs.append(('deserialize key', _reason(e), rec))")
         add("            continue")
@@ -163,7 +166,10 @@ class QueryPipeline:
         table_key_in: KeySerde | None = None,
         table_value_in: ValueSerde | None = None,
         table_timestamp: TimestampExtractor | None = None,
+        window: tuple[str, int | None] | None = None,
     ) -> None:
+        """`window`: (type, size) of a windowed source: its keys carry a window, which
+        the row's WINDOWSTART/WINDOWEND slots hold and the output keys keep."""
         if plan.unsupported:
             raise KsqlStatementError(plan.unsupported)
         self.query_id = query_id
@@ -184,11 +190,13 @@ class QueryPipeline:
         self._table_value_in = table_value_in
         self._table_ts = table_timestamp.function() if table_timestamp is not None else None
         self._table_ts_slot = table_timestamp.slot if table_timestamp is not None else 0
+        self.window = window
         self.generated_source = self._generate(
             registry, source_timestamp, sink_timestamp, value_coercions
         )
         self._columnar: "_ColumnarPath | None" = None
-        if not transient and source_timestamp is None and sink_timestamp is None and not value_coercions:
+        if (not transient and source_timestamp is None and sink_timestamp is None and not value_coercions
+                and window is None):
             self._columnar = _ColumnarPath.build(self, registry)
         #: counts for metrics / processing-log summaries
         self.processed = 0
@@ -198,8 +206,10 @@ class QueryPipeline:
 
     def _generate(self, registry, source_ts, sink_ts, value_coercions) -> str:
         plan = self.plan
+        windowed = self.window is not None
         ns: dict[str, Any] = {
-            "_kdec": self.key_in.decode,
+            "_kdec": (windowed_key_decoder(self.key_in.decode, *self.window) if self.window is not None
+                      else self.key_in.decode),
             "_vdec": self.value_in.decode,
             "_reason": _reason,
             "_OR": OutputRecord,
@@ -209,10 +219,14 @@ class QueryPipeline:
         nkey = len(plan.source.schema.key)
         nval = len(plan.source.schema.value)
         null_values = "(" + "None, " * nval + ")"
+        # a windowed source's row ends with WINDOWSTART, WINDOWEND; its output keys keep
+        # the input's window bytes
+        bounds = ", _wb[0], _wb[1]" if windowed else ""
+        wsuf = " + _wb[2]" if windowed else ""
         lines = ["def _run(batch, _qid, _topic, _sink):", "    out = []", "    errs = []"]
         add = lines.append
         add("    for rec in batch:")
-        emit_key_decode(add, nkey, table=plan.source.kind == "TABLE")
+        emit_key_decode(add, nkey, table=plan.source.kind == "TABLE", windowed=windowed)
         emit_value_decode(add, ns, plan.source)
         add("        ts = rec[2]")
 
@@ -260,16 +274,16 @@ class QueryPipeline:
         elif plan.where is not None and not is_table:
             add("            continue")
         else:
-            add(f"            r = [*k, *{null_values}, ts, rec[3], rec[4]]")
+            add(f"            r = [*k, *{null_values}, ts, rec[3], rec[4]{bounds}]")
             kk = emit_keys("            ", only_key_refs=plan.partitioned)
-            kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
+            kenc = f"(None if rec[0] is None else _kenc({kk}){wsuf})" if passthrough else f"_kenc({kk}){wsuf}"
             add("            try:")
             add(f"                out.append(_new(_OR, (_sink, {kenc}, None, ts, " + REC_HEADERS + ")))")
             add("            except Exception as e:")
             add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
         if nkey:
-            add("        r = [*k, *v, ts, rec[3], rec[4]]")
+            add(f"        r = [*k, *v, ts, rec[3], rec[4]{bounds}]")
         else:
             add("        r = v")
             add("        r += (ts, rec[3], rec[4])")
@@ -294,7 +308,7 @@ class QueryPipeline:
             if is_table and not self.transient:
                 kk = emit_keys("            ")
                 add("            try:")
-                add(f"                out.append(_new(_OR, (_sink, _kenc({kk}), None, ts, " + REC_HEADERS + ")))")
+                add(f"                out.append(_new(_OR, (_sink, _kenc({kk}){wsuf}, None, ts, " + REC_HEADERS + ")))")
                 add("            except Exception as e:")
                 add("                errs.append(('serialize', _reason(e), rec))")
             add("            continue")
@@ -332,7 +346,7 @@ class QueryPipeline:
                 add("            errs.append(('timestamp', _reason(e), rec))")
                 add("            continue")
             emit_nested_errors(add, "        ")
-            kenc = f"(None if rec[0] is None else _kenc({kk}))" if passthrough else f"_kenc({kk})"
+            kenc = f"(None if rec[0] is None else _kenc({kk}){wsuf})" if passthrough else f"_kenc({kk}){wsuf}"
             if not key_exprs:
                 kenc = "None"
             add("        try:")

@@ -231,6 +231,37 @@ def plan_joins(query: tree.Query, first: DataSourceNode, metastore: MetaStore,
     return node
 
 
+_REPARTITION_WINDOWED = ("Implicit repartitioning of windowed sources is not supported. "
+                         "See https://github.com/confluentinc/ksql/issues/4385.")
+
+
+def _check_windows(left: SourceNode, right: DataSourceNode, lexpr: tree.Expr, rexpr: tree.Expr,
+                   scope: Scope, leaves: list[DataSourceNode]) -> None:
+    """Windowed sources join only windowed sources of a compatible kind, on their keys
+    with the same window (the window is part of the key: anything else would need a
+    repartition, which ksqlDB refuses for windowed sources)."""
+    lleaf = left if isinstance(left, DataSourceNode) else left.leaves[0]
+    lw, rw = lleaf.source.window_type, right.source.window_type
+    if not lw and not rw:
+        return
+    if not lw or not rw:
+        windowed, plain = (lleaf, right) if lw else (right, lleaf)
+        raise KsqlStatementError(
+            f"Can not join windowed source to non-windowed source.\n`{windowed.source.name}` is "
+            f"{windowed.source.window_type} windowed\n`{plain.source.name}` is not windowed")
+    if (lw == "SESSION") != (rw == "SESSION"):
+        raise KsqlStatementError(
+            f"Incompatible windowed sources.\nLeft source: {lw}\nRight source: {rw}\n"
+            "Session windowed sources can only be joined to other session windowed sources, and may "
+            "still not result in expected behaviour as session bounds must be an exact match for the "
+            "join to work\nHopping and tumbling windowed sources can only be joined to other hopping "
+            "and tumbling windowed sources")
+    if _on_non_key(lexpr, scope, leaves) or _on_non_key(rexpr, scope, leaves):
+        raise KsqlStatementError(_REPARTITION_WINDOWED)
+    if (lw, lleaf.source.window_size) != (rw, right.source.window_size):
+        raise KsqlStatementError(_REPARTITION_WINDOWED)
+
+
 def _synthetic_key_name(leaves: list[DataSourceNode]) -> str:
     """ROWKEY, or ROWKEY_<n> for the first n no source column uses (ksqlDB's
     generateSyntheticJoinKey)."""
@@ -295,6 +326,7 @@ def _join(left: SourceNode, right: DataSourceNode, j: tree.JoinSpec, scope: Scop
     lsrc = next(s for s in leaves if s.alias in sources_of(lexpr, scope)).source
     got = f"Got {lsrc.name} {JOIN_TYPE_TEXT[jt]} {right.source.name}."
     flipped_text = f"{qualified_text(crit.left, scope)} = {qualified_text(crit.right, scope)}"
+    _check_windows(left, right, lexpr, rexpr, scope, leaves)
     lkind, rkind = _result_kind(left), right.kind
     key_to_key = foreign_key = False
     if lkind == "STREAM" and rkind == "TABLE":

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
-from fraudstream.embedded.ksqldb.catalog.schema import PSEUDO_COLUMNS, Column, LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.schema import PSEUDO_COLUMNS, WINDOW_BOUNDS, Column, LogicalSchema
 from fraudstream.embedded.ksqldb.expr.compiler import Scope, ScopeSource, Slot
 from fraudstream.embedded.ksqldb.sql import tree
 
@@ -60,7 +60,16 @@ class DataSourceNode:
             if name not in cols:
                 cols[name] = Slot(i, t, name, alias)
             i += 1
+        if source.window_type:
+            # a windowed source's rows end with its window bounds (from the key)
+            for name, t in WINDOW_BOUNDS.items():
+                cols[name] = Slot(i, t, name, alias)
+                i += 1
         return cls(source, alias, offset, i - offset, ScopeSource(alias, source.name, cols))
+
+    @property
+    def windowed(self) -> bool:
+        return bool(self.source.window_type)
 
     @property
     def kind(self) -> str:

@@ -19,7 +19,14 @@ from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.catalog.formats import check_map_keys
 from fraudstream.embedded.ksqldb.catalog.metastore import MetaStore
-from fraudstream.embedded.ksqldb.catalog.schema import KEY, PSEUDO_COLUMNS, VALUE, Column, LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.schema import (
+    KEY,
+    PSEUDO_COLUMNS,
+    VALUE,
+    WINDOW_BOUNDS,
+    Column,
+    LogicalSchema,
+)
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlStruct, SqlType
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.expr.compiler import ExprCompiler, Scope
@@ -129,7 +136,7 @@ class SourceColumns:
 
     def check_star_source(self, star_source: str | None) -> None:
         if star_source is not None and not any(star_source in (s.alias, s.source.name) for s in self.leaves):
-            raise KsqlStatementError(f"Unknown source: {star_source}")
+            raise KsqlStatementError(f"'{star_source}' is not a valid stream/table name or alias.")
 
     def star(self, star_source: str | None, value_first: bool = False) -> list[Item]:
         """The columns `*` (or `src.*`) stands for: keys then values of each source
@@ -143,6 +150,11 @@ class SourceColumns:
                 continue
             schema = s.source.schema
             cols = (list(schema.value) + list(schema.key)) if value_first else list(schema.columns)
+            if self.is_join and s.windowed and not value_first:
+                # a windowed source's bounds follow its key columns in a join's `*`
+                n = len(schema.key)
+                bounds = [Column(name, t, VALUE) for name, t in WINDOW_BOUNDS.items()]
+                cols = cols[:n] + bounds + cols[n:]
             prefix = f"{s.alias}_" if self.is_join else ""
             out += [(prefix + c.name, tree.ColumnRef(c.name, s.alias), c.type) for c in cols]
         return out
@@ -150,7 +162,12 @@ class SourceColumns:
     def ref_name(self, e: tree.Expr) -> str | None:
         """The name a plain column reference keeps in the projection (None otherwise)."""
         if isinstance(e, tree.ColumnRef):
-            slot = self.scope.resolve(e)
+            try:
+                slot = self.scope.resolve(e)
+            except KsqlStatementError as err:
+                if "is ambiguous" in err.message and e.loc is not None:
+                    raise KsqlStatementError(loc_prefix(e.loc) + err.message) from None
+                raise
             if slot is not None:
                 if self.is_join and slot.source and (slot.name in self.clashing or slot.name in PSEUDO_COLUMNS):
                     return f"{slot.source}_{slot.name}"
@@ -204,6 +221,8 @@ class Planner:
                                     compiler if self._flat_map is None
                                     else ExprCompiler(self._flat_map.scope, self.registry),
                                     sink_name, persistent)
+        if persistent and aggregate is None and any(s.windowed for s in node.leaves):
+            self._check_windowed_source_query(node, project)
         if persistent and not project.value_columns:
             raise KsqlStatementError("The projection contains no value columns.")
         if persistent and aggregate is None:
@@ -220,6 +239,18 @@ class Planner:
             result_kind=result_kind, limit=query.limit, emit=query.emit,
             unsupported=self._unsupported(node, persistent),
         )
+
+    @staticmethod
+    def _check_windowed_source_query(node: SourceNode, project: ProjectNode) -> None:
+        """A persistent query over windowed sources keeps their windows in its keys:
+        window bounds cannot be projected under their own names, and ksqlDB runs no
+        persistent query over a single windowed table."""
+        if not isinstance(node, JoinNode) and node.kind == "TABLE":
+            raise KsqlStatementError("KSQL does not support persistent queries on windowed tables.")
+        for c in project.key_columns + project.value_columns:
+            if c.name in WINDOW_BOUNDS:
+                raise KsqlStatementError(
+                    f"Reserved column name in select: `{c.name}`. Please remove or alias the column.")
 
     # ---------------------------------------------------------------- source
 
@@ -268,6 +299,8 @@ class Planner:
         """What an aggregation cannot be combined with, then the GROUP BY expressions."""
         scope = node.scope
         source = node.leaves[0].source
+        if any(s.windowed for s in node.leaves):
+            raise KsqlStatementError("GROUP BY over windowed sources is not supported by this engine yet.")
         if isinstance(node, JoinNode):
             self._validate_group_by(query, compiler)
         elif source.value_format.name == "KAFKA":

@@ -157,3 +157,30 @@ def test_session_windows_need_mergeable_aggregates():
         e.execute("CREATE TABLE O AS SELECT REGION, STDDEV_SAMP(AMOUNT) FROM TX "
                   "WINDOW SESSION (5 SECONDS) GROUP BY REGION;")
     assert "STDDEV_SAMP cannot be used with SESSION windows" in err.value.message
+
+
+def test_windowed_sources_keep_their_window_in_the_output_key():
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.execute("CREATE STREAM W (K VARCHAR KEY, V INT) WITH (KAFKA_TOPIC='w', VALUE_FORMAT='JSON', "
+              "PARTITIONS=1, WINDOW_TYPE='Hopping', WINDOW_SIZE='10 SECONDS');"
+              "CREATE STREAM O AS SELECT K, V, WINDOWSTART AS WS FROM W WHERE WINDOWEND > 12000;")
+    sink = e.metastore.get("O")
+    assert (sink.window_type, sink.window_size) == ("HOPPING", 10_000)
+    (q,) = e.queries.values()
+    key = b"a" + (5_000).to_bytes(8, "big")  # window [5 s, 15 s): the only one ending after 12 s
+    out, errs = q.pipeline.process([InputRecord(b"a" + (0).to_bytes(8, "big"), b'{"V": 1}', 1, 0, 0),
+                                    InputRecord(key, b'{"V": 2}', 6_000, 0, 1)])
+    assert errs == []
+    assert [(o.key, json.loads(o.value)) for o in out] == [(key, {"V": 2, "WS": 5_000})]
+
+
+@pytest.mark.parametrize("with_, message", [
+    ("WINDOW_TYPE='TUMBLING'", "TUMBLING windows require 'WINDOW_SIZE' to be provided in the WITH clause."),
+    ("WINDOW_TYPE='SESSION', WINDOW_SIZE='1 SECOND'", "'WINDOW_SIZE' should not be set for SESSION windows."),
+])
+def test_windowed_source_properties_are_validated(with_, message):
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    with pytest.raises(KsqlStatementError) as err:
+        e.execute(f"CREATE STREAM W (K VARCHAR KEY, V INT) WITH (KAFKA_TOPIC='w', VALUE_FORMAT='JSON', "
+                  f"PARTITIONS=1, {with_});")
+    assert message in err.value.message
