@@ -75,7 +75,7 @@ class StreamStreamJoin:
 
     def __init__(self, store_id: str, kind: str, before: int, after: int, grace: int | None,
                  left_width: int, right_width: int, changes: Changes,
-                 clock: Callable[[], int], emit_interval: int) -> None:
+                 clock: Callable[[], int], emit_interval: Callable[[], int]) -> None:
         self.kind = kind
         self.before, self.after = before, after
         self.spurious_fix = grace is not None
@@ -163,7 +163,7 @@ class StreamStreamJoin:
         now = self.clock()
         if now < self.next_emit:
             return
-        self.next_emit = now + self.emit_interval
+        self.next_emit = now + self.emit_interval()
         self.min_time = LONG_MAX
         left_open = right_open = False
         done = []

@@ -258,7 +258,8 @@ class JoinPipeline:
         if lkind == "STREAM" and rkind == "STREAM":
             before, after = node.within or (0, 0)
             op = StreamStreamJoin(f"J{n}", node.kind, before, after, node.grace_ms, left.end,
-                                  right.width, self.changes, lambda: self.clock(), self.emit_interval_ms)
+                                  right.width, self.changes, lambda: self.clock(),
+                                  lambda: self.emit_interval_ms)
             self._stateful.append(op)
             self._connect_stream(left, lambda key, row, ts, rec: op.left(kl(key, row, rec), row, ts, rec))
             self._feeds[right_index] = lambda key, row, ts, rec: op.right(kr(key, row, rec), row, ts, rec)
