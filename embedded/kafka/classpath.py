@@ -1,87 +1,60 @@
-"""Resolve the broker's runtime classpath with Maven, once per user and POM.
+"""The broker's runtime classpath: the jars pinned in `kafka.lock`, fetched once per user.
 
-Why Maven and not a tarball: Maven Central is the one Java source this project's machines
-reach, and `pom.xml` next to this file pins Kafka plus the SLF4J binding the kafka_2.13
-POM lacks. The resolved classpath is cached under the user's cache directory keyed by a
-hash of the POM, so the second `fraudstream up` starts without touching the network.
+`kafka.lock` (next to this file) lists Apache Kafka and its runtime dependencies, plus the
+SLF4J binding the kafka_2.13 POM lacks, as Maven resolved them from `pom.xml` for the
+maintainers (lock.py). Users fetch those files over HTTPS into the per-user cache
+(maven.py): no Maven, no local resolution, the second start touches no network.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import shutil
-import subprocess
+import sys
+import time
 from pathlib import Path
 
-from fraudstream.embedded.kafka.errors import KafkaRunnerError
-from fraudstream.core.settings import cache_dir
+from fraudstream.embedded.kafka.maven import Report, fetch, missing, read_lock, repository_url
 
-POM = Path(__file__).with_name("pom.xml")
-# Pinned: Maven 3.8's super-POM default for this plugin is too old for build-classpath options.
-DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+LOCK = Path(__file__).with_name("kafka.lock")
+KAFKA = ("org.apache.kafka", "kafka_2.13")
 
 
 def kafka_version() -> str:
-    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
-    if not match:
-        raise KafkaRunnerError(f"{POM} does not declare <kafka.version>")
-    return match.group(1)
+    for jar in read_lock(LOCK):
+        if (jar.group, jar.artifact) == KAFKA:
+            return jar.version
+    raise ValueError(f"{LOCK} does not pin {':'.join(KAFKA)}")
 
 
-def require_java() -> str:
-    """Return the java executable, or say what to install."""
-    java = shutil.which("java")
-    if not java:
-        raise KafkaRunnerError(
-            "java not found on PATH: install a Java 17+ runtime (e.g. `apt install openjdk-17-jre-headless`)"
-        )
-    try:
-        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KafkaRunnerError(f"`java -version` failed: {exc}") from exc
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    if match:
-        major = int(match.group(1))
-        if major == 1 and match.group(2):
-            major = int(match.group(2))
-        if major < 17:
-            raise KafkaRunnerError(f"Kafka 4.x needs Java 17 or newer, found Java {major} at {java}")
-    return java
+def resolve_classpath(report: Report | None = None) -> str:
+    """The broker's classpath, fetching the locked jars on first use."""
+    return ":".join(str(p) for p in fetch(read_lock(LOCK), report=report))
 
 
-def _cache_file() -> Path:
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()[:12]
-    return cache_dir() / f"kafka-{kafka_version()}-{digest}" / "classpath.txt"
+def jars_missing() -> int:
+    return len(missing(read_lock(LOCK)))
 
 
-def resolve_classpath() -> str:
-    """Return the broker's classpath, resolving it with Maven on first use."""
-    cached = _cache_file()
-    if cached.exists():
-        classpath = cached.read_text().strip()
-        if classpath and all(Path(p).exists() for p in classpath.split(":")):
-            return classpath
-    mvn = shutil.which("mvn")
-    if not mvn:
-        raise KafkaRunnerError(
-            "mvn not found on PATH: install Apache Maven (e.g. `apt install maven`) so the Kafka jars can be resolved"
-        )
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_suffix(".tmp")
-    cmd = [
-        mvn, "-B", "-q", "-f", str(POM),
-        f"{DEPENDENCY_PLUGIN}:build-classpath",
-        "-Dmdep.includeScope=runtime",
-        f"-Dmdep.outputFile={tmp}",
-    ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired as exc:
-        raise KafkaRunnerError("Maven did not resolve the Kafka jars within 15 minutes; check network access to Maven Central") from exc
-    if proc.returncode != 0 or not tmp.exists():
-        errors = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "ERROR" in ln]
-        detail = errors[0].replace("[ERROR]", "").strip() if errors else f"exit code {proc.returncode}"
-        raise KafkaRunnerError(f"Maven could not resolve Kafka {kafka_version()} from Maven Central: {detail[:300]}")
-    tmp.replace(cached)
-    return cached.read_text().strip()
+def fetch_with_progress_bar(label: str, lock: Path = LOCK) -> tuple[list[Path], int, float]:
+    """Fetch a lock's jars, drawing a progress bar on a terminal (one line otherwise).
+
+    Returns (paths, bytes downloaded, seconds)."""
+    from rich.console import Console
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn,
+                               TimeRemainingColumn, TransferSpeedColumn)
+
+    jars = read_lock(lock)
+    todo = missing(jars)
+    if not todo:
+        return fetch(jars), 0, 0.0
+    console = Console(stderr=True)
+    total = sum(j.size for j in todo)
+    if not console.is_terminal:
+        print(f"{label}: fetching {len(todo)} jars ({total / 1e6:.1f} MB) from {repository_url()}",
+              file=sys.stderr, flush=True)
+    started = time.monotonic()
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                  TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+                  disable=not console.is_terminal, transient=True) as bar:
+        task = bar.add_task(f"{label}: {len(todo)} jars", total=total)
+        paths = fetch(jars, report=lambda done, _total: bar.update(task, completed=done))
+    return paths, total, time.monotonic() - started

@@ -25,8 +25,9 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraudstream.embedded.kafka.classpath import require_java, resolve_classpath
+from fraudstream.embedded.kafka.classpath import resolve_classpath
 from fraudstream.embedded.kafka.errors import KafkaRunnerError
+from fraudstream.embedded.kafka.java import JavaRuntime, find_java
 from fraudstream.core import processes
 
 JVM_FLAGS = [
@@ -108,6 +109,7 @@ class KafkaBroker:
     port: int | None = None
     controller_port: int | None = None
     pid: int | None = None
+    java: JavaRuntime | None = None  # the runtime it was started on (java.py)
 
     @property
     def bootstrap(self) -> str:
@@ -166,7 +168,8 @@ class KafkaBroker:
 
     def start(self, timeout: float = 120.0) -> str:
         """Start the broker and return once an AdminClient answers; returns the bootstrap address."""
-        java = require_java()
+        self.java = find_java()
+        java = self.java.path
         classpath = resolve_classpath()
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._pick_ports()

@@ -106,6 +106,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         out.print(f"supervisor: running (pid {sup.pid}); restarts a service that dies, log: {sup.log}")
     else:
         out.print("supervisor: [red]not running[/red] (dead services stay down; `fraudstream up` starts it)")
+    for name, svc in state.services.items():
+        if svc.runtime:
+            out.print(f"{name} runs on {svc.runtime}", highlight=False, soft_wrap=True)
     return 0 if all(ok for ok, _ in health.values()) else 1
 
 

@@ -53,6 +53,7 @@ class ServiceState:
     restarts: int = 0            # times the supervisor restarted it
     last_restart_at: float = 0.0  # wall clock of the last restart (0 = never)
     last_exit: str = ""          # how it ended before the last restart ("killed by signal 9", ...)
+    runtime: str = ""            # what runs it, when that is worth saying (the broker's Java)
 
     def alive(self) -> bool:
         return processes.pid_alive(self.pid, self.marker)
@@ -235,13 +236,18 @@ class Stack:
 
     def _start_kafka(self, state: StackState, say) -> None:
         from fraudstream.embedded.kafka import KafkaBroker
+        from fraudstream.embedded.kafka.classpath import jars_missing, kafka_version, resolve_classpath
 
-        say("starting Kafka broker (first run resolves the jars with Maven)")
+        if jars_missing():  # first run without `make setup`: the jars, with a count in the status
+            resolve_classpath(report=lambda done, total: say(
+                f"fetching the Kafka {kafka_version()} jars: {done / 1e6:.0f} of {total / 1e6:.0f} MB"))
+        say("starting Kafka broker")
         broker = KafkaBroker(self.home / "kafka", port=self._preferred_port("kafka"),
                              controller_port=self._preferred_port("kafka-controller"))
         broker.start()
         self._carry_over(state, ServiceState("kafka", broker.pid or 0, broker.bootstrap, str(broker.log_file),
-                                             broker.port or 0, marker=str(broker.workdir / "config")))
+                                             broker.port or 0, marker=str(broker.workdir / "config"),
+                                             runtime=broker.java.describe() if broker.java else ""))
 
     def _start_http_service(self, state: StackState, say, name: str, module: str, args: list[str],
                             health: str, timeout: float = 90.0, ready_status: int = 500,

@@ -60,6 +60,10 @@ def test_up_status_env_down_lifecycle(tmp_path: Path):
         status = run_cli(home, "status")
         assert status.returncode == 0, status.stdout + status.stderr
         assert "healthy" in status.stdout
+        # which Java runs the broker, and that it is the one the broker process runs
+        line = next(ln for ln in status.stdout.splitlines() if ln.startswith("kafka runs on Java "))
+        java = line.rsplit(": ", 1)[1].rstrip(")")
+        assert Path(f"/proc/{kafka['pid']}/exe").resolve() == Path(java).resolve()
 
         env = run_cli(home, "env")
         assert env.returncode == 0

