@@ -17,7 +17,7 @@ from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
 from fraudstream.core.settings import TOPICS, Endpoints
 from fraudstream.monitor.stats import ScoreStats
 from fraudstream.monitor.view import render
-from fraudstream.clients.kafka_config import consumer_config
+from fraudstream.clients.kafka_config import check_connection, consumer_config
 
 out = Console()
 err = Console(stderr=True)
@@ -47,7 +47,7 @@ def _consumer(bootstrap: str, earliest: bool):
 
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from fraudstream.core.avro_wire import registry_client
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
@@ -56,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         raise FraudstreamError("SCHEMA_REGISTRY_URL is not set: fraud scores are Avro and need the schema registry")
     # The ops view decodes through confluent-kafka's own deserializer: its volume is
     # what one scorer writes, well within a per-message decoder's reach.
-    deserialize = AvroDeserializer(SchemaRegistryClient({"url": endpoints.schema_registry_url}))
+    deserialize = AvroDeserializer(registry_client(endpoints.schema_registry_url))
+    check_connection(endpoints.bootstrap_servers, 10.0)  # a refused password: one line, not a hang
     consumer = _consumer(endpoints.bootstrap_servers, args.from_beginning or args.once)
     try:
         metadata = consumer.list_topics(args.topic, timeout=10)

@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from fraudstream.producers.errors import BrokerUnavailableError, ProducerConfigError
 from fraudstream.producers.pacing import Pacer
 from fraudstream.clients import kafka_config
+from fraudstream.core.errors import KafkaAuthError, KafkaUnavailableError
 from fraudstream.core.dead_letters import CATEGORY_HEADER, REASON_HEADER, SOURCE_HEADER
 
 log = logging.getLogger("fraudstream.producers.kafka")
@@ -89,13 +90,12 @@ class KafkaSink:
     def connect(self) -> set[str]:
         """Fail fast and clearly when the cluster does not answer; return its topics."""
         try:
-            meta = self._producer.list_topics(timeout=self.connect_timeout)
-        except KafkaException as exc:
+            meta = kafka_config.check_connection(self.bootstrap, self.connect_timeout)
+        except KafkaAuthError:
+            raise
+        except KafkaUnavailableError as exc:
             raise BrokerUnavailableError(
-                f"Kafka at {self.bootstrap} did not answer within {self.connect_timeout:g} s "
-                f"({exc.args[0].str() if exc.args and hasattr(exc.args[0], 'str') else exc}); "
-                "is the broker running? (`fraudstream up` starts the embedded one)"
-            ) from None
+                f"{exc}; is the broker running? (`fraudstream up` starts the embedded one)") from None
         return set(meta.topics)
 
     def ensure_topic(self, topic: str, partitions: int, config: dict[str, str] | None = None) -> bool:

@@ -49,11 +49,11 @@ class UserOptions:
 
 
 def _avro_serializer(url: str, topic: str):
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from fraudstream.core.avro_wire import registry_client
     from confluent_kafka.schema_registry.avro import AvroSerializer
     from confluent_kafka.serialization import MessageField, SerializationContext
 
-    client = SchemaRegistryClient({"url": url})
+    client = registry_client(url)
     serializer = AvroSerializer(client, schemas.as_string("user"))
     ctx = SerializationContext(topic, MessageField.VALUE)
 

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import time
 
-from fraudstream.core.errors import KafkaUnavailableError
 from fraudstream.scorer.errors import ScorerError
-from fraudstream.clients.kafka_config import admin_config
+from fraudstream.clients.kafka_config import admin_config, check_connection
 
 
 def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
+    existing = check_connection(bootstrap, timeout).topics  # a wrong password: one line, at once
     admin = AdminClient(admin_config(bootstrap))
-    try:
-        existing = admin.list_topics(timeout=timeout).topics
-    except KafkaException as exc:
-        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
     missing = [n for n in dict.fromkeys(names) if n not in existing or existing[n].error is not None]
     if not missing:
         return

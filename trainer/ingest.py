@@ -34,7 +34,7 @@ from fraudstream.core.avro_wire import WriterSchemas, decode_values, registry_cl
 from fraudstream.core.errors import ConfigError, KafkaUnavailableError
 from fraudstream.core.model_bundle import PartitionRange
 from fraudstream.trainer.errors import TopicError
-from fraudstream.clients.kafka_config import admin_config, consumer_config
+from fraudstream.clients.kafka_config import admin_config, check_connection, consumer_config
 from fraudstream.clients.topic_reader import TopicReadError, read_range
 
 __all__ = ["WriterSchemas", "decode_values", "read_topic", "registry_fetcher", "topic_ranges"]
@@ -102,11 +102,8 @@ def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int,
     from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
+    md = check_connection(bootstrap, timeout)  # all topics: asking for one would auto-create it
     admin = AdminClient(admin_config(bootstrap))
-    try:
-        md = admin.list_topics(timeout=timeout)  # all topics: asking for one would auto-create it
-    except KafkaException as exc:
-        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer: {exc}") from exc
     tmeta = md.topics.get(topic)
     if tmeta is None or tmeta.error is not None or not tmeta.partitions:
         raise TopicError(

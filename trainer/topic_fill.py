@@ -30,9 +30,11 @@ EPOCH = datetime(2013, 9, 1, tzinfo=timezone.utc)  # the Kaggle data covers two 
 
 
 def register_schema(registry_url: str, topic: str) -> int:
-    from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+    from confluent_kafka.schema_registry import Schema
 
-    client = SchemaRegistryClient({"url": registry_url})
+    from fraudstream.core.avro_wire import registry_client
+
+    client = registry_client(registry_url)
     return client.register_schema(f"{topic}-value", Schema(schemas.as_string("preprocessed_value"), "AVRO"))
 
 

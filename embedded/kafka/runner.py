@@ -22,7 +22,7 @@ import os
 import subprocess
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fraudstream.embedded.kafka.classpath import resolve_classpath
@@ -59,16 +59,47 @@ def new_cluster_id() -> str:
             return cid
 
 
-def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
+@dataclass(frozen=True)
+class SaslSslListener:
+    """A SASL_SSL listener beside the PLAINTEXT one, as a secured cluster (Confluent Cloud,
+    MSK, a company cluster) offers clients: TLS with the key and certificate chain of a PEM
+    key store, and SCRAM users created when the log dir is formatted. Used by the tests of
+    the clients' properties file; the broker still talks to itself in plaintext."""
+
+    keystore_pem: Path  # PKCS#8 private key, then the certificate chain
+    users: tuple[tuple[str, str], ...]  # (name, password): SCRAM credentials
+    mechanism: str = "SCRAM-SHA-512"
+    port: int | None = None
+
+    def properties(self) -> str:
+        m = self.mechanism.lower()
+        return (f"sasl.enabled.mechanisms={self.mechanism}\n"
+                f"listener.name.sasl_ssl.{m}.sasl.jaas.config="
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+                "listener.name.sasl_ssl.ssl.keystore.type=PEM\n"
+                f"listener.name.sasl_ssl.ssl.keystore.location={self.keystore_pem}\n")
+
+    def format_args(self) -> list[str]:
+        return [arg for name, password in self.users
+                for arg in ("--add-scram", f"{self.mechanism}=[name={name},password={password}]")]
+
+
+def server_properties(port: int, controller_port: int, data_dir: Path,
+                      sasl_ssl: SaslSslListener | None = None) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if sasl_ssl is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{sasl_ssl.port}"
+        protocols += ",SASL_SSL:SASL_SSL"
     return f"""\
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:{controller_port}
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners={listeners},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners={listeners}
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map={protocols}
 log.dirs={data_dir}
 num.partitions=1
 default.replication.factor=1
@@ -89,7 +120,7 @@ num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
 transaction.remove.expired.transaction.cleanup.interval.ms=60000
-"""
+""" + (sasl_ssl.properties() if sasl_ssl is not None else "")
 
 
 def _formatted(data_dir: Path, cluster_id: str) -> bool:
@@ -110,10 +141,15 @@ class KafkaBroker:
     controller_port: int | None = None
     pid: int | None = None
     java: JavaRuntime | None = None  # the runtime it was started on (java.py)
+    sasl_ssl: SaslSslListener | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str | None:
+        return None if self.sasl_ssl is None else f"127.0.0.1:{self.sasl_ssl.port}"
 
     @property
     def log_file(self) -> Path:
@@ -135,6 +171,12 @@ class KafkaBroker:
                 )
         if self.port == self.controller_port:
             self.controller_port = processes.free_port()
+        if self.sasl_ssl is not None and self.sasl_ssl.port is None:
+            taken = {self.port, self.controller_port}
+            port = processes.free_port()
+            while port in taken:
+                port = processes.free_port()
+            self.sasl_ssl = replace(self.sasl_ssl, port=port)
 
     def _prepare(self, java: str, classpath: str) -> list[str]:
         data_dir = self.workdir / "data"
@@ -143,7 +185,7 @@ class KafkaBroker:
         for d in (data_dir, conf_dir, logs_dir):
             d.mkdir(parents=True, exist_ok=True)
         props = conf_dir / "server.properties"
-        props.write_text(server_properties(self.port, self.controller_port, data_dir))
+        props.write_text(server_properties(self.port, self.controller_port, data_dir, self.sasl_ssl))
         log4j = conf_dir / "log4j2.properties"
         log4j.write_text(LOG4J2)
         id_file = self.workdir / "cluster_id"
@@ -155,7 +197,8 @@ class KafkaBroker:
         if _formatted(data_dir, cluster_id):
             return cmd  # a restart: formatting again is a no-op that costs a JVM start (~4 s)
         fmt = [java, "-Xmx256m", "-XX:TieredStopAtLevel=1", *sysprops, "-cp", classpath,
-               "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted"]
+               "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props), "--ignore-formatted",
+               *(self.sasl_ssl.format_args() if self.sasl_ssl is not None else [])]
         proc = subprocess.run(fmt, capture_output=True, text=True, timeout=120)
         if proc.returncode != 0:
             lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from fraudstream.clients.kafka_config import admin_config, consumer_config, producer_config
+from fraudstream.clients.kafka_config import admin_config, check_connection, consumer_config, producer_config
+from fraudstream.core.errors import KafkaAuthError, KafkaUnavailableError
 from fraudstream.embedded.schema_registry.errors import (
     RegistryStartError,
     SchemaTooLargeError,
@@ -81,12 +82,11 @@ class KafkaLog:
         quiet = _Quiet()
         admin = AdminClient(admin_config(self.bootstrap_servers, {"logger": quiet, "log_level": 0}))
         try:
-            metadata = admin.list_topics(timeout=self.timeout)
-        except KafkaException as exc:
-            raise RegistryStartError(
-                f"Kafka at {self.bootstrap_servers} did not answer within {self.timeout:.0f}s "
-                f"({exc.args[0].str() if exc.args else exc}); start the broker or fix --bootstrap-servers"
-            ) from None
+            metadata = check_connection(self.bootstrap_servers, self.timeout)
+        except KafkaAuthError as exc:
+            raise RegistryStartError(str(exc)) from None
+        except KafkaUnavailableError as exc:
+            raise RegistryStartError(f"{exc}; start the broker or fix --bootstrap-servers") from None
         self._ensure_topic(admin, metadata)
         common = {"logger": quiet, "log_level": 3}
         self._common = common

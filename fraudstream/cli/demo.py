@@ -97,13 +97,13 @@ def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) ->
     """The KSQL monitoring table fraud_model_quality, newest row per model version, once
     its counts have caught up with the scores (its query runs asynchronously)."""
     from confluent_kafka import Consumer
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from fraudstream.core.avro_wire import registry_client
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
     from rich.table import Table
 
     topic = "fraud_model_quality"
-    decode = AvroDeserializer(SchemaRegistryClient({"url": ep.schema_registry_url}))
+    decode = AvroDeserializer(registry_client(ep.schema_registry_url))
     ctx = SerializationContext(topic, MessageField.VALUE)
     consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-quality-{uuid.uuid4().hex[:8]}", {
         "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False}))

@@ -14,7 +14,9 @@ import sys
 
 from rich.console import Console
 
-from fraudstream.core.settings import ENV_BOOTSTRAP, Endpoints
+from fraudstream.core import client_properties
+from fraudstream.core.client_properties import redact_url
+from fraudstream.core.settings import Endpoints
 from fraudstream.stack import Stack
 
 err = Console(stderr=True)
@@ -41,16 +43,21 @@ def resolve(autostart: bool = True) -> Endpoints:
 
 
 def describe(endpoints: Endpoints) -> str:
+    """The endpoints for a human; user info in a URL is never shown."""
     parts = [f"Kafka {endpoints.bootstrap_servers}"]
     if endpoints.schema_registry_url:
-        parts.append(f"Schema Registry {endpoints.schema_registry_url}")
+        parts.append(f"Schema Registry {redact_url(endpoints.schema_registry_url)}")
     if endpoints.ksql_url:
-        parts.append(f"KSQL {endpoints.ksql_url}")
+        parts.append(f"KSQL {redact_url(endpoints.ksql_url)}")
+    props = client_properties.load()
+    if props.path is not None:
+        parts.append(f"client properties {props.path}")
     return ", ".join(parts)
 
 
 def from_environment() -> bool:
-    return bool(os.environ.get(ENV_BOOTSTRAP, "").strip())
+    """A cluster is configured: KAFKA_BOOTSTRAP_SERVERS, or the properties file's bootstrap."""
+    return bool(Endpoints.from_env().bootstrap_servers)
 
 
 __all__ = ["resolve", "describe", "from_environment", "sys"]

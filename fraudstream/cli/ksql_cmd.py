@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -50,11 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _client() -> KsqlClient:
-    endpoints = Endpoints.from_env()
-    auth = None
-    if os.environ.get("KSQL_API_KEY"):
-        auth = (os.environ["KSQL_API_KEY"], os.environ.get("KSQL_API_SECRET", ""))
-    return KsqlClient(endpoints.ksql_url, auth=auth)
+    return KsqlClient.from_settings(Endpoints.from_env().ksql_url)
 
 
 def run(args: argparse.Namespace) -> int:

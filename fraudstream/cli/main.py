@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from rich.console import Console
 from rich.markup import escape
 
 from fraudstream import __version__
-from fraudstream.core.errors import FraudstreamError
+from fraudstream.core.errors import ConfigError, FraudstreamError
 
 # Packages whose `cli.register(subparsers)` adds sub-commands, in help order.
 COMMAND_MODULES = [
@@ -49,12 +50,50 @@ def build_parser() -> argparse.ArgumentParser:
         description="Real-time credit-card fraud detection on Apache Kafka.",
     )
     parser.add_argument("--version", action="version", version=f"fraudstream {__version__}")
+    _kafka_config_option(parser, argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         if not _exists(name):
             continue
         importlib.import_module(name).register(sub)
+    _everywhere(sub)
     return parser
+
+
+def _kafka_config_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--kafka-config", metavar="FILE", default=default,
+                        help="client properties for your own cluster (librdkafka format: bootstrap.servers, "
+                             "security.protocol, sasl.*, ssl.*, schema.registry.*, ksql.*); "
+                             "default: $KAFKA_CONFIG_FILE")
+
+
+def _everywhere(sub: argparse._SubParsersAction) -> None:
+    """`--kafka-config` also after the sub-command (`fraudstream score --kafka-config f`).
+    SUPPRESS keeps a sub-parser from resetting a value given before the sub-command."""
+    for parser in set(sub.choices.values()):
+        nested = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        if nested:
+            for inner in nested:
+                _everywhere(inner)
+        elif "--kafka-config" not in parser._option_string_actions:
+            _kafka_config_option(parser, argparse.SUPPRESS)
+
+
+def _use_kafka_config(args: argparse.Namespace) -> None:
+    """Make the properties file the process's (and its children's) one place for client
+    settings, and let librdkafka judge it before anything connects."""
+    from pathlib import Path
+
+    from fraudstream.clients import kafka_config
+    from fraudstream.core.client_properties import ENV_CONFIG_FILE
+
+    chosen = getattr(args, "kafka_config", None)
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"--kafka-config {chosen}: no such file")
+        os.environ[ENV_CONFIG_FILE] = str(path.resolve())
+    kafka_config.validate_file()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_import()
     try:
+        _use_kafka_config(args)
         if args.command not in STACK_FREE and getattr(args, "needs_cluster", True):
             from fraudstream.cli import endpoints
 

@@ -9,7 +9,7 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from fraudstream.cli.endpoints import from_environment
+from fraudstream.cli.endpoints import describe, from_environment
 from fraudstream.core.settings import Endpoints
 from fraudstream.stack import Stack
 
@@ -52,7 +52,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     stack = Stack()
     foreign = _foreign_cluster(stack)
     if foreign is not None:
-        out.print(f"KAFKA_BOOTSTRAP_SERVERS is set ({foreign.bootstrap_servers}): using that cluster, starting nothing.")
+        out.print(f"a cluster is configured ({describe(foreign)}): using that cluster, starting nothing.",
+                  highlight=False)
         return 0
     with err.status("starting the embedded stack…") as status:
         state, started = stack.up(progress=lambda m: status.update(m + "…"))
@@ -83,7 +84,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     stack = Stack()
     foreign = _foreign_cluster(stack)
     if foreign is not None:
-        out.print(f"using the cluster from the environment: {foreign.bootstrap_servers} (embedded stack not used)")
+        return _cluster_status(foreign)
     state = stack.load()
     if state is None:
         out.print("embedded stack: not running (start it with `fraudstream up`)")
@@ -118,6 +119,44 @@ def _ago(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f}min"
     return f"{seconds / 3600:.0f}h"
+
+
+def _cluster_status(env: Endpoints, timeout: float = 10.0) -> int:
+    """Reach the configured cluster the way the services do (client properties included)
+    and say what answered; URLs are shown without user info, errors without secrets."""
+    from fraudstream.clients import kafka_config
+    from fraudstream.clients.ksql_rest import KsqlClient
+    from fraudstream.core.avro_wire import registry_client
+    from fraudstream.core.client_properties import redact_url, scrub
+    from fraudstream.core.errors import FraudstreamError
+
+    rows: list[tuple[str, str, bool, str]] = []
+    try:
+        md = kafka_config.check_connection(env.bootstrap_servers, timeout)
+        user_topics = [t for t in md.topics if not t.startswith("__")]
+        rows.append(("kafka", env.bootstrap_servers, True, f"{len(md.brokers)} broker(s), {len(user_topics)} topics"))
+    except FraudstreamError as exc:
+        rows.append(("kafka", env.bootstrap_servers, False, str(exc)))
+    if env.schema_registry_url:
+        try:
+            subjects = registry_client(env.schema_registry_url).get_subjects()
+            rows.append(("schema-registry", redact_url(env.schema_registry_url), True, f"{len(subjects)} subjects"))
+        except Exception as exc:  # the client raises its own error types, httpx's, or ValueError
+            rows.append(("schema-registry", redact_url(env.schema_registry_url), False, scrub(" ".join(str(exc).split()))))
+    if env.ksql_url:
+        try:
+            with KsqlClient.from_settings(env.ksql_url, timeout=timeout) as client:
+                info = client.info()
+            rows.append(("ksqldb", redact_url(env.ksql_url), True, f"version {info.get('version', '?')}"))
+        except Exception as exc:
+            rows.append(("ksqldb", redact_url(env.ksql_url), False, scrub(" ".join(str(exc).split()))))
+    table = Table(title=f"configured cluster ({describe(env)}; embedded stack not used)")
+    for col in ("service", "endpoint", "state", "detail"):
+        table.add_column(col)
+    for name, url, ok, detail in rows:
+        table.add_row(name, url, "[green]healthy[/green]" if ok else "[red]down[/red]", detail)
+    out.print(table)
+    return 0 if all(ok for _, _, ok, _ in rows) else 1
 
 
 def cmd_env(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ so it works unchanged against real ksqlDB in compose and the embedded engine.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from fraudstream.core import client_properties
+from fraudstream.core.client_properties import redact_url
 from fraudstream.core.errors import FraudstreamError
 
 
@@ -122,11 +125,30 @@ def is_query(statement: str) -> bool:
 
 
 class KsqlClient:
-    def __init__(self, url: str, auth: tuple[str, str] | None = None, timeout: float = 60.0) -> None:
+    def __init__(self, url: str, auth: tuple[str, str] | None = None, timeout: float = 60.0, *,
+                 verify: str | bool = True, cert: tuple[str, ...] | None = None) -> None:
         if not url:
             raise KsqlError("no KSQL server configured: set KSQL_URL or start the embedded stack (`fraudstream up`)")
-        self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, auth=auth, timeout=timeout)
+        self.url = redact_url(url.rstrip("/"))  # as shown in messages; the real URL stays in self.http
+        self.http = httpx.Client(base_url=url.rstrip("/"), auth=auth, timeout=timeout, verify=verify, cert=cert)
+
+    @classmethod
+    def from_settings(cls, url: str, timeout: float = 60.0) -> "KsqlClient":
+        """A client for `url` with the credentials and TLS settings of the client properties
+        file (`ksql.basic.auth.user.info`, `ksql.ssl.*`), else KSQL_API_KEY / KSQL_API_SECRET."""
+        props = client_properties.load().ksql
+        auth = None
+        if props.get("basic.auth.user.info"):
+            user, _, password = props["basic.auth.user.info"].partition(":")
+            auth = (user, password)
+        elif os.environ.get("KSQL_API_KEY"):
+            auth = (os.environ["KSQL_API_KEY"], os.environ.get("KSQL_API_SECRET", ""))
+        verify: str | bool = props.get("ssl.ca.location") or True
+        cert = None
+        if props.get("ssl.certificate.location"):
+            cert = tuple(v for v in (props["ssl.certificate.location"], props.get("ssl.key.location"),
+                                     props.get("ssl.key.password")) if v)
+        return cls(url, auth=auth, timeout=timeout, verify=verify, cert=cert)
 
     def close(self) -> None:
         self.http.close()

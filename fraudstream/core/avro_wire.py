@@ -44,13 +44,23 @@ class RegistryUnavailable(FraudstreamError):
 
 
 def registry_client(url: str):
-    """A confluent-kafka SchemaRegistryClient for `url`, or a clear error when unset."""
+    """A confluent-kafka SchemaRegistryClient for `url`, or a clear error when unset.
+
+    The one place every schema registry client in the project is made: basic-auth user
+    info and TLS settings come from the client properties file (`basic.auth.user.info`,
+    `schema.registry.ssl.*`; see core.client_properties), the same for every service."""
     if not url:
         raise ConfigError("SCHEMA_REGISTRY_URL is not set: Avro in the Confluent wire format needs a schema "
                           "registry (`fraudstream up` starts one)")
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    return SchemaRegistryClient({"url": url})
+    from fraudstream.core import client_properties
+
+    conf = {**client_properties.load().schema_registry, "url": url}
+    try:
+        return SchemaRegistryClient(conf)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"schema registry client settings: {client_properties.scrub(str(exc), conf)}") from None
 
 
 def _not_found(exc: BaseException) -> bool:

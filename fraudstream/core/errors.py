@@ -25,6 +25,11 @@ class KafkaUnavailableError(FraudstreamError):
     exit_code = 3
 
 
+class KafkaAuthError(KafkaUnavailableError):
+    """The Kafka cluster refused the client's credentials or its TLS handshake failed:
+    retrying will not help, so it is reported at once."""
+
+
 class InputError(FraudstreamError):
     """Input data (a file, a record) is malformed."""
 

@@ -44,11 +44,17 @@ class Endpoints:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Endpoints":
+        """The environment's URLs; what it leaves unset comes from the client properties
+        file (KAFKA_CONFIG_FILE: bootstrap.servers, schema.registry.url, ksql.url)."""
+        from fraudstream.core import client_properties
+
         env = os.environ if environ is None else environ
+        props = client_properties.load(env.get(client_properties.ENV_CONFIG_FILE, "").strip())
         return cls(
-            bootstrap_servers=env.get(ENV_BOOTSTRAP, "").strip(),
-            schema_registry_url=env.get(ENV_SCHEMA_REGISTRY, "").strip().rstrip("/"),
-            ksql_url=env.get(ENV_KSQL, "").strip().rstrip("/"),
+            bootstrap_servers=(env.get(ENV_BOOTSTRAP, "").strip() or props.kafka.get("bootstrap.servers", "")),
+            schema_registry_url=(env.get(ENV_SCHEMA_REGISTRY, "").strip()
+                                 or props.schema_registry.get("url", "")).rstrip("/"),
+            ksql_url=(env.get(ENV_KSQL, "").strip() or props.ksql.get("url", "")).rstrip("/"),
         )
 
     def as_env(self) -> dict[str, str]:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
+from fraudstream.core import client_properties
 from fraudstream.embedded.ksqldb.errors import KsqlError, SchemaRegistryUnavailable
 from fraudstream.embedded.ksqldb.interfaces import RegisteredSchema
 
@@ -21,9 +22,20 @@ ACCEPT = "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry
 
 class HttpSchemaRegistry:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.http = httpx.Client(base_url=self.url, timeout=timeout,
-                                 headers={"Accept": ACCEPT})
+        # credentials and TLS as every other registry client of the project takes them:
+        # basic.auth.user.info and schema.registry.ssl.* of the client properties file
+        props = client_properties.load().schema_registry
+        auth = None
+        if props.get("basic.auth.user.info"):
+            user, _, password = props["basic.auth.user.info"].partition(":")
+            auth = (user, password)
+        cert = None
+        if props.get("ssl.certificate.location"):
+            cert = tuple(v for v in (props["ssl.certificate.location"], props.get("ssl.key.location"),
+                                     props.get("ssl.key.password")) if v)
+        self.url = client_properties.redact_url(url.rstrip("/"))  # as shown in messages
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, headers={"Accept": ACCEPT},
+                                 auth=auth, verify=props.get("ssl.ca.location") or True, cert=cert)
         self._by_id: dict[int, RegisteredSchema] = {}
 
     def _call(self, method: str, path: str, **kwargs) -> httpx.Response:

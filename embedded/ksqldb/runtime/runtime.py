@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudstream.clients.topic_reader import TopicReadError, read_to_end
+from fraudstream.clients.kafka_config import check_connection
 from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError, SchemaRegistryUnavailable
 from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery, PullQuery, TransientQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
@@ -97,6 +98,8 @@ class KafkaRuntime:
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
+        # a wrong password or a failed TLS handshake: one line now, not a timeout later
+        check_connection(self.bootstrap, self.admin.timeout)
         self.admin.create_topic(self.processing_log_topic, 1, 1)
         self.commands = CommandTopic(self.bootstrap, command_topic_name(self.service_id), self.admin)
         with self.lock:
