@@ -25,9 +25,12 @@ class KafkaUnavailableError(FraudstreamError):
     exit_code = 3
 
 
-class KafkaAuthError(KafkaUnavailableError):
-    """The Kafka cluster refused the client's credentials or its TLS handshake failed:
-    retrying will not help, so it is reported at once."""
+class KafkaAuthError(FraudstreamError):
+    """The Kafka cluster refused the client's credentials or its TLS handshake failed.
+    Not a KafkaUnavailableError on purpose: callers that wait out an unavailable broker
+    (the scorer, the trainer's --wait-records) must not wait for a wrong password."""
+
+    exit_code = 3
 
 
 class InputError(FraudstreamError):
