@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from fraudstream.embedded.ksqldb.catalog.formats import FormatInfo, SerdeFeatures
 from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 
 
 @dataclass
@@ -41,6 +42,8 @@ class DataSource:
 class MetaStore:
     def __init__(self) -> None:
         self.sources: dict[str, DataSource] = {}
+        #: custom types (CREATE TYPE), by name
+        self.types: dict[str, SqlType] = {}
 
     def get(self, name: str) -> DataSource | None:
         return self.sources.get(name)
@@ -54,6 +57,7 @@ class MetaStore:
     def copy(self) -> "MetaStore":
         m = MetaStore()
         m.sources = {k: copy.copy(v) for k, v in self.sources.items()}
+        m.types = dict(self.types)
         return m
 
     def streams(self) -> list[DataSource]:

@@ -347,6 +347,34 @@ def canonical_create(stmt: tree.CreateSource, source: DataSource) -> str:
     return f"{head} ({cols}) WITH ({with_});"
 
 
+def create_type(stmt: tree.CreateType, ctx: ExecContext) -> dict:
+    """CREATE TYPE (ksqlDB's RegisterTypeFactory / DdlCommandExec, messages included)."""
+    types = ctx.state.metastore.types
+    old = types.get(stmt.name)
+    if old is not None and not stmt.if_not_exists:
+        raise KsqlStatementError(
+            f"Cannot register custom type '{stmt.name}' since it is already registered with type: {old}")
+    seq = ctx.next_seq()
+    ctx.record(seq, stmt.text)
+    if old is not None:
+        message = f"{stmt.name} is already registered with type {old}"
+    else:
+        types[stmt.name] = stmt.type  # type: ignore[assignment]
+        message = f"Registered custom type with name '{stmt.name}' and SQL type {stmt.type}"
+    return entities.current_status(stmt.text, f"type/{stmt.name}/create", message, None, seq)
+
+
+def drop_type(stmt: tree.DropType, ctx: ExecContext) -> dict:
+    types = ctx.state.metastore.types
+    if stmt.name not in types and not stmt.if_exists:
+        raise KsqlStatementError(f"Type {stmt.name} does not exist.")
+    seq = ctx.next_seq()
+    ctx.record(seq, stmt.text)
+    message = (f"Dropped type '{stmt.name}'" if types.pop(stmt.name, None) is not None
+               else f"Type '{stmt.name}' does not exist")
+    return entities.current_status(stmt.text, f"type/{stmt.name}/drop", message, None, seq)
+
+
 def drop_source(stmt: tree.DropSource, ctx: ExecContext) -> dict:
     source = ctx.state.metastore.get(stmt.name)
     kind_word = stmt.kind.lower()

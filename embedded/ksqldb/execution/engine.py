@@ -79,6 +79,8 @@ def _to_query_endpoint(stmt: tree.Statement, ctx: ExecContext) -> None:
 COMMANDS: dict[type, Callable[[Any, ExecContext], dict | None]] = {
     tree.CreateSource: ddl.create_source,
     tree.DropSource: ddl.drop_source,
+    tree.CreateType: ddl.create_type,
+    tree.DropType: ddl.drop_type,
     tree.Terminate: ddl.terminate,
     tree.CreateAsSelect: persistent.create_as_select,
     tree.InsertInto: persistent.insert_into,
@@ -151,9 +153,9 @@ class Engine:
 
     # ------------------------------------------------------------------ statements
 
-    @staticmethod
-    def parse(sql: str) -> list[tree.Statement]:
-        return parse(sql)
+    def parse(self, sql: str) -> list[tree.Statement]:
+        """The request's statements, custom type names (CREATE TYPE) resolved."""
+        return parse(sql, self.metastore.types.get)
 
     def execute(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Validate all statements in a sandbox, then run them; one entity per statement

@@ -71,11 +71,14 @@ def list_statement(stmt: tree.ListStatement, view: EngineView) -> dict:
                 "overwrittenProperties": sorted(view.props), "defaultProperties": sorted(
                     k for k in cfg if k not in view.props), "warnings": []}
     if what == "FUNCTIONS":
+        fns = view.engine.functions
         return {"@type": "function_names", "statementText": stmt.text,
-                "functions": [{"name": n, "category": view.engine.functions.get(n).category, "type": "SCALAR"}
-                              for n in view.engine.functions.names()], "warnings": []}
+                "functions": [{"name": n, "type": fns.get(n).kind, "category": fns.get(n).category}
+                              for n in fns.names()], "warnings": []}
     if what == "TYPES":
-        return {"@type": "type_list", "statementText": stmt.text, "types": {}, "warnings": []}
+        types = view.engine.metastore.types
+        return {"@type": "type_list", "statementText": stmt.text,
+                "types": {n: entities.schema_info(t) for n, t in sorted(types.items())}, "warnings": []}
     if what == "VARIABLES":
         return {"@type": "variables", "statementText": stmt.text, "variables": [], "warnings": []}
     raise KsqlStatementError(f"SHOW {what} is not supported")
@@ -109,9 +112,9 @@ def describe_function(stmt: tree.DescribeFunction, view: EngineView) -> dict:
     udf = view.engine.functions.get(stmt.name)
     if udf is None:
         raise KsqlStatementError(f"Can't find any functions with the name '{stmt.name}'")
-    return {"@type": "describe_function", "statementText": stmt.text, "name": udf.name,
-            "description": udf.description, "author": "", "version": "", "path": "internal",
-            "functions": [], "type": "SCALAR", "warnings": []}
+    return {"@type": "describe_function", "statementText": stmt.text, "name": udf.name.upper(),
+            "description": udf.description, "author": "Confluent", "version": "", "path": "internal",
+            "functions": udf.describe(), "type": udf.kind, "warnings": []}
 
 
 def explain(stmt: tree.Explain, view: EngineView) -> dict:

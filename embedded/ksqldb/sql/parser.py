@@ -52,6 +52,8 @@ class Parser:
         self.i = 0
         self.stmt_start = 0
         self.type_resolver = type_resolver
+        #: custom types created earlier in this request (CREATE TYPE), by name
+        self.local_types: dict[str, SqlType] = {}
 
     # ------------------------------------------------------------------ token helpers
 
@@ -223,6 +225,8 @@ class Parser:
         is_source = self.accept_kw("SOURCE")
         if self.at_kw("STREAM", "TABLE"):
             kind = self.advance().value
+        elif self.at_kw("TYPE") and not is_source and not or_replace:
+            return self.parse_create_type()
         elif self.at_kw("TYPE", "CONNECTOR", "SINK"):
             raise self.error(f"CREATE {self.tok.value} is not supported by this engine")
         else:
@@ -344,10 +348,41 @@ class Parser:
             target_loc=self.loc(target_tok),
         )
 
+    def parse_create_type(self) -> tree.Statement:
+        """CREATE TYPE [IF NOT EXISTS] name AS type. The name is usable by the statements
+        after it in the same request (ksqlDB prepares each statement after running the
+        previous one)."""
+        self.expect_kw("TYPE")
+        if_not_exists = False
+        if self.accept_kw("IF"):
+            self.expect_kw("NOT")
+            self.expect_kw("EXISTS")
+            if_not_exists = True
+        name = self.identifier()
+        self.expect_kw("AS")
+        t = self.parse_type()
+        if not (if_not_exists and self._resolve_type(name) is not None):
+            self.local_types[name] = t
+        return tree.CreateType(name=name, type=t, if_not_exists=if_not_exists)
+
+    def _resolve_type(self, name: str) -> SqlType | None:
+        if name in self.local_types:
+            return self.local_types[name]
+        return self.type_resolver(name) if self.type_resolver is not None else None
+
     def parse_drop(self) -> tree.Statement:
         self.expect_kw("DROP")
+        if self.at_kw("TYPE"):
+            self.advance()
+            if_exists = False
+            if self.accept_kw("IF"):
+                self.expect_kw("EXISTS")
+                if_exists = True
+            name = self.identifier()
+            self.local_types.pop(name, None)
+            return tree.DropType(name=name, if_exists=if_exists)
         if not self.at_kw("STREAM", "TABLE"):
-            if self.at_kw("TYPE", "CONNECTOR"):
+            if self.at_kw("CONNECTOR"):
                 raise self.error(f"DROP {self.tok.value} is not supported by this engine")
             raise self.error_expecting(["'STREAM'", "'TABLE'"])
         kind = self.advance().value
@@ -505,8 +540,8 @@ class Parser:
             raise self.error_near(t)
         name = self.identifier()
         base = PRIMITIVE_NAMES.get(name)
-        if base is None and self.type_resolver is not None:
-            base = self.type_resolver(name)
+        if base is None:
+            base = self._resolve_type(name)
         if base is None:
             raise self.error(f"Unknown type: {name}", t)
         if self.accept_op("("):

@@ -557,6 +557,21 @@ class DropSource(Statement):
 
 
 @dataclass(eq=False)
+class CreateType(Statement):
+    """`CREATE TYPE [IF NOT EXISTS] name AS type`: a custom type name for DDL and CAST."""
+
+    name: str = ""
+    type: SqlType | None = None
+    if_not_exists: bool = False
+
+
+@dataclass(eq=False)
+class DropType(Statement):
+    name: str = ""
+    if_exists: bool = False
+
+
+@dataclass(eq=False)
 class Terminate(Statement):
     query_id: str | None = None  # None = ALL
 

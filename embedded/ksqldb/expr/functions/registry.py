@@ -253,6 +253,21 @@ class Udf:
             return self.resolver(args)  # type: ignore[arg-type]
         return self.finish(self.select(args), args)
 
+    @property
+    def kind(self) -> str:
+        """SCALAR, TABLE or AGGREGATE (ksqlDB's FunctionType)."""
+        return "AGGREGATE" if self.aggregate else "TABLE" if self.table_function else "SCALAR"
+
+    def describe(self) -> list[dict]:
+        """ksqlDB's FunctionInfo per overload (DESCRIBE FUNCTION): arguments, return type."""
+        out = []
+        for o in self.overloads:
+            args = [{"name": p.name, "type": str(p.type), "description": "", "isVariadic": p.variadic}
+                    for p in o.params]
+            ret = str(o.returns) if isinstance(o.returns, ParamType) else "ANY"
+            out.append({"arguments": args, "returnType": ret, "description": self.description})
+        return out
+
     # ---- messages -----------------------------------------------------------------------
     def alternatives(self) -> str:
         return "\n".join(o.signature(self.name) for o in self.overloads)

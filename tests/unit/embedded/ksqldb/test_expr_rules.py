@@ -222,3 +222,37 @@ def test_stddev_matches_javas_operation_order():
         acc = agg.add(acc, v)
     # ksqlDB's QTT expects these exact doubles (Youngs-Cramer in Java's order)
     assert agg.result(acc) == 4.193248541803041
+
+
+# ------------------------------------------------------------------ custom types
+
+
+def test_create_type_is_usable_by_later_statements_and_drop_type_forgets_it():
+    from fraudstream.embedded.ksqldb.execution.engine import Engine
+    from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry, InMemoryTopicAdmin
+
+    engine = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), None)
+    out = engine.execute(
+        "CREATE TYPE ADDRESS AS STRUCT<number INTEGER, city VARCHAR>;"
+        "CREATE TYPE PERSON AS STRUCT<name VARCHAR, address ADDRESS>;"
+        "CREATE STREAM P (K STRING KEY, p PERSON) WITH (kafka_topic='p', value_format='JSON', partitions=1);"
+    )
+    assert out[0]["commandStatus"]["message"] == (
+        "Registered custom type with name 'ADDRESS' and SQL type STRUCT<`NUMBER` INTEGER, `CITY` STRING>")
+    column = engine.metastore.get("P").schema.value[0]
+    assert str(column.type) == "STRUCT<`NAME` STRING, `ADDRESS` STRUCT<`NUMBER` INTEGER, `CITY` STRING>>"
+    with pytest.raises(KsqlStatementError, match="Cannot register custom type 'ADDRESS' since it is already"):
+        engine.execute("CREATE TYPE ADDRESS AS INT;")
+    engine.execute("CREATE TYPE IF NOT EXISTS ADDRESS AS INT;")  # kept as it was
+    engine.execute("DROP TYPE ADDRESS;")
+    with pytest.raises(KsqlStatementError, match="Type ADDRESS does not exist."):
+        engine.execute("DROP TYPE ADDRESS;")
+    with pytest.raises(Exception, match="Unknown type: ADDRESS"):
+        engine.execute("CREATE STREAM Q (K STRING KEY, a ADDRESS) WITH (kafka_topic='q', value_format='JSON', partitions=1);")
+
+
+def test_function_listing_metadata():
+    assert REG.get("EXPLODE").kind == "TABLE" and REG.get("COLLECT_LIST").kind == "AGGREGATE"
+    info = REG.get("ARRAY_REMOVE").describe()[0]
+    assert info["arguments"][0] == {"name": "array", "type": "ARRAY<T>", "description": "", "isVariadic": False}
+    assert info["returnType"] == "ARRAY<T>"
