@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, MetaStore
-from fraudstream.embedded.ksqldb.catalog.schema import KEY, ROWOFFSET, ROWPARTITION, VALUE, Column, LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.schema import (
+    KEY, ROWOFFSET, ROWPARTITION, VALUE, WINDOW_BOUNDS, Column, LogicalSchema,
+)
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
@@ -29,6 +31,7 @@ from fraudstream.embedded.ksqldb.operators.records import ErrorRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.plan.planner import Planner
 from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
+from fraudstream.embedded.ksqldb.serde.windowed import window_of
 from fraudstream.embedded.ksqldb.sql import tree
 
 PUSH_PULL_DOC_LINK = "https://cnfl.io/queries"
@@ -170,9 +173,6 @@ def plan_pull_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore
     plan = Planner(metastore, functions, config).plan(query, None, persistent=False)
     src = plan.source
     check_queryable(src, config)
-    if src.window_type is not None:
-        raise KsqlStatementError(
-            f"Pull queries on the windowed table `{src.name}` are not supported by this engine yet.")
     query_id = query_id_of(src.name)
     key_in = make_key_serde(src.schema.key, src.effective_key_format, serde)
     value_in = make_value_serde(src.schema.value_only, src.value_format, src.value_features, serde)
@@ -181,7 +181,7 @@ def plan_pull_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore
         slot = plan.scope.sources[0].columns[src.timestamp_column]
         src_ts = TimestampExtractor(slot.index, slot.type, src.timestamp_format)
     pipeline = QueryPipeline(query_id, plan, functions, key_in, value_in, source_timestamp=src_ts,
-                             transient=True)
+                             transient=True, window=window_of(src))
     return PullQuery(query_id, stmt.text, src, _result_schema(query, plan.all_columns, src),
                      pipeline, query.limit)
 
@@ -192,6 +192,8 @@ def _result_schema(query: tree.Query, columns: Sequence[Column], source: DataSou
     if source.kind != "TABLE":
         return LogicalSchema(tuple(Column(c.name, c.type, VALUE) for c in columns))
     keys = {c.name for c in source.schema.key}
+    if source.window_type is not None:
+        keys |= set(WINDOW_BOUNDS)  # a windowed table's key is its key columns and window
     selected_keys: set[str] = set()
     for item in query.select:
         if item.star:

@@ -119,8 +119,12 @@ class SourceColumns:
     (or is a pseudo column) is named `<ALIAS>_<COLUMN>` too, as ksqlDB's AstSanitizer
     does; a name only one source has is kept."""
 
-    def __init__(self, node: SourceNode) -> None:
+    def __init__(self, node: SourceNode, persistent: bool = True) -> None:
         self.node = node
+        #: a transient query's `*` over one windowed source lists its window bounds after
+        #: the key columns (ksqlDB's Analysis copies them into the value schema); a
+        #: persistent query keeps the window in its sink's key instead
+        self.bounds_in_star = not persistent
         self.leaves = node.leaves
         self.is_join = isinstance(node, JoinNode)
         self.scope = node.scope
@@ -150,8 +154,8 @@ class SourceColumns:
                 continue
             schema = s.source.schema
             cols = (list(schema.value) + list(schema.key)) if value_first else list(schema.columns)
-            if self.is_join and s.windowed and not value_first:
-                # a windowed source's bounds follow its key columns in a join's `*`
+            if (self.is_join or self.bounds_in_star) and s.windowed and not value_first:
+                # a windowed source's bounds follow its key columns
                 n = len(schema.key)
                 bounds = [Column(name, t, VALUE) for name, t in WINDOW_BOUNDS.items()]
                 cols = cols[:n] + bounds + cols[n:]
@@ -200,7 +204,7 @@ class Planner:
         node = self._source_node(query)
         scope = node.scope
         compiler = ExprCompiler(scope, self.registry)
-        columns = SourceColumns(node)
+        columns = SourceColumns(node, persistent)
         aggregating = query.group_by is not None or self._has_aggregates(query)
         self._flat_map = None
         if has_table_functions(query, self.registry):

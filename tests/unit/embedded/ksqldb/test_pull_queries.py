@@ -83,3 +83,20 @@ def test_pull_queries_on_streams_and_limits_can_be_disabled(engine):
 def test_create_push_query_still_refuses_a_pull_query(engine):
     with pytest.raises(KsqlStatementError, match="Expected a push query"):
         engine.create_push_query("SELECT * FROM S;")
+
+
+def test_a_windowed_table_answers_per_key_and_window_with_its_bounds_as_key_columns():
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.execute("CREATE SOURCE TABLE W (K INT PRIMARY KEY, N INT) WITH (KAFKA_TOPIC='w', VALUE_FORMAT='JSON', "
+              "PARTITIONS=1, WINDOW_TYPE='TUMBLING', WINDOW_SIZE='1 SECOND');")
+
+    def wrec(key: int, start: int, n: int | None, offset: int):
+        kb = key.to_bytes(4, "big") + start.to_bytes(8, "big")
+        return (kb, None if n is None else b'{"N": %d}' % n, start, 0, offset)
+
+    records = [wrec(1, 0, 1, 0), wrec(1, 1000, 2, 1), wrec(1, 0, 3, 2), wrec(2, 0, 4, 3), wrec(2, 0, None, 4)]
+    q = e.create_query("SELECT * FROM W;")
+    assert str(q.schema) == "`K` INTEGER KEY, `WINDOWSTART` BIGINT KEY, `WINDOWEND` BIGINT KEY, `N` INTEGER"
+    assert q.run(records)[0] == [[1, 0, 1000, 3], [1, 1000, 2000, 2]]
+    q = e.create_query("SELECT N, WINDOWEND FROM W WHERE K = 1 AND WINDOWSTART >= '1970-01-01T00:00:01';")
+    assert str(q.schema) == "`N` INTEGER, `WINDOWEND` BIGINT KEY" and q.run(records)[0] == [[2, 2000]]
