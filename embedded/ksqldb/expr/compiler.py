@@ -126,7 +126,15 @@ class ExprCompiler:
         return method(e), t
 
     def compile_predicate(self, e: tree.Expr) -> str:
-        t = self.typer.type_of(e)
+        try:
+            t = self.typer.type_of(e)
+        except KsqlStatementError as err:
+            # ksqlDB's FilterTypeValidator: a type error in WHERE/HAVING names the clause
+            # and the expression (column resolution errors come first, unwrapped)
+            if self.clause in ("WHERE", "HAVING") and not getattr(err, "resolution", False):
+                raise KsqlStatementError(
+                    f"Error in {self.clause} expression: {err.message}\nStatement: {e.sql()}") from None
+            raise
         if t is not None and t.base != "BOOLEAN":
             raise self.error(
                 f"Type error in {self.clause} expression: Should evaluate to boolean but is "

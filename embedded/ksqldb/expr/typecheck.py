@@ -275,7 +275,9 @@ class ExpressionTyper:
             where = ""
             if self.clause == "JOIN ON" and e.loc is not None:
                 where = f"Line: {e.loc[0]}, Col: {e.loc[1] + 1}: "
-            raise self.error(f"{where}{self.clause} column '{name}' cannot be resolved.")
+            err = self.error(f"{where}{self.clause} column '{name}' cannot be resolved.")
+            err.resolution = True  # type: ignore[attr-defined]  # the analyzer's, not a type error
+            raise err
         self.note(e, ("slot", slot))
         return slot.type
 
@@ -454,7 +456,8 @@ class ExpressionTyper:
         if lt is None or rt is None:
             raise self.error(coercion.null_comparison_message(lt, op, rt))
         if not coercion.comparable(lt, op, rt):
-            raise self.error(f"Cannot compare {left.sql()} ({lt}) to {right.sql()} ({rt}) with {op}.")
+            raise self.error(f"Cannot compare {left.sql()} ({lt}) to {right.sql()} ({rt}) "
+                             f"with {_OPERATOR_NAMES.get(op, op)}.")
         self.info[("cmp", key)] = (_operand_conversion(lt, rt), _operand_conversion(rt, lt))
 
     def _t_Comparison(self, e: tree.Comparison):
@@ -639,6 +642,14 @@ class ExpressionTyper:
         from fraudstream.embedded.ksqldb.expr.runtime_ops import make_cast
 
         return ("cast", make_cast(t, common))
+
+
+#: ComparisonExpression.Type names, as ksqlDB's type errors print the operator
+_OPERATOR_NAMES = {
+    "=": "EQUAL", "<>": "NOT_EQUAL", "!=": "NOT_EQUAL", "<": "LESS_THAN", "<=": "LESS_THAN_OR_EQUAL",
+    ">": "GREATER_THAN", ">=": "GREATER_THAN_OR_EQUAL", "IS DISTINCT FROM": "IS_DISTINCT_FROM",
+    "IS NOT DISTINCT FROM": "IS_NOT_DISTINCT_FROM",
+}
 
 
 class _Mismatch(Exception):

@@ -181,7 +181,8 @@ def test_the_original_notebook_runs_unchanged_except_where_ksqldb_changed(
                      f"SELECT Time, Amount, Class FROM {source} c INNER JOIN {users} u on c.user = u.userid "
                      f"WHERE u.USERID = 1")
     message = ksql_error(lambda: client.ksql(original_join))
-    assert message == "Cannot compare U.USERID (STRING) to 1 (INTEGER) with =."
+    assert message == ("Error in WHERE expression: Cannot compare U.USERID (STRING) to 1 (INTEGER) with EQUAL."
+                       "\nStatement: (U.USERID = 1)")
     message = ksql_error(lambda: client.ksql(original_join.replace("u.USERID = 1", "u.USERID = 'Kai'")))
     assert message.startswith("Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.")
     assert f"must include the join expressions C.USER or U.USERID in its projection" in message

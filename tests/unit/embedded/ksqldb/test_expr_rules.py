@@ -90,7 +90,7 @@ def test_expression_types(text, expected):
 ERRORS = [
     ("I + S", "Unsupported arithmetic types. INTEGER STRING"),
     ("NULL + NULL", "Arithmetic on types null and null are not supported."),
-    ("B > B", "Cannot compare B (BOOLEAN) to B (BOOLEAN) with >."),
+    ("B > B", "Cannot compare B (BOOLEAN) to B (BOOLEAN) with GREATER_THAN."),
     ("I = NULL", "Comparison with NULL not supported: INTEGER = NULL"),
     ("CASE WHEN B THEN 1 ELSE 'x' END",
      "Type for the default clause should be the same as for 'THEN' clauses."),
@@ -256,3 +256,15 @@ def test_function_listing_metadata():
     info = REG.get("ARRAY_REMOVE").describe()[0]
     assert info["arguments"][0] == {"name": "array", "type": "ARRAY<T>", "description": "", "isVariadic": False}
     assert info["returnType"] == "ARRAY<T>"
+
+
+def test_type_errors_in_where_name_the_clause_and_expression_but_unknown_columns_do_not():
+    comp = ExprCompiler(SCOPE, REG)
+    comp.clause = "WHERE"
+    with pytest.raises(KsqlStatementError) as e:
+        comp.compile_predicate(parse_expression("I = 'x'"))
+    assert e.value.message == ("Error in WHERE expression: Cannot compare I (INTEGER) to 'x' (STRING) with EQUAL."
+                               "\nStatement: (I = 'x')")
+    with pytest.raises(KsqlStatementError) as e:
+        comp.compile_predicate(parse_expression("NOPE = 1"))
+    assert e.value.message == "WHERE column 'NOPE' cannot be resolved."
