@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from decimal import Decimal, DivisionByZero, InvalidOperation, localcontext
+from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, localcontext
 from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.errors import EvaluationError
@@ -71,11 +71,17 @@ def dec_result(v: Decimal, t: SqlDecimal) -> Decimal:
 
 
 def dec_div(a: Decimal, b: Decimal, t: SqlDecimal) -> Decimal:
+    """ksqlDB's DECIMAL division: `a.divide(b, new MathContext(precision,
+    RoundingMode.UNNECESSARY)).setScale(scale)`: a quotient that does not fit the result
+    type's precision exactly (1 / 3) fails, it is never rounded."""
     if b == 0:
         raise EvaluationError("Division by zero")
+    exact = Context(prec=t.precision, traps=[Inexact, DivisionByZero, InvalidOperation])
     try:
-        with localcontext(DECIMAL_CONTEXT):
-            return dec_result(Decimal(a) / Decimal(b), t)
+        q = exact.divide(Decimal(a), Decimal(b))
+        return exact.quantize(q, Decimal(1).scaleb(-t.scale))
+    except Inexact:
+        raise EvaluationError("Rounding necessary") from None
     except (DivisionByZero, InvalidOperation) as e:
         raise EvaluationError(str(e)) from e
 

@@ -125,6 +125,8 @@ VALUES = [
     ("I + L", 17),
     ("DEC + I", Decimal("19.34")),
     ("I / 2", 3),
+    ("10.1 / 2.0", Decimal("5.050000")),           # DECIMAL(9, 6): exact, at the result's scale
+    ("1.0 / 3.0", None),                           # not exact within the precision: fails, never rounds
     ("-7 / 2", -3),                               # Java truncates toward zero
     ("I IN ('7', 8)", True),                      # '7' coerced to INTEGER once, at plan time
     ("I IN (7.0)", True),
