@@ -200,10 +200,12 @@ class CaseRunner:
         names: dict[str, int] = {}
         for t in self.case.get("topics", []) or []:
             names[t["name"]] = int(t.get("partitions", 1))
-        try:
-            stmts = parse("\n".join(self.run.statements))
-        except KsqlError:
-            stmts = []
+        stmts = []
+        for sql in self.run.statements:  # one by one: a statement that does not parse names no topic
+            try:
+                stmts += parse(sql)
+            except KsqlError:
+                continue
         for s in stmts:
             if isinstance(s, tree.CreateSource):
                 topic = s.properties.get("KAFKA_TOPIC")

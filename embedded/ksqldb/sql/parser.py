@@ -118,6 +118,12 @@ class Parser:
         msg = f"line {t.line}:{t.col + 1}: Syntax Error\n{detail}\nStatement: {stmt}"
         return KsqlParseError(msg, stmt, t.line, t.col + 1)
 
+    def prepare_error(self, detail: str) -> KsqlParseError:
+        """A statement that parses but that ksqlDB's AstBuilder refuses while building it
+        (DefaultKsqlParser.prepare: "Failed to prepare statement: …", no position)."""
+        stmt = self._statement_text_around()
+        return KsqlParseError(f"Failed to prepare statement: {detail}", stmt)
+
     def error_near(self, t: Token | None = None) -> KsqlParseError:
         t = t or self.tok
         return self.error(
@@ -154,6 +160,10 @@ class Parser:
                 end = end_tok.end
             elif self.tok.kind == "EOF":
                 end = len(self.text)
+            elif isinstance(stmt, tree.QueryStatement):
+                # ANTLR: "mismatched input … expecting {';', WINDOW, WHERE, …}"; ksqlDB's
+                # SyntaxErrorValidator lists no expectations past three alternatives
+                raise self.error("")
             else:
                 raise self.error_near()
             stmt.text = self.text[first.pos:end].strip()
@@ -247,6 +257,8 @@ class Parser:
         if self.at_kw("AS") and elements is None and not is_source:
             self.advance()
             query = self.parse_query()
+            if query.limit is not None:
+                raise self.prepare_error(f"CREATE {kind} AS SELECT statements don't support LIMIT clause.")
             return tree.CreateAsSelect(
                 kind=kind, name=name, query=query, properties=props, or_replace=or_replace,
                 if_not_exists=if_not_exists, name_loc=self.loc(name_tok),
@@ -440,9 +452,9 @@ class Parser:
             self.expect_kw("BEGINNING")
             stmt.from_beginning = True
         if self.accept_kw("INTERVAL", "SAMPLE"):
-            stmt.interval = self.integer()
+            stmt.interval = self.integer_number("INTERVAL")
         if self.accept_kw("LIMIT"):
-            stmt.limit = self.integer()
+            stmt.limit = self.integer_number("LIMIT")
         return stmt
 
     # ------------------------------------------------------------------ identifiers
@@ -481,6 +493,19 @@ class Parser:
                 self._statement_text_around(), t.line, t.col + 1,
             )
         return name
+
+    def integer_number(self, command: str) -> int:
+        """ksqlDB's `number` rule where a command needs an integer (LIMIT, INTERVAL):
+        a decimal or floating point literal parses, then is refused (ParserUtil.processIntegerNumber)."""
+        neg = self.at_op("-")
+        t = self.peek() if neg else self.tok
+        if t.kind in ("DECIMAL", "FLOAT"):
+            raise self.prepare_error(f"Value must be integer for command: {command}")
+        if t.kind != "INTEGER":
+            # ANTLR expects {'-', INTEGER_VALUE, DECIMAL_VALUE, FLOATING_POINT_VALUE}: more
+            # than three, so ksqlDB's SyntaxErrorValidator names none
+            raise self.error("", t)
+        return self.integer()
 
     def integer(self) -> int:
         neg = self.accept_op("-")
@@ -598,7 +623,7 @@ class Parser:
             else:
                 raise self.error_expecting(["'CHANGES'", "'FINAL'"])
         if self.accept_kw("LIMIT"):
-            q.limit = self.integer()
+            q.limit = self.integer_number("LIMIT")
         return q
 
     def parse_expression_list(self) -> list[tree.Expr]:
