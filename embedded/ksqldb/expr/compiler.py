@@ -256,9 +256,15 @@ class ExprCompiler:
         codes = [self.compile(r)[0] for _, r in e.whens]
         out = self.compile(e.default)[0] if e.default is not None else "None"
         if e.operand is None:
-            conds = [self.compile(c)[0] for c, _ in e.whens]
-            for c, r in reversed(list(zip(conds, codes))):
-                out = f"({r} if {c} else {out})"
+            # ksqlDB's SearchedCaseFunction unboxes each WHEN: a NULL condition fails
+            for (cond, _), r in reversed(list(zip(e.whens, codes))):
+                c, _ = self.compile(cond)
+                if isinstance(cond, (tree.Comparison, tree.Between, tree.InList, tree.IsNull, tree.IsDistinct)):
+                    out = f"({r} if {c} else {out})"  # never NULL
+                else:
+                    t = self._tmp()
+                    out = (f"({r} if ({t} := {c}) else (_ops.null_operand({cond.sql()!r}) "
+                           f"if {t} is None else {out}))")
             return out
         op, _ = self.compile(e.operand)
         t = self._tmp()
@@ -355,10 +361,10 @@ class ExprCompiler:
             lconv, _ = self.typer.info[("cmp", id(lo_cmp))]
             hconv, _ = self.typer.info[("cmp", id(hi_cmp))]
             test = f"{self._apply(v, lconv)} >= {a} and {self._apply(v, hconv)} <= {b}"
-        if e.negated:
-            test = f"not ({test})"
-        return (f"(False if ({v} := {value}) is None or ({a} := {lo}) is None or ({b} := {hi}) is None"
+        code = (f"(False if ({v} := {value}) is None or ({a} := {lo}) is None or ({b} := {hi}) is None"
                 f" else {test})")
+        # NOT BETWEEN is NOT over the (NULL-safe, so false) BETWEEN, as ksqlDB parses it
+        return f"(not {code})" if e.negated else code
 
     def _c_InList(self, e: tree.InList):
         items, info = self._info(e)
@@ -367,25 +373,28 @@ class ExprCompiler:
         codes = [self._coerced(x, how) for x, how in zip(items, info.items[1:])]
         v = self._tmp()
         if not codes:
-            return f"(({vc}) and False)" if not e.negated else "False"
+            return f"({vc} is {vc} and {'True' if e.negated else 'False'})"
         tup = "(" + ", ".join(codes) + ("," if len(codes) == 1 else "") + ")"
-        test = f"{v} in {tup}"
-        if e.negated:
-            test = f"not ({test})"
-        return f"(False if ({v} := {vc}) is None else {test})"
+        code = f"(False if ({v} := {vc}) is None else {v} in {tup})"
+        # NOT IN is NOT over the (NULL-safe, so false) IN, as ksqlDB parses it
+        return f"(not {code})" if e.negated else code
 
     def _c_Like(self, e: tree.Like):
         vc, _ = self.compile(e.expr)
         v = self._tmp()
         if isinstance(e.pattern, tree.StringLiteral):
-            rx = self.const(ops.like_regex(e.pattern.value, e.escape), "_rx")
+            try:
+                rx = self.const(ops.like_regex(e.pattern.value, e.escape), "_rx")
+            except EvaluationError as ex:
+                raise self.error(str(ex)) from None
             test = f"{rx}.fullmatch({v}) is not None"
         else:
             pc, _ = self.compile(e.pattern)
-            test = f"bool(_ops.like({v}, {pc}, {e.escape!r}))"
+            test = f"_ops.like({v}, {pc}, {e.escape!r})"
         if e.negated:
             test = f"not ({test})"
-        return f"(False if ({v} := {vc}) is None else {test})"
+        # ksqlDB's LikeEvaluator fails on a NULL value
+        return f"(_ops.null_operand({e.sql()!r}) if ({v} := {vc}) is None else {test})"
 
     def _c_IsNull(self, e: tree.IsNull):
         code, _ = self.compile(e.expr)

@@ -113,7 +113,9 @@ def like_regex(pattern: str, escape: str | None) -> re.Pattern:
     n = len(pattern)
     while i < n:
         c = pattern[i]
-        if escape is not None and c == escape and i + 1 < n:
+        if escape is not None and c == escape:
+            if i + 1 >= n:
+                raise EvaluationError("LIKE pattern must not end with escape character")
             out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
@@ -124,12 +126,13 @@ def like_regex(pattern: str, escape: str | None) -> re.Pattern:
         else:
             out.append(re.escape(c))
         i += 1
-    return re.compile("".join(out), re.DOTALL)
+    # java.util.regex without DOTALL: `_` and `%` do not match line terminators
+    return re.compile("".join(out))
 
 
 def like(value: str | None, pattern: str | None, escape: str | None = None) -> bool | None:
-    if value is None or pattern is None:
-        return None
+    if value is None or pattern is None:  # ksqlDB's LikeEvaluator fails on a NULL
+        raise EvaluationError("NULL operand in LIKE")
     return like_regex(pattern, escape).fullmatch(value) is not None
 
 

@@ -138,6 +138,10 @@ VALUES = [
     ("CAST('x' AS INT) IS NULL", True),           # a failed CAST is NULL, not a failure
     ("ARRAY[1, CAST('y' AS INT)]", [1, None]),
     ("B OR NB", True),                            # Java's || short-circuits
+    ("N NOT IN (1, 2)", True),                    # NOT over the NULL-safe (false) IN
+    ("N NOT BETWEEN 1 AND 2", True),
+    ("S LIKE 'a%'", True),
+    ("CASE WHEN NB THEN 1 ELSE 2 END", None),     # a NULL WHEN fails (SearchedCaseFunction unboxes it)
     ("ARRAY_SORT(ARRAY[3, NULL, 1], 'DESC')", [3, 1, None]),
     ("TRANSFORM(A, x => x + 1)", [4, 2, 3]),
     ("TRANSFORM(ARRAY[1, NULL], x => x + 1)", None),  # a NULL in a lambda's arithmetic fails the call
