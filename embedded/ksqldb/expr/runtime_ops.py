@@ -204,12 +204,10 @@ def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
             if isinstance(v, bool):
                 return v
             if isinstance(v, str):
+                # SqlBooleans.parseBoolean: true for a non-empty prefix of 'true' or
+                # 'yes' (any case), false for anything else
                 s = v.strip().lower()
-                if s in ("true", "yes", "t", "y"):
-                    return True
-                if s in ("false", "no", "f", "n"):
-                    return False
-                raise EvaluationError(f"Cannot cast '{v}' to BOOLEAN")
+                return bool(s) and ("true".startswith(s) or "yes".startswith(s))
             raise EvaluationError(f"Cannot cast to BOOLEAN: {v!r}")
         return to_bool
     if base == "TIMESTAMP":

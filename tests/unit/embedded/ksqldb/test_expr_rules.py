@@ -136,6 +136,8 @@ VALUES = [
     ("COALESCE(N + 1, 5)", None),                 # NULL + 1 fails the whole expression ...
     ("COALESCE(ABS(N), 5)", 5),                   # ... a NULL-tolerant UDF does not
     ("CAST('x' AS INT) IS NULL", True),           # a failed CAST is NULL, not a failure
+    ("CAST(' Ye ' AS BOOLEAN)", True),             # SqlBooleans.parseBoolean: a prefix of true/yes
+    ("CAST('nah' AS BOOLEAN)", False),             # ... and false for anything else
     ("ARRAY[1, CAST('y' AS INT)]", [1, None]),
     ("B OR NB", True),                            # Java's || short-circuits
     ("N NOT IN (1, 2)", True),                    # NOT over the NULL-safe (false) IN
