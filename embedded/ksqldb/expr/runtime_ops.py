@@ -145,6 +145,9 @@ def distinct(a: Any, b: Any) -> bool:
 # ------------------------------------------------------------------ casts
 
 
+_JAVA_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
 def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
     """A one-argument function converting values of `src` to `dst` (NULL stays NULL)."""
     if src is not None and src == dst:
@@ -157,20 +160,26 @@ def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
     if base in ("INTEGER", "BIGINT"):
         wrap = wrap32 if base == "INTEGER" else wrap64
 
+        lo, hi = (-(2**31), 2**31 - 1) if base == "INTEGER" else (-(2**63), 2**63 - 1)
+
         def to_int(v, _wrap=wrap, _src=src):
             if v is None:
                 return None
             if isinstance(v, str):
-                try:
-                    return _wrap(int(v.strip()))
-                except ValueError:
-                    raise EvaluationError(f"Cannot cast '{v}' to {dst}") from None
+                # Integer.parseInt / Long.parseLong: digits with an optional sign, in range
+                text = v.strip()
+                if not _JAVA_INTEGER.fullmatch(text) or not lo <= int(text) <= hi:
+                    raise EvaluationError(f"Cannot cast '{v}' to {dst}")
+                return int(text)
             if isinstance(v, float):
+                # Java's narrowing of a double: NaN is 0, out of range saturates
                 if v != v:
                     return 0
-                if v in (math.inf, -math.inf):
-                    return (2**31 - 1 if base == "INTEGER" else 2**63 - 1) * (1 if v > 0 else -1)
-                return _wrap(int(v))
+                if v >= hi:
+                    return hi
+                if v <= lo:
+                    return lo
+                return int(v)
             if isinstance(v, Decimal):
                 return _wrap(int(v))
             if isinstance(v, bool):

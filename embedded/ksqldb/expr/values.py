@@ -121,6 +121,15 @@ def to_decimal_exact(d: Decimal, t: SqlDecimal) -> Decimal:
 # ------------------------------------------------------------------ to string (CAST)
 
 
+def format_time_of_day(ms: int) -> str:
+    """SqlTimeTypes.formatTime: `LocalTime.ofSecondOfDay(s).toString()`, so `HH:mm` when
+    the seconds are zero, `HH:mm:ss` otherwise, milliseconds dropped."""
+    s = ms // 1000
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
+
+
 def to_java_string(v: Any, t: SqlType | None) -> str:
     """The text Java's `String.valueOf`/Connect would give for a value of type `t`."""
     if v is None:
@@ -141,9 +150,7 @@ def to_java_string(v: Any, t: SqlType | None) -> str:
 
         return days_to_iso(v)
     if base == "TIME":
-        from fraudstream.embedded.ksqldb.expr.functions.java_time import millis_of_day_to_iso
-
-        return millis_of_day_to_iso(v)
+        return format_time_of_day(v)
     if isinstance(v, (bytes, bytearray)):
         return base64.b64encode(bytes(v)).decode("ascii")
     if isinstance(t, SqlArray):

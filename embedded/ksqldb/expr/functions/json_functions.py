@@ -19,7 +19,7 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlSt
 from fraudstream.embedded.ksqldb.errors import EvaluationError
 from fraudstream.embedded.ksqldb.expr.functions.params import Arg
 from fraudstream.embedded.ksqldb.expr.functions.registry import sig, udf
-from fraudstream.embedded.ksqldb.expr.values import decimal_str, java_double_str
+from fraudstream.embedded.ksqldb.expr.values import decimal_str, format_time_of_day, java_double_str
 
 _MISSING = object()
 _DECODER = json.JSONDecoder(parse_float=Decimal)
@@ -268,14 +268,6 @@ def _jsonable(t: SqlType | None) -> Callable[[Any], Any]:
         fields = sorted((n, _jsonable(ft)) for n, ft in t.fields)
         return lambda v: None if v is None else {n: f(v.get(n)) for n, f in fields}
     return lambda v: v
-
-
-def format_time_of_day(ms: int) -> str:
-    """SqlTimeTypes.formatTime: LocalTime.ofSecondOfDay(s).toString() (`HH:mm[:ss]`)."""
-    s = ms // 1000
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}" + (f":{sec:02d}" if sec else "")
 
 
 def _bind_to_json(args: list[Arg], rtype: SqlType):

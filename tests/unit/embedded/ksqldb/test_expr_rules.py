@@ -138,6 +138,9 @@ VALUES = [
     ("CAST('x' AS INT) IS NULL", True),           # a failed CAST is NULL, not a failure
     ("CAST(' Ye ' AS BOOLEAN)", True),             # SqlBooleans.parseBoolean: a prefix of true/yes
     ("CAST('nah' AS BOOLEAN)", False),             # ... and false for anything else
+    ("CAST(3.0E10 AS INT)", 2147483647),           # a DOUBLE narrows like Java: saturating
+    ("CAST('3000000000' AS INT)", None),           # Integer.parseInt: out of range fails (NULL)
+    ("CAST(CAST('00:01' AS TIME) AS STRING)", "00:01"),  # LocalTime.toString drops zero seconds
     ("ARRAY[1, CAST('y' AS INT)]", [1, None]),
     ("B OR NB", True),                            # Java's || short-circuits
     ("N NOT IN (1, 2)", True),                    # NOT over the NULL-safe (false) IN
