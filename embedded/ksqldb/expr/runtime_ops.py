@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, localcontext
+from decimal import ROUND_HALF_UP, Context, Decimal, DivisionByZero, Inexact, InvalidOperation, localcontext
 from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.errors import EvaluationError
@@ -198,9 +198,15 @@ def make_cast(src: SqlType | None, dst: SqlType) -> Callable[[Any], Any]:
             return float(v)
         return to_double
     if isinstance(dst, SqlDecimal):
+        double_context = Context(prec=dst.precision, rounding=ROUND_HALF_UP)
+
         def to_dec(v, _t=dst):
             if v is None:
                 return None
+            if isinstance(v, float) and v == v and v not in (math.inf, -math.inf):
+                # DecimalUtil.cast(double): the exact binary value rounded to the
+                # precision (new BigDecimal(v, new MathContext(p))), then to the scale
+                v = double_context.plus(Decimal(v))
             try:
                 return to_decimal(v, _t)
             except ArithmeticError:

@@ -139,6 +139,7 @@ VALUES = [
     ("CAST(' Ye ' AS BOOLEAN)", True),             # SqlBooleans.parseBoolean: a prefix of true/yes
     ("CAST('nah' AS BOOLEAN)", False),             # ... and false for anything else
     ("CAST(3.0E10 AS INT)", 2147483647),           # a DOUBLE narrows like Java: saturating
+    ("CAST(2.675E0 AS DECIMAL(3, 2))", Decimal("2.67")),  # the double's exact value, to 3 digits first
     ("CAST('3000000000' AS INT)", None),           # Integer.parseInt: out of range fails (NULL)
     ("CAST(CAST('00:01' AS TIME) AS STRING)", "00:01"),  # LocalTime.toString drops zero seconds
     ("ARRAY[1, CAST('y' AS INT)]", [1, None]),
