@@ -312,6 +312,8 @@ def _chr(v):
 
 
 def _elt(n, *args):
+    if n is None:  # a Java int parameter
+        raise EvaluationError("ELT's index cannot be NULL")
     return args[n - 1] if 1 <= n <= len(args) else None
 
 
@@ -389,7 +391,7 @@ UDFS = [
         category="STRING"),
     udf("Chr", [sig("INT decimalCode", "VARCHAR", _chr), sig("VARCHAR utf16Code", "VARCHAR", _chr)],
         category="STRING"),
-    udf("elt", [sig(["INT n", "VARCHAR... args"], "VARCHAR", _elt)], category="STRING"),
+    udf("elt", [sig(["INT n", "VARCHAR... args"], "VARCHAR", _elt, nulls=False)], category="STRING"),
     udf("field", [sig(["VARCHAR str", "VARCHAR... args"], "INT", _field, nulls=False)], category="STRING"),
     udf("md5", [sig("VARCHAR s", "VARCHAR", lambda s: hashlib.md5(s.encode("utf-8")).hexdigest())],
         category="STRING"),
