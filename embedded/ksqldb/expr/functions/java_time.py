@@ -316,14 +316,6 @@ def days_to_iso(days: int) -> str:
     return (EPOCH_DATE + dt.timedelta(days=days)).isoformat()
 
 
-def millis_of_day_to_iso(ms: int) -> str:
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, milli = divmod(rem, 1000)
-    base = f"{h:02d}:{m:02d}:{s:02d}"
-    return base + (f".{milli:03d}" if milli else "")
-
-
 _ISO_TS = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2}|[+-]\d{2})?\Z"
