@@ -20,7 +20,6 @@ from pathlib import Path
 
 import pytest
 
-from fraudstream.clients.ksql_rest import KsqlClient, apply
 from tests.support.deploy_files import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -46,8 +45,7 @@ def test_the_readme_names_the_notebook_extra():
 
 
 def test_readme_install_lines_give_a_working_notebook(tmp_path: Path, kafka_bootstrap: str,
-                                                      schema_registry_url: str, ksql_url: str,
-                                                      monkeypatch: pytest.MonkeyPatch):
+                                                      schema_registry_url: str, ksql_url: str):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
@@ -56,21 +54,19 @@ def test_readme_install_lines_give_a_working_notebook(tmp_path: Path, kafka_boot
                               capture_output=True, text=True, timeout=1500)
         assert proc.returncode == 0, f"`{shlex.join(line)}` failed:\n{proc.stderr[-3000:]}"
 
-    # The pipeline's statements and some data, as the notebook's introduction asks.
-    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
-    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
-    monkeypatch.setenv("KSQL_URL", ksql_url)
-    from fraudstream.cli.main import main
-
-    assert main(["produce", "users", "--quiet"]) == 0
-    with KsqlClient(ksql_url) as client:
-        apply(client, ROOT / "ksql")
-    assert main(["produce", "transactions", "--count", "2000", "--unlabeled-fraction", "0.3",
-                 "--quiet", "--seed", "5"]) == 0
-
-    # `jupyter execute`: the venv's Jupyter, kernel and libraries, outside the checkout
+    # The README's next lines with that venv's `fraudstream`, outside the checkout's .venv;
+    # the session's stack stands in for `fraudstream up`, its URLs for `eval "$(fraudstream env)"`.
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    env["PATH"] = f"{venv / 'bin'}:{env.get('PATH', '')}"
+    env.update(PATH=f"{venv / 'bin'}:{env.get('PATH', '')}", KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap,
+               SCHEMA_REGISTRY_URL=schema_registry_url, KSQL_URL=ksql_url,
+               FRAUDSTREAM_HOME=str(tmp_path / "home"))
+    for command in (["produce", "users", "--quiet"], ["ksql", "apply"],
+                    ["produce", "transactions", "--count", "2000", "--unlabeled-fraction", "0.3", "--quiet"]):
+        proc = subprocess.run([str(venv / "bin" / "fraudstream"), *command], cwd=ROOT, env=env,
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, f"`fraudstream {shlex.join(command)}` failed:\n{proc.stdout}{proc.stderr}"
+
+    # `jupyter execute`: the venv's Jupyter, kernel and libraries
     out = tmp_path / "executed.ipynb"
     proc = subprocess.run([str(venv / "bin" / "jupyter"), "execute", f"--output={out}",
                            str(ROOT / "notebooks" / "querying_streams.ipynb")],
@@ -89,4 +85,4 @@ def test_readme_install_lines_give_a_working_notebook(tmp_path: Path, kafka_boot
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert versions.returncode == 0, versions.stderr
     httpx_version, where = versions.stdout.split()
-    assert httpx_version.startswith("0.27") and where.startswith(str(venv))  # installed, not the checkout
+    assert httpx_version.startswith("0.27") and where == str(ROOT / "fraudstream" / "__init__.py")  # editable
