@@ -23,6 +23,7 @@ from typing import Any
 
 from fraudstream.embedded.ksqldb.errors import KsqlError
 from fraudstream.embedded.ksqldb.execution.pull import PullQuery
+from fraudstream.embedded.ksqldb.operators.records import TombstoneRow
 from fraudstream.embedded.ksqldb.server.errors import error_body
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
 from fraudstream.embedded.ksqldb.server.statements import StatementHandler
@@ -112,17 +113,43 @@ class RestCaseRunner(CaseRunner):
             limit = query.limit
             rows = []
             if limit != 0:
-                rows, _errors = query.pipeline.process_rows(records)
+                for q in self.engine.queries.values():
+                    if hasattr(q.pipeline, "clock"):
+                        q.pipeline.clock = lambda: 0
+                if hasattr(query.pipeline, "clock"):
+                    query.pipeline.clock = lambda: 0  # the test driver's wall clock stands still
+                for topic, batch in self._merged(query.source_topics):
+                    got, _errors = query.rows_of(topic, batch)
+                    rows += got
             if limit is not None:
                 rows = rows[:limit]
             schema = ", ".join(f"`{n}` {t}" for n, t in zip(query.column_names, query.column_types))
             out = [{"header": {"queryId": query.query_id, "schema": schema}}]
             final = "Limit Reached" if limit is not None and len(rows) >= limit else None
         types = [c.type for c in query.schema.columns]
-        out += [{"row": {"columns": json.loads(dumps(row_to_json(r, types)), parse_float=Decimal)}} for r in rows]
+        for r in rows:
+            row: dict[str, Any] = {"columns": json.loads(dumps(row_to_json(r, types)), parse_float=Decimal)}
+            if isinstance(r, TombstoneRow):
+                row["tombstone"] = True
+            out.append({"row": row})
         if final is not None:
             out.append({"finalMessage": final})
         return out
+
+    def _merged(self, topics: list[str]) -> list[tuple[str, list[tuple]]]:
+        """The records of `topics` one at a time, as a Kafka Streams task takes them from
+        its partitions: the lowest next timestamp first (ties: the earlier topic)."""
+        queues = {t: [(r.key, r.value, r.timestamp, 0, i, r.headers) for i, r in enumerate(self.topics.get(t, []))]
+                  for t in topics}
+        pos = dict.fromkeys(topics, 0)
+        out = []
+        while True:
+            heads = [(queues[t][pos[t]][2], n, t) for n, t in enumerate(topics) if pos[t] < len(queues[t])]
+            if not heads:
+                return out
+            _ts, _n, t = min(heads)
+            out.append((t, [queues[t][pos[t]]]))
+            pos[t] += 1
 
     # ---------------------------------------------------------------- the case
 

@@ -9,11 +9,12 @@ tells its listeners once the statement that created the query is recorded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Iterator, Protocol, Sequence
 
 from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
 from fraudstream.embedded.ksqldb.operators.contract import Pipeline
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord
 
 
 def _offset_reset(props: dict[str, Any]) -> str:
@@ -52,21 +53,38 @@ class PersistentQuery:
 
 @dataclass
 class TransientQuery:
-    """A push query (`SELECT ... EMIT CHANGES`) ready to be run by the REST layer."""
+    """A push query (`SELECT ... EMIT CHANGES`) ready to be run by the REST layer: its
+    pipeline's outputs are result rows (`TombstoneRow` for a deleted table row)."""
 
     query_id: str
     statement_text: str
     column_names: list[str]
     column_types: list[str]
     schema: LogicalSchema
-    pipeline: QueryPipeline
+    pipeline: Pipeline
     source_topic: str
     limit: int | None
     properties: dict[str, Any]
+    #: every topic the query reads (a join's sources), the first source's first
+    source_topics: list[str] = field(default_factory=list)
 
     @property
     def auto_offset_reset(self) -> str:
         return _offset_reset(self.properties)
+
+    def rows_of(self, topic: str, batch: Sequence[Sequence[Any]]) -> tuple[list[list], list[ErrorRecord]]:
+        """The rows for records `(key, value, timestamp, partition, offset[, headers])` of `topic`."""
+        if isinstance(self.pipeline, QueryPipeline):
+            return self.pipeline.process_rows(batch)
+        return self.pipeline.process_topic(topic, batch)  # type: ignore[return-value]
+
+    def rows_of_messages(self, msgs: Sequence[Any]) -> tuple[list[list], list[ErrorRecord]]:
+        """The rows for confluent-kafka Messages of any of `source_topics`."""
+        if isinstance(self.pipeline, QueryPipeline):
+            return self.pipeline.process_rows(
+                [(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
+                 for m in msgs])
+        return self.pipeline.process_messages(msgs)  # type: ignore[return-value]
 
 
 class EngineListener(Protocol):

@@ -47,7 +47,7 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
 from fraudstream.embedded.ksqldb.operators import evaluation
 from fraudstream.embedded.ksqldb.operators.evaluation import emit_evaluation, emit_nested_errors
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
-from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of, tombstone_row
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 
 #: ksqlDB's default grace when the WINDOW clause has no GRACE PERIOD: 24 h minus the
@@ -75,16 +75,18 @@ class AggregationPipeline:
         key_in: KeySerde | None,
         value_in: ValueSerde | None,
         *,
-        sink_topic: str,
-        key_out: KeySerde,
-        value_out: ValueSerde,
+        sink_topic: str | None,
+        key_out: KeySerde | None,
+        value_out: ValueSerde | None,
         source_timestamp: TimestampExtractor | None = None,
         from_rows: bool = False,
         emit_interval_ms: int = DEFAULT_FINAL_EMIT_INTERVAL_MS,
         clock: Callable[[], int] | None = None,
     ) -> None:
         """`from_rows`: fed joined rows by a `JoinPipeline` (`process_rows`) instead of
-        records (GROUP BY over a join); no serdes then."""
+        records (GROUP BY over a join); no serdes then. Without `key_out`/`value_out` (a
+        push query) the outputs are the projected rows themselves, a retracted row as a
+        `TombstoneRow`."""
         assert plan.aggregate is not None
         self.query_id = query_id
         self.plan = plan
@@ -92,9 +94,13 @@ class AggregationPipeline:
         self.source_topic = plan.source.topic
         self.sink_topic = sink_topic
         self.key_in, self.value_in = key_in, value_in
-        self._kenc = key_out.encode
-        fast = getattr(value_out, "fast_encoder", lambda: None)()
-        self._venc = fast or value_out.encode
+        #: push query: rows out, not records (see `_emit`)
+        self.rows_out = key_out is None
+        self._kpos = frozenset(plan.project.key_positions)
+        if key_out is not None and value_out is not None:
+            self._kenc = key_out.encode
+            fast = getattr(value_out, "fast_encoder", lambda: None)()
+            self._venc = fast or value_out.encode
         self.calls = [c.aggregator for c in self.agg.calls]
         #: grouping values that are structs/arrays need a hashable form as dict keys
         self._complex_key = any(t.base in ("STRUCT", "ARRAY", "MAP") for t in self.agg.group_types)
@@ -381,19 +387,25 @@ class AggregationPipeline:
         if outputs is None or not state[2]:
             return
         row = self._row(state[3], state[0], w)
-        keys, _values, _passed, _perrs = self._project(row)
-        self._emit(outputs, errs, rec, keys, None, w, self._bounds(w)[1])
+        keys, values, _passed, _perrs = self._project(row)
+        self._emit(outputs, errs, rec, keys, values, w, self._bounds(w)[1], deleted=True)
 
     def _row(self, values_of_key: tuple, accs: tuple, w: Any) -> list:
         start, end = (None, None) if w is None else self._bounds(w)
         return [*values_of_key, *(c.result(a) for c, a in zip(self.calls, accs)), start, end]
 
-    def _emit(self, outputs: list, errs: list, rec, keys: tuple, values: list | None, w: Any, ts: int) -> None:
+    def _emit(self, outputs: list, errs: list, rec, keys: tuple, values: list, w: Any, ts: int,
+              deleted: bool = False) -> None:
+        """One changed row of the table: a record (`deleted`: a tombstone) or, for a push
+        query, the row."""
+        if self.rows_out:
+            outputs.append(tombstone_row(values, self._kpos) if deleted else values)
+            return
         try:
             kb = self._kenc(keys)
             if w is not None:
                 kb = (kb or b"") + self._window_bytes(w)
-            vb = self._venc(values) if values is not None else None
+            vb = None if deleted else self._venc(values)
         except Exception as e:  # noqa: BLE001
             errs.append(("serialize", _reason(e), rec))
             return
@@ -435,7 +447,7 @@ class AggregationPipeline:
             if not passed:
                 continue
             try:
-                kb = self._kenc(keys) or b""
+                kb = b"" if self.rows_out else (self._kenc(keys) or b"")
             except Exception as e:  # noqa: BLE001
                 errs.append(("serialize", _reason(e), rec))
                 continue
@@ -491,7 +503,7 @@ class AggregationPipeline:
             self.sessions.setdefault(gk[1], set()).add(w)
         if outputs is None or (not passed and not passed_before):
             return
-        self._emit(outputs, errs, rec, keys, values if passed else None, w, new_ts)
+        self._emit(outputs, errs, rec, keys, values, w, new_ts, deleted=not passed)
 
     def _expire(self) -> None:
         """Forget windows no record can reach any more (closed after their grace) and,

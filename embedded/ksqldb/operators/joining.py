@@ -46,7 +46,7 @@ from fraudstream.embedded.ksqldb.operators.pipeline import (
     emit_key_decode,
     emit_value_decode,
 )
-from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of
+from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord, headers_of, tombstone_row
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.joins import JoinNode
@@ -188,9 +188,9 @@ class JoinPipeline:
         registry: FunctionRegistry,
         inputs: Sequence[SourceInput],
         *,
-        sink_topic: str,
-        key_out: KeySerde,
-        value_out: ValueSerde,
+        sink_topic: str | None,
+        key_out: KeySerde | None,
+        value_out: ValueSerde | None,
         sink_timestamp: TimestampExtractor | None = None,
         value_coercions: Sequence[Callable[[Any], Any] | None] | None = None,
         emit_interval_ms: int = DEFAULT_OUTER_EMIT_INTERVAL_MS,
@@ -198,7 +198,8 @@ class JoinPipeline:
         aggregation: Any = None,
     ) -> None:
         """`aggregation`: an `AggregationPipeline(from_rows=True)` the joined rows feed
-        (GROUP BY over a join) instead of the projection."""
+        (GROUP BY over a join) instead of the projection. Without `key_out`/`value_out`
+        (a push query) the outputs are the projected rows, a deleted row a `TombstoneRow`."""
         root = plan.join
         assert root is not None
         self.query_id = query_id
@@ -223,9 +224,12 @@ class JoinPipeline:
         self.is_table = root.result_kind == "TABLE"
         #: windowed sources: the join key carries the window, the output key keeps it
         self._window_type = self.leaves[0].source.window_type
-        self._kenc = key_out.encode
-        fast = getattr(value_out, "fast_encoder", lambda: None)()
-        self._venc = fast or value_out.encode
+        self.rows_out = key_out is None
+        self._kpos = frozenset(plan.project.key_positions)
+        if key_out is not None and value_out is not None:
+            self._kenc = key_out.encode
+            fast = getattr(value_out, "fast_encoder", lambda: None)()
+            self._venc = fast or value_out.encode
         if aggregation is None:
             self._where, self._project = self._generate_sink(registry, sink_timestamp, value_coercions)
             self.generated_source = self._sink_source
@@ -400,12 +404,17 @@ class JoinPipeline:
             self._errs.append(("timestamp", _reason(e), rec))
             return None
 
-    def _encode(self, keys: tuple, values: list | None, ts: int, rec: Any, suffix: bytes = b"") -> None:
+    def _encode(self, keys: tuple, values: list, ts: int, rec: Any, suffix: bytes = b"",
+                deleted: bool = False) -> None:
+        """Emit one result: a record (`deleted`: a tombstone) or, for a push query, the row."""
+        if self.rows_out:
+            self._out.append(tombstone_row(values, self._kpos) if deleted else values)  # type: ignore[arg-type]
+            return
         try:
             kb = self._kenc(keys) if keys else None
             if suffix:
                 kb = (kb or b"") + suffix
-            vb = None if values is None else self._venc(values)
+            vb = None if deleted else self._venc(values)
         except Exception as e:  # noqa: BLE001
             self._errs.append(("serialize", _reason(e), rec))
             return
@@ -436,7 +445,7 @@ class JoinPipeline:
         if not new_ok and not old_ok:
             if new is None and old is None and self.plan.where is None:
                 # a change with neither row (a delete of nothing) still reaches the sink
-                self._encode(self._key_only(key, rec), None, ts, rec)
+                self._encode(*self._key_only(key, rec), ts, rec, deleted=True)
             return
         if new_ok:
             keys, values = self._project(new_r, rec, errs)
@@ -444,8 +453,8 @@ class JoinPipeline:
             if out_ts is not None:
                 self._encode(keys, values, out_ts, rec)
             return
-        keys, _values = self._project(old_r, rec, [])
-        self._encode(keys, None, ts, rec)
+        keys, values = self._project(old_r, rec, [])
+        self._encode(keys, values, ts, rec, deleted=True)
 
     def _stream_to_aggregate(self, key: Any, row: tuple, ts: int, rec: Any) -> None:
         self._agg_items.append((rec, None, row + (key,), ts))
@@ -454,15 +463,15 @@ class JoinPipeline:
         # the aggregation takes a changed row's old contribution back itself (by source key)
         self._agg_items.append((rec, hashable(key), None if new is None else new + (key,), ts))
 
-    def _key_only(self, key: Any, rec: Any) -> tuple:
-        """The result key of a change without rows: the join key (a foreign-key join's
-        key is the left table's primary key, in the left table's key columns)."""
+    def _key_only(self, key: Any, rec: Any) -> tuple[tuple, list]:
+        """The projection of a change without rows, for its key: the join key (a
+        foreign-key join's key is the left table's primary key, in the left table's key
+        columns)."""
         row = [None] * self.root.key_slot + [key]
         if self.root.foreign_key:
             values = key if isinstance(key, tuple) else (key,)
             row[:len(values)] = values
-        keys, _ = self._project(tuple(row), rec, [])
-        return keys
+        return self._project(tuple(row), rec, [])
 
     # ------------------------------------------------------------------ running
 

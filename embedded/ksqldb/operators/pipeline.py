@@ -28,7 +28,7 @@ from fraudstream.embedded.ksqldb.expr.values import hashable
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
 from fraudstream.embedded.ksqldb.operators import evaluation
 from fraudstream.embedded.ksqldb.operators.evaluation import emit_evaluation, emit_nested_errors
-from fraudstream.embedded.ksqldb.operators.records import ErrorRecord, OutputRecord
+from fraudstream.embedded.ksqldb.operators.records import tombstone_row, ErrorRecord, OutputRecord
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.serde import KeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.headers import header_appender
@@ -269,7 +269,22 @@ class QueryPipeline:
         # ---- NULL value: streams pass it through (unless filtered), tables tombstone;
         # a stream-table join ignores it (ksqlDB: a NULL stream value does not trigger the join)
         add("        if v is None:")
-        if self.transient or plan.join is not None:
+        if self.transient and is_table and plan.join is None:
+            # a push query over a table streams its changes: a deleted row as a tombstone
+            # row (key columns kept, NULL elsewhere)
+            add(f"            r = [*k, *{null_values}, None, None, None{bounds}]")
+            ns["_tomb"] = tombstone_row
+            ns["_kpos"] = frozenset(plan.project.key_positions)
+            tvals = []
+            for i, e in enumerate(plan.all_exprs):
+                if i in plan.project.key_positions:
+                    code, _ = comp.compile(e)
+                    tvals.append(code)
+                else:
+                    tvals.append("None")
+            add("            out.append(_tomb([" + ", ".join(tvals) + "], _kpos))")
+            add("            continue")
+        elif self.transient or plan.join is not None:
             add("            continue")
         elif plan.where is not None and not is_table:
             add("            continue")

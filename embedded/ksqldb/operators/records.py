@@ -61,3 +61,15 @@ class ErrorRecord(NamedTuple):
             "offset": self.offset,
             "timestamp": self.timestamp,
         }
+
+
+class TombstoneRow(list):
+    """A push query's row for a deleted table row (ksqlDB's TombstoneFactory): the
+    projected key columns keep their values, every other column is NULL; the REST layer
+    marks it `"tombstone": true`."""
+
+    __slots__ = ()
+
+
+def tombstone_row(values: list, key_positions: frozenset[int] | set[int]) -> TombstoneRow:
+    return TombstoneRow([v if i in key_positions else None for i, v in enumerate(values)])

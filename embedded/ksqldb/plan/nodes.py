@@ -112,6 +112,9 @@ class ProjectNode:
     #: push queries list every selected column in select order (keys included)
     all_columns: list[Column] = field(default_factory=list)
     all_exprs: list[tree.Expr] = field(default_factory=list)
+    #: push queries: the positions in `all_columns` that hold the result's key (a deleted
+    #: table row keeps them, NULL elsewhere)
+    key_positions: list[int] = field(default_factory=list)
 
 
 @dataclass

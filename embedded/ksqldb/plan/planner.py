@@ -273,11 +273,6 @@ class Planner:
     def _unsupported(node: SourceNode, persistent: bool) -> str | None:
         """Why no pipeline can run this valid plan (checked after every validation, so
         ksqlDB's own errors come first)."""
-        if isinstance(node, JoinNode) and not persistent:
-            raise KsqlStatementError(
-                "Push queries over joins are not supported by this engine yet: create the joined "
-                "stream with CREATE STREAM ... AS SELECT ... JOIN ... and query that stream."
-            )
         return None
 
     # ---------------------------------------------------------------- clauses
@@ -407,12 +402,26 @@ class Planner:
         if not persistent:
             cols = [Column(n, t, VALUE) for n, _, t in expanded]
             exprs = [e for _, e, _ in expanded]
-            return ProjectNode([], [], cols, exprs, all_columns=list(cols), all_exprs=list(exprs))
+            keys = [i for i, e in enumerate(exprs) if self._is_key_ref(e, node)]
+            return ProjectNode([], [], cols, exprs, all_columns=list(cols), all_exprs=list(exprs),
+                               key_positions=keys)
         if isinstance(node, JoinNode):
             kc, ke, vc, ve = self._join_key(sink_name, node, expanded)
         else:
             kc, ke, vc, ve = self._source_key(sink_name, node, expanded)
         return ProjectNode(kc, ke, vc, ve)
+
+    @staticmethod
+    def _is_key_ref(e: tree.Expr, node: SourceNode) -> bool:
+        """A plain reference to the result's key: a key column or window bound of one
+        source, a column of a join's key equivalence set (or its synthetic key)."""
+        if not isinstance(e, tree.ColumnRef):
+            return False
+        if isinstance(node, JoinNode):
+            return e.name == node.synthetic_key or canonical(e, node.scope) in node.equivalence
+        slot = node.scope.resolve(e)
+        return slot is not None and (slot.index < node.offset + len(node.source.schema.key)
+                                     or slot.name in WINDOW_BOUNDS)
 
     def _source_key(self, sink_name: str | None, node: DataSourceNode, expanded: list[Item]):
         """One source: its key columns, all projected exactly once, stay the key."""
@@ -588,6 +597,7 @@ class Planner:
                     f"Non-aggregate SELECT expression(s) not part of GROUP BY: {', '.join(bad)}\n"
                     "Either add the column(s) to the GROUP BY or remove them from the SELECT."
                 )
+        if query.group_by is None and persistent:
             texts = ", ".join(c.text for c in analysis.calls)
             if sink_kind == "TABLE":
                 raise KsqlStatementError(
@@ -682,15 +692,18 @@ class Planner:
             if c.name in seen:
                 raise KsqlStatementError(f"Duplicate value columns found in schema: `{c.name}` {c.type}")
             seen.add(c.name)
-        if not persistent:
-            raise KsqlStatementError(
-                "Push queries with GROUP BY are not supported by this engine yet: create the table "
-                "with CREATE TABLE ... AS SELECT ... GROUP BY ... and query that table."
-            )
         aggregate = AggregatePlan(
             group_exprs=analysis.group_exprs, group_types=group_types, calls=analysis.calls,
             window=window, agg_scope=agg_scope, having=having, table_source=table_source,
         )
+        if not persistent:
+            # a push query's rows list every select item in order; a deleted row keeps the
+            # items that are its key (grouping values, window bounds): ksqlDB's TombstoneFactory
+            cols = [Column(items[i][0], typed[i], VALUE) for i in range(len(items))]
+            bounds = {i for i, r in enumerate(rewritten)
+                      if isinstance(r, tree.ColumnRef) and r.source is None and r.name in WINDOW_BOUNDS}
+            return aggregate, ProjectNode([], [], cols, list(rewritten), all_columns=list(cols),
+                                          all_exprs=list(rewritten), key_positions=sorted(key_items | bounds))
         return aggregate, ProjectNode(key_cols, key_exprs, value_cols, value_exprs)
 
     # ---------------------------------------------------------------- helpers

@@ -1,7 +1,7 @@
 """Push queries (`SELECT … EMIT CHANGES`) on the broker: a transient reader per request.
 
-It assigns every partition of the source topic (from the beginning or the end, as
-`auto.offset.reset` says), runs batches through the query's pure pipeline and yields
+It assigns every partition of the source topic(s) (a join reads each of its sources),
+from the beginning or the end as `auto.offset.reset` says, runs batches through the query's pure pipeline and yields
 rows until LIMIT is reached or the client goes away. It joins no consumer group and
 commits nothing: a push query leaves no trace, like ksqlDB's transient queries.
 """
@@ -45,22 +45,23 @@ class PushQueryRunner:
         consumer = Consumer(consumer_config(self.bootstrap, f"_confluent-ksql-{q.query_id}", {
             "enable.auto.commit": False, "isolation.level": "read_committed", "enable.partition.eof": False}))
         try:
-            md = consumer.list_topics(q.source_topic, timeout=10)
-            topic = md.topics.get(q.source_topic)
-            if topic is None or topic.error is not None:
-                raise KsqlError(f"Topic '{q.source_topic}' does not exist")
             start = OFFSET_BEGINNING if q.auto_offset_reset.lower() == "earliest" else OFFSET_END
-            consumer.assign([TopicPartition(q.source_topic, p, start) for p in sorted(topic.partitions)])
+            assignment = []
+            for name in q.source_topics or [q.source_topic]:
+                md = consumer.list_topics(name, timeout=10)
+                topic = md.topics.get(name)
+                if topic is None or topic.error is not None:
+                    raise KsqlError(f"Topic '{name}' does not exist")
+                assignment += [TopicPartition(name, p, start) for p in sorted(topic.partitions)]
+            consumer.assign(assignment)
             limit = q.limit
             while not self.closed.is_set():
-                msgs = consumer.consume(500, timeout=self.poll_timeout)
-                batch = [(m.key(), m.value(), m.timestamp()[1], m.partition(), m.offset(), tuple(m.headers() or ()))
-                         for m in msgs if m.error() is None]
-                if not batch:
+                msgs = [m for m in consumer.consume(500, timeout=self.poll_timeout) if m.error() is None]
+                if not msgs:
                     yield []
                     continue
                 try:
-                    rows, errors = q.pipeline.process_rows(batch)
+                    rows, errors = q.rows_of_messages(msgs)
                 except SchemaRegistryUnavailable as exc:
                     raise KsqlError(exc.message) from None
                 self.errors += len(errors)

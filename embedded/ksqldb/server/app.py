@@ -27,6 +27,7 @@ from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
 from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime, PullResult, nesting_is_a_statement_error
 from fraudstream.embedded.ksqldb.server.errors import statement_error_body
+from fraudstream.embedded.ksqldb.operators.records import TombstoneRow
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
 from fraudstream.embedded.ksqldb.server.statements import StatementHandler
 
@@ -257,6 +258,12 @@ async def _row_batches(runtime: KafkaRuntime, runner: PushQueryRunner) -> AsyncI
         threading.Thread(target=_close_when_idle, args=(it,), daemon=True).start()
 
 
+def _without_tombstones(batch: list) -> list:
+    """ksqlDB's `/query-stream` and delimited writers drop a table's deletions
+    ("Dropped tombstone. Not currently supported"); only `/query`'s v1 JSON shows them."""
+    return [row for row in batch if not isinstance(row, TombstoneRow)]
+
+
 async def query_stream(request: Request) -> Response:
     payload = await _json_body(request)
     if isinstance(payload, Response):
@@ -288,7 +295,7 @@ async def query_stream(request: Request) -> Response:
         await _let_frame_go(http2)
         try:
             async for batch in _row_batches(runtime, runner):
-                for row in batch:
+                for row in _without_tombstones(batch):
                     yield (dumps(row_to_json(row, types)) + "\n").encode()
                     await _let_frame_go(http2)
         except KsqlError as exc:
@@ -297,7 +304,7 @@ async def query_stream(request: Request) -> Response:
     async def array() -> AsyncIterator[bytes]:
         yield b"[" + json.dumps(meta, separators=(",", ":")).encode()
         async for batch in _row_batches(runtime, runner):
-            for row in batch:
+            for row in _without_tombstones(batch):
                 yield b"," + dumps(row_to_json(row, types)).encode()
         yield b"]"
 
@@ -338,7 +345,7 @@ async def query(request: Request) -> Response:
             yield (json.dumps(meta, separators=(",", ":")) + "\n").encode()
             await _let_frame_go(http2)
             async for batch in _row_batches(runtime, runner):
-                for row in batch:
+                for row in _without_tombstones(batch):
                     yield (dumps(row_to_json(row, types)) + "\n").encode()
                     await _let_frame_go(http2)
 
@@ -351,7 +358,8 @@ async def query(request: Request) -> Response:
         try:
             async for batch in _row_batches(runtime, runner):
                 for row in batch:
-                    yield b",\n" + ('{"row":{"columns":' + dumps(row_to_json(row, types)) + "}}").encode()
+                    tomb = ',"tombstone":true' if isinstance(row, TombstoneRow) else ""
+                    yield b",\n" + ('{"row":{"columns":' + dumps(row_to_json(row, types)) + tomb + "}}").encode()
         except KsqlError as exc:
             yield b",\n" + json.dumps({"errorMessage": {"@type": "generic_error", "error_code": 50000,
                                                          "message": exc.message}}).encode()

@@ -128,3 +128,40 @@ def test_client_mistakes_are_4xx_and_the_server_keeps_serving(ksql_url: str, str
 def test_deeply_nested_json_body_is_400(ksql_url: str):
     resp = httpx.post(ksql_url + "/ksql", content=b"[" * 100_000 + b"]" * 100_000, timeout=30)
     assert resp.status_code == 400 and "nested too deeply" in resp.json()["message"]
+
+
+def test_push_queries_over_an_aggregation_and_a_join(ksql_url: str, kafka_bootstrap: str, stream: str):
+    """Transient queries run the persistent operators without a sink: a GROUP BY streams
+    each group's new row, a join reads both topics, and a table's deletion comes as a
+    tombstone row on /query (key column kept)."""
+    from confluent_kafka import Producer
+
+    users, payments = f"{stream}_U", f"{stream}_P"
+    # the table row is older than the stream's: records are joined in timestamp order
+    for sql in (f"CREATE TABLE {users} (ID BIGINT PRIMARY KEY, NAME STRING) WITH (KAFKA_TOPIC='{users.lower()}', "
+                "VALUE_FORMAT='JSON', PARTITIONS=1);",
+                f"CREATE STREAM {payments} (ID BIGINT KEY, AMT DOUBLE) WITH (KAFKA_TOPIC='{payments.lower()}', "
+                "VALUE_FORMAT='JSON', PARTITIONS=1);",
+                f"INSERT INTO {users} (ID, NAME) VALUES (2, 'bo');",
+                f"INSERT INTO {payments} (ID, AMT) VALUES (7, 1.0);",
+                f"INSERT INTO {payments} (ID, AMT) VALUES (2, 99.0);"):
+        assert httpx.post(ksql_url + "/ksql", json={"ksql": sql}).status_code == 200
+    resp = httpx.post(ksql_url + "/query", headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=60,
+                      json={"ksql": f"SELECT COUNT(*) AS N, SUM(AMT) AS S FROM {stream} EMIT CHANGES LIMIT 2;",
+                            "streamsProperties": EARLIEST})
+    items = json.loads(resp.text)
+    assert items[0]["header"]["schema"] == "`N` BIGINT, `S` DOUBLE"
+    assert [i["row"]["columns"] for i in items[1:3]] == [[1, 20.5], [2, 119.5]]
+    resp = httpx.post(ksql_url + "/query-stream", headers={"Accept": "application/json"}, timeout=60,
+                      json={"sql": f"SELECT P.ID, AMT, NAME FROM {payments} P JOIN {users} U ON P.ID = U.ID "
+                                   "EMIT CHANGES LIMIT 1;", "properties": EARLIEST})
+    body = json.loads(resp.text)
+    assert body[0]["columnNames"] == ["P_ID", "AMT", "NAME"] and body[1:] == [[2, 99.0, "bo"]]
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(users.lower(), key=(2).to_bytes(8, "big"), value=None)
+    assert producer.flush(30) == 0
+    resp = httpx.post(ksql_url + "/query", headers={"Accept": "application/vnd.ksql.v1+json"}, timeout=60,
+                      json={"ksql": f"SELECT NAME, ID FROM {users} EMIT CHANGES LIMIT 2;",
+                            "streamsProperties": EARLIEST})
+    rows = [i["row"] for i in json.loads(resp.text)[1:3]]
+    assert rows == [{"columns": ["bo", 2]}, {"columns": [None, 2], "tombstone": True}]

@@ -158,10 +158,20 @@ def test_group_by_validation_messages(sql, message):
     assert e.queries == {}
 
 
-def test_push_queries_with_group_by_are_refused_clearly():
-    with pytest.raises(KsqlStatementError) as err:
-        engine_with().create_push_query("SELECT REGION, COUNT(*) FROM TX GROUP BY REGION EMIT CHANGES;")
-    assert "Push queries with GROUP BY are not supported" in err.value.message
+def test_a_push_query_with_group_by_streams_the_table_changes_as_rows_and_retractions_as_tombstones():
+    from fraudstream.embedded.ksqldb.operators.records import TombstoneRow
+
+    q = engine_with().create_push_query(
+        "SELECT COUNT(*) AS N, REGION FROM TX GROUP BY REGION HAVING SUM(AMOUNT) > 1 EMIT CHANGES;")
+    assert q.column_names == ["N", "REGION"] and q.source_topics == ["tx"]
+    rows, errors = q.rows_of("tx", [tx("eu", 2.0, offset=0), tx("us", 0.5, offset=1), tx("eu", -5.0, offset=2)])
+    assert errors == [] and rows == [[1, "eu"], [None, "eu"]]
+    assert [type(r) for r in rows] == [list, TombstoneRow]  # the group's key column kept, the rest NULL
+    # without GROUP BY the aggregates make one group (ksqlDB's dummy grouping)
+    q = engine_with().create_push_query("SELECT COUNT(*) AS N, SUM(QTY) AS Q FROM TX EMIT CHANGES;")
+    assert q.rows_of("tx", [tx("eu", 1.0, qty=2), tx("us", 1.0, qty=3, offset=1)])[0] == [[1, 2], [2, 5]]
+    with pytest.raises(KsqlStatementError, match="CREATE TABLE AS SELECT statement does not support aggregate"):
+        engine_with("CREATE TABLE T AS SELECT COUNT(*) AS N FROM TX;")
 
 
 def test_emit_final_needs_a_windowed_aggregation():

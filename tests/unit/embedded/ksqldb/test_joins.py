@@ -188,7 +188,7 @@ def test_the_joined_table_cannot_be_dropped_while_a_query_reads_it(engine):
     assert [q["id"] for q in desc["sourceDescription"]["readQueries"]] == ["CSAS_ENRICHED_2"]
 
 
-def test_stream_stream_joins_run_in_the_join_pipeline_and_push_joins_are_refused(engine):
+def test_stream_stream_joins_run_in_the_join_pipeline_and_push_joins_return_rows(engine):
     from fraudstream.embedded.ksqldb.operators.joining import JoinPipeline
 
     engine.execute("CREATE STREAM TX2 (ID BIGINT KEY, V INT) WITH (KAFKA_TOPIC='tx2', VALUE_FORMAT='JSON', PARTITIONS=2);")
@@ -198,9 +198,11 @@ def test_stream_stream_joins_run_in_the_join_pipeline_and_push_joins_are_refused
     assert q.pipeline.process_topic("tx", [tx(1, "alice", 1.0, ts=10)]) == ([], [])
     out, errs = q.pipeline.process_topic("tx2", [InputRecord((1).to_bytes(8, "big"), b'{"V": 5}', 20, 0, 0)])
     assert errs == [] and [(json.loads(o.value), o.timestamp) for o in out] == [({"V": 5}, 20)]
-    with pytest.raises(KsqlStatementError) as e:
-        engine.create_push_query("SELECT T.`USER`, CITY FROM TX T JOIN USERS U ON T.`USER` = U.USERID EMIT CHANGES;")
-    assert "Push queries over joins are not supported" in e.value.message
+    push = engine.create_push_query("SELECT T.`USER`, CITY FROM TX T JOIN USERS U ON T.`USER` = U.USERID EMIT CHANGES;")
+    assert push.source_topics == ["tx", "users"] and push.column_names == ["USER", "CITY"]
+    assert push.rows_of("users", [user("alice", "Paris")]) == ([], [])
+    assert push.rows_of("tx", [tx(1, "alice", 1.0, ts=10), tx(2, "bob", 2.0, ts=11, offset=1)]) == (
+        [["alice", "Paris"]], [])
 
 
 def test_the_scoring_join_takes_the_columnar_path_with_identical_bytes():
