@@ -137,9 +137,8 @@ def test_the_original_notebook_runs_unchanged_except_where_ksqldb_changed(
     # SET it), so events must arrive after it started; the notebook says as much ("get data
     # into the query"). Until then each second brings the file once more.
     produce_batch()
-    first = wait_for(f"{preprocessed} filled by its CSAS",
-                     lambda: pull(client, f"SELECT * FROM {preprocessed.upper()} LIMIT 1")[1], 1,
-                     nudge=produce_batch)
+    wait_for(f"{preprocessed} filled by its CSAS",
+             lambda: pull(client, f"SELECT * FROM {preprocessed.upper()} LIMIT 1")[1], 1, nudge=produce_batch)
     # from here on, every batch but the ones before the query started is in the stream
     labelled = [r for r in rows if r["Class"]]
     by_time_amount = {(int(r["Time"]), float(r["Amount"])): r["Class"] for r in labelled}
@@ -147,7 +146,8 @@ def test_the_original_notebook_runs_unchanged_except_where_ksqldb_changed(
     # query = client.query('SELECT * FROM CREDITCARDFRAUD_PREPROCESSED_AVRO LIMIT 1')
     header, got = pull(client, f"SELECT * FROM {preprocessed.upper()} LIMIT 1")
     assert header["columnNames"] == [c.upper() for c in PREPROCESSED_COLUMNS]
-    assert len(got) == 1 and len(got[0]) == 31 and got == first
+    # which row comes first depends on the partition read first (the records have no key)
+    assert len(got) == 1 and len(got[0]) == 31
     assert (got[0][0], got[0][29]) in by_time_amount and got[0][30] in ("0", "1")
 
     # Anonymisation: SELECT Id, MASK_LEFT(User, 2) FROM creditcardfraud_source LIMIT 1
@@ -214,6 +214,8 @@ def test_the_original_notebook_runs_unchanged_except_where_ksqldb_changed(
     # the first two columns; ksqlDB's rows are the selected columns, which parse=True names.
     import pandas as pd
 
+    wait_for(f"{preprocessed} holding the last batch",  # the CSAS may have started mid-batch
+             lambda: pull(client, f"SELECT * FROM {preprocessed.upper()};")[1], 8)
     df = pd.DataFrame(list(client.query(f"SELECT * FROM {preprocessed.upper()} LIMIT 8", parse=True)))
     assert list(df.columns) == [c.upper() for c in PREPROCESSED_COLUMNS] and len(df) == 8
     assert set(df["CLASS"]) <= {"0", "1"}
