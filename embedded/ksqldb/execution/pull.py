@@ -25,6 +25,7 @@ from fraudstream.embedded.ksqldb.catalog.schema import (
     KEY, ROWOFFSET, ROWPARTITION, VALUE, WINDOW_BOUNDS, Column, LogicalSchema,
 )
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
+from fraudstream.embedded.ksqldb.execution.pull_where import check_where
 from fraudstream.embedded.ksqldb.expr.functions import FunctionRegistry
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
 from fraudstream.embedded.ksqldb.operators.records import ErrorRecord
@@ -91,6 +92,15 @@ def _disallowed(names: Sequence[str], clause: str) -> str | None:
     return f"Pull queries don't support the following columns in {clause} clauses: {', '.join(bad)}\n"
 
 
+def check_duplicate_columns(columns: Sequence[Column]) -> None:
+    """The result schema names each column once (ksqlDB's LogicalSchema builder)."""
+    seen: set[str] = set()
+    for c in columns:
+        if c.name in seen:
+            raise KsqlStatementError(f"Duplicate value columns found in schema: `{c.name}` {c.type}")
+        seen.add(c.name)
+
+
 def check_queryable(source: DataSource, config: dict[str, Any]) -> None:
     """Tables: materialised by a query or a SOURCE table. Streams: unless disabled."""
     if source.kind == "TABLE":
@@ -152,16 +162,19 @@ class PullQuery:
 
 
 def latest_per_key(records: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
-    """A changelog's state: the last record of each key (by its bytes), in the order the
-    keys first appeared; a NULL value (tombstone) deletes the key."""
+    """A changelog's state: the last record of each key (by its bytes); a NULL value
+    (tombstone) deletes the key. In the order ksqlDB's table scan reads its state
+    stores: partition by partition, each by serialized key (RocksDB's byte order; a
+    windowed key's bytes end with its window, so windows follow their key in time
+    order), which is what a LIMIT cuts."""
     latest: dict[Any, Sequence[Any]] = {}
     for rec in records:
-        key = rec[0]
+        key = (rec[3] if len(rec) > 3 else 0, rec[0])
         if rec[1] is None:
             latest.pop(key, None)
             continue
         latest[key] = rec
-    return list(latest.values())
+    return [latest[k] for k in sorted(latest, key=lambda k: (k[0], k[1] or b""))]
 
 
 def plan_pull_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore,
@@ -172,6 +185,9 @@ def plan_pull_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore
     validate(query, config)
     plan = Planner(metastore, functions, config).plan(query, None, persistent=False)
     src = plan.source
+    if src.kind == "TABLE":
+        check_where(query.where, src, config, functions)
+    check_duplicate_columns(plan.all_columns)
     check_queryable(src, config)
     query_id = query_id_of(src.name)
     key_in = make_key_serde(src.schema.key, src.effective_key_format, serde)

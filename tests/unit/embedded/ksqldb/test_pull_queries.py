@@ -100,3 +100,39 @@ def test_a_windowed_table_answers_per_key_and_window_with_its_bounds_as_key_colu
     assert q.run(records)[0] == [[1, 0, 1000, 3], [1, 1000, 2000, 2]]
     q = e.create_query("SELECT N, WINDOWEND FROM W WHERE K = 1 AND WINDOWSTART >= '1970-01-01T00:00:01';")
     assert str(q.schema) == "`N` INTEGER, `WINDOWEND` BIGINT KEY" and q.run(records)[0] == [[2, 2000]]
+
+
+NO_SCANS = {"ksql.query.pull.table.scan.enabled": "false"}
+
+
+@pytest.mark.parametrize("where, props, message", [
+    ("N > 1", NO_SCANS, "WHERE clause missing key column for disjunct: (N > 1)."),
+    ("ID <> 'a'", NO_SCANS, "Bound on key columns '[`ID` STRING KEY]' must currently be '='."),
+    ("ID = 'a' AND ID IN ('b', 'c')", NO_SCANS,
+     "A comparison condition on the key column cannot be combined with other comparisons such as an IN predicate."),
+    ("ID = CAST(N AS STRING)", NO_SCANS, "A comparison must be between a key column and a resolvable expression."),
+    ("1 = 1", NO_SCANS, "A comparison must directly reference a key column."),
+    ("ID = 'a' OR N = 2", NO_SCANS, "WHERE clause missing key column for disjunct: (N = 2)."),
+    ("ID IS NULL", {}, "Unsupported expression in WHERE clause: (ID IS NULL)."),
+    ("ID IN ('a', null)", {}, "Primary key columns can not be NULL: (ID = null)"),
+])
+def test_a_pull_querys_where_clause_follows_ksqldbs_key_rules(engine, where, props, message):
+    with pytest.raises(KsqlStatementError) as e:
+        engine.create_query(f"SELECT * FROM QT WHERE {where};", props)
+    assert e.value.message.startswith(message)
+    # the rule's own errors explain what a pull query's WHERE clause needs
+    assert ("Pull queries require a WHERE clause that:" in e.value.message) == (not message.startswith("Primary"))
+
+
+def test_table_scans_and_key_lookups_that_ksqldb_allows_run(engine):
+    for where in ("N > 1", "ID = 'a' OR N = 2", "ID IN ('a', 'b') AND N BETWEEN 1 AND 3", "NOT (ID = 'a')"):
+        if where.startswith("NOT"):
+            with pytest.raises(KsqlStatementError, match="Unsupported expression in WHERE clause"):
+                engine.create_query(f"SELECT * FROM QT WHERE {where};")
+            continue
+        q = engine.create_query(f"SELECT * FROM QT WHERE {where};")
+        records = [(b"a", b'{"N": 2}', 0, 0, 0), (b"b", b'{"N": 1}', 0, 0, 1), (b"c", b'{"N": 5}', 0, 0, 2)]
+        assert q.run(records)[1] == []
+    q = engine.create_query("SELECT * FROM QT WHERE ID IN ('c', 'a') LIMIT 1;", NO_SCANS)
+    # a table scan reads the store in key-byte order: LIMIT keeps the smallest key
+    assert q.run([(b"c", b'{"N": 5}', 0, 0, 0), (b"a", b'{"N": 2}', 0, 0, 1)])[0] == [["a", 2]]
