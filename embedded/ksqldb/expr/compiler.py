@@ -322,10 +322,7 @@ class ExprCompiler:
         return f"({guard}{body})"
 
     def _c_Concat(self, e: tree.Concat):
-        lc, _ = self.compile(e.left)
-        rc, _ = self.compile(e.right)
-        a, b = self._tmp(), self._tmp()
-        return f"(None if ({a} := {lc}) is None or ({b} := {rc}) is None else {a} + {b})"
+        return self.compile(self._info(e))[0]  # `concat(a, b)`, as ksqlDB parses `||`
 
     # comparisons ------------------------------------------------------------
 

@@ -440,11 +440,10 @@ class ExpressionTyper:
             raise self.error(f"Error processing expression: {e.sql()}. {ex}") from None
 
     def _t_Concat(self, e: tree.Concat):
-        lt, rt = self.type_of(e.left), self.type_of(e.right)
-        for t in (lt, rt):
-            if t is not None and t.base != "STRING":
-                raise self.error(f"Unsupported types for ||: {lt} {rt}")
-        return STRING
+        # ksqlDB's parser turns `a || b` into the function call `concat(a, b)`
+        call = tree.FunctionCall("CONCAT", [e.left, e.right], loc=e.loc)
+        self.note(e, call)
+        return self.type_of(call)
 
     # ------------------------------------------------------------------ predicates
 

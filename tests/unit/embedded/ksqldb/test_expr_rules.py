@@ -159,7 +159,8 @@ VALUES = [
     ("SLICE(A, 2, 3)", [1, 2]),
     ("SLICE(A, 2, 9)", None),
     ("GENERATE_SERIES(1, 7, 3)", [1, 4, 7]),
-    ("ELT(1, 'a', NULL)", "a"),                    # a NULL among the strings is not the chosen one
+    ("ELT(1, 'a', NULL)", "a"),
+    ("S || NULL || 'x'", "abcx"),                  # `||` is CONCAT, which skips NULLs                    # a NULL among the strings is not the chosen one
     ("AS_MAP(ARRAY['a', 'b'], ARRAY[1])", {"a": 1, "b": None}),
     ("ENTRIES(M, true)", [{"K": "a", "V": 1}, {"K": "b", "V": 2}]),
 ]
