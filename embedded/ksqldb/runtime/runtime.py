@@ -25,10 +25,12 @@ from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError, Sc
 from fraudstream.embedded.ksqldb.execution.engine import Command, Engine, PersistentQuery, PullQuery, TransientQuery
 from fraudstream.embedded.ksqldb.runtime.admin import KafkaTopicAdmin
 from fraudstream.embedded.ksqldb.runtime.command_topic import CommandTopic, command_topic_name
+from fraudstream.embedded.ksqldb.runtime.print_topic import PrintRunner
 from fraudstream.embedded.ksqldb.runtime.push import PushQueryRunner
 from fraudstream.embedded.ksqldb.runtime.query_runner import QueryRunner
 from fraudstream.embedded.ksqldb.runtime.registry import HttpSchemaRegistry
 from fraudstream.embedded.ksqldb.runtime.writer import KafkaRecordWriter
+from fraudstream.embedded.ksqldb.sql import tree
 
 log = logging.getLogger("fraudstream.embedded.ksqldb.runtime")
 
@@ -193,6 +195,25 @@ class KafkaRuntime:
         runner = PushQueryRunner(query, self.bootstrap)
         self.push_queries[query.query_id] = runner
         return runner
+
+    def print_topic(self, sql: str, properties: dict[str, Any] | None = None) -> PrintRunner | None:
+        """`/query`'s PRINT: a reader of the topic (None when `sql` is not one PRINT);
+        ksqlDB's message when the topic does not exist."""
+        with nesting_is_a_statement_error(sql):
+            statements = self.engine.parse(sql)
+        if len(statements) != 1 or not isinstance(statements[0], tree.PrintTopic):
+            return None
+        stmt = statements[0]
+        info = self.admin.describe_topic(stmt.topic)
+        if info is None:
+            alternatives = [t.name for t in self.admin.list_topics() if t.name.lower() == stmt.topic.lower()]
+            hint = "".join(f"\n\tprint {name};" for name in alternatives)
+            raise KsqlError(
+                f"Could not find topic '{stmt.topic}', or the KSQL user does not have permissions to list "
+                "the topic. Topic names are case-sensitive." + ("\nDid you mean:" + hint if hint else ""))
+        props = {**self.engine.config, **(properties or {})}
+        reset = str(props.get("auto.offset.reset") or props.get("ksql.streams.auto.offset.reset") or "latest")
+        return PrintRunner(stmt, self.bootstrap, self.registry, list(range(info.partitions)), reset)
 
     def query(self, sql: str, properties: dict[str, Any] | None = None) -> PushQueryRunner | PullResult:
         """A `/query` or `/query-stream` SELECT: a running push query, or a pull query's

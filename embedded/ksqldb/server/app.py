@@ -236,6 +236,36 @@ async def _start_query(runtime: KafkaRuntime, sql: str, props: dict) -> PushQuer
             generic_error(exc.error_code, exc.message)
 
 
+async def _start_print(runtime: KafkaRuntime, sql: str, props: dict) -> Response | None:
+    """`/query`'s PRINT: the topic's records as text lines, as ksqlDB's TopicStreamWriter
+    writes them (None when `sql` is not a PRINT)."""
+    try:
+        printer = await anyio.to_thread.run_sync(runtime.print_topic, sql, props)
+    except KsqlError as exc:
+        return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
+            generic_error(exc.error_code, exc.message)
+    if printer is None:
+        return None
+    it = printer.lines()
+
+    def take() -> list[str] | None:
+        return next(it, None)
+
+    async def lines() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                batch = await anyio.to_thread.run_sync(take)
+                if batch is None:
+                    return
+                if batch:
+                    yield "".join(line + "\n" for line in batch).encode()
+        finally:
+            printer.close()
+            threading.Thread(target=_close_when_idle, args=(it,), daemon=True).start()
+
+    return StreamingResponse(lines(), media_type="text/plain; charset=utf-8")
+
+
 async def _row_batches(runtime: KafkaRuntime, runner: PushQueryRunner) -> AsyncIterator[list]:
     """Rows as each poll of the source delivers them, read in a worker thread; ends
     at LIMIT, on close-query, or when the client goes away (the finally closes it)."""
@@ -327,6 +357,9 @@ async def query(request: Request) -> Response:
     props = _properties(payload, "streamsProperties")
     if isinstance(props, Response):
         return props
+    printer = await _start_print(runtime, sql, props)
+    if printer is not None:
+        return printer
     runner = await _start_query(runtime, sql, props)
     if isinstance(runner, Response):
         return runner

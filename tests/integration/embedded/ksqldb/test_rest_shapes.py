@@ -165,3 +165,31 @@ def test_push_queries_over_an_aggregation_and_a_join(ksql_url: str, kafka_bootst
                             "streamsProperties": EARLIEST})
     rows = [i["row"] for i in json.loads(resp.text)[1:3]]
     assert rows == [{"columns": ["bo", 2]}, {"columns": [None, 2], "tombstone": True}]
+
+
+def test_print_a_topic_from_the_beginning_on_query_and_through_ksql_python(ksql_url: str, stream: str):
+    """PRINT's lines as ksqlDB's TopicStreamWriter writes them: the formats the records
+    fit, then `rowtime: …, key: …, value: …, partition: …`; INTERVAL and LIMIT."""
+    import re
+
+    from ksql import KSQLAPI
+
+    topic = stream.lower()
+    resp = httpx.post(ksql_url + "/query", timeout=60,
+                      json={"ksql": f"PRINT '{topic}' FROM BEGINNING LIMIT 2;", "streamsProperties": {}})
+    assert resp.status_code == 200
+    lines = [line for line in resp.text.split("\n") if line]
+    assert lines[0] == "Key format: ¯\\_(ツ)_/¯ - no data processed"  # INSERT VALUES wrote no key
+    assert lines[1] == "Value format: JSON or KAFKA_STRING"
+    row = re.compile(r"rowtime: \d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3} Z, key: <null>, value: (.*), partition: 0")
+    assert [json.loads(row.fullmatch(line).group(1)) for line in lines[2:]] == [
+        {"ID": 1, "AMT": 20.5}, {"ID": 2, "AMT": 99.0}]
+    every_other = httpx.post(ksql_url + "/query", timeout=60,
+                             json={"ksql": f"PRINT '{topic}' FROM BEGINNING INTERVAL 2 LIMIT 1;"}).text
+    assert '"ID":1' in every_other and '"ID":2' not in every_other
+    missing = httpx.post(ksql_url + "/query", json={"ksql": f"PRINT '{topic.upper()}' FROM BEGINNING;"})
+    assert missing.status_code == 400 and missing.json()["message"] == (
+        f"Could not find topic '{topic.upper()}', or the KSQL user does not have permissions to list the "
+        f"topic. Topic names are case-sensitive.\nDid you mean:\n\tprint {topic};")
+    text = "".join(KSQLAPI(ksql_url).query(f"PRINT '{topic}' FROM BEGINNING LIMIT 1;"))
+    assert "Value format: JSON or KAFKA_STRING" in text and '"AMT":20.5' in text
