@@ -19,6 +19,9 @@ Throughput figures, all through the same transactional consume-transform-produce
                   so the scorer can be faster than this baseline);
 3b. no model    — the scorer's own processor with an identity forward pass (score 0):
                   what the forward pass costs end to end;
+3c. no explanation — the scorer without the top-3 feature explanation (the score schema
+                  without EXPLANATION): what the explanation costs end to end (issue 13
+                  asks for no measurable cost: scorer / no explanation within the noise);
 4. latency      — the full `ScorerService` at a fixed input rate: event time (Kafka timestamp set by the
                   producer) to the moment a read-committed consumer receives the score.
 
@@ -309,6 +312,58 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
+class FakeMessage:
+    """What the processor reads of a consumed message (the CPU-time measurement runs the
+    processor without Kafka)."""
+
+    def __init__(self, key: bytes, value: bytes, ts: int) -> None:
+        self._k, self._v, self._ts = key, value, ts
+
+    def key(self) -> bytes:
+        return self._k
+
+    def value(self) -> bytes:
+        return self._v
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._ts)
+
+
+def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int = 40, rounds: int = 7) -> dict:
+    """CPU microseconds per event of the processor alone (decode, features, forward pass,
+    explanation, encode) for each variant `make[name]()`, alternating, median of rounds.
+    Thread CPU time, so other processes on a shared machine do not count."""
+    import io
+    import struct
+
+    schema = fastavro.parse_schema(load_schema("scoring_value"))
+    rng = np.random.default_rng(9)
+    header = struct.pack(">bI", 0, writer_schema_id)
+    msgs = []
+    for i in range(batch_size):
+        r = rng.normal(size=30)
+        rec = {"ID": i, "TIMESTAMP": None, "USER": "XXuser", "TIME": float(r[0]),
+               **{f"V{k}": float(r[k]) for k in range(1, 29)}, "AMOUNT": abs(float(r[29])) * 50,
+               "CLASS": "-1", "CITY": "Gotham"}
+        buf = io.BytesIO()
+        buf.write(header)
+        fastavro.schemaless_writer(buf, schema, rec)
+        msgs.append(FakeMessage(str(i).encode(), buf.getvalue(), 1_700_000_000_000 + i))
+    procs = {name: m() for name, m in make.items()}
+    for p in procs.values():
+        p(msgs)  # warm up: plans, schemas
+    samples: dict[str, list[float]] = {name: [] for name in procs}
+    for rnd in range(rounds):
+        names = list(procs)
+        for name in names[rnd % len(names):] + names[:rnd % len(names)]:
+            p = procs[name]
+            t0 = time.thread_time()
+            for _ in range(batches):
+                p(msgs)
+            samples[name].append((time.thread_time() - t0) / (batches * batch_size) * 1e6)
+    return {name: statistics.median(v) for name, v in samples.items()}
+
+
 # ---- main -------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
@@ -387,11 +442,28 @@ def main(argv: list[str] | None = None) -> int:
         results["inference_path"] = prepared.forward.name
         results["inference_choice_ms"] = {k: v * 1e3 for k, v in prepared.timings.items()}
 
-        def scoring_processor(c: ScorerConfig, forward=None) -> ScoringProcessor:
-            enc = WireEncoder(schema, register_value_schema(client, c.output_topic, schema))
-            proc = ScoringProcessor(WriterSchemas(client), enc)
+        # the score schema before explanations: the same record without EXPLANATION
+        schema_before = {**schema, "fields": [f for f in schema["fields"] if f["name"] != "EXPLANATION"]}
+
+        def scoring_processor(c: ScorerConfig, forward=None, explain: bool = True) -> ScoringProcessor:
+            sch = schema if explain else schema_before
+            enc = WireEncoder(sch, register_value_schema(client, c.output_topic, sch))
+            proc = ScoringProcessor(WriterSchemas(client), enc, explain_top=3 if explain else 0)
             proc.set_model(prepared if forward is None else ScoringModel(prepared.bundle, forward))
             return proc
+
+        # -- the processor alone, CPU time per event: with and without the explanation ----
+        from confluent_kafka.schema_registry import Schema
+
+        writer_id = client.register_schema(f"{run_id}_cpu-value", Schema(json.dumps(load_schema("scoring_value")),
+                                                                          "AVRO"))
+        cpu = processor_cpu_us({
+            "explanation": lambda: scoring_processor(cfg("cpu_explain")),
+            "no_explanation": lambda: scoring_processor(cfg("cpu_plain"), explain=False),
+        }, writer_id, args.batch_size)
+        results["processor_cpu_us_per_event"] = cpu
+        print(f"processor alone, CPU per event: {cpu['explanation']:.2f} us with the explanation, "
+              f"{cpu['no_explanation']:.2f} us without", flush=True)
 
         # The three fast runs alternate for --rounds rounds, each round starting with a
         # different one (fresh consumer group and output topic each time), and the median
@@ -400,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
             "scorer": lambda c: scoring_processor(c),
             "passthrough": lambda c: Passthrough(registry),
             "no_model": lambda c: scoring_processor(c, NoModel()),
+            "no_explanation": lambda c: scoring_processor(c, explain=False),
         }
         runs: dict[str, list[float]] = {k: [] for k in makers}
         order = list(makers)
@@ -421,10 +494,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"naive:       {nv.rate():10.1f} events/s", flush=True)
 
         results["events_per_s"] = {"scorer": scorer_rate, "passthrough": med["passthrough"], "naive": nv.rate(),
-                                   "no_model": med["no_model"]}
+                                   "no_model": med["no_model"], "no_explanation": med["no_explanation"]}
         results["ratios"] = {"scorer_over_naive": scorer_rate / nv.rate(),
                              "scorer_over_passthrough": scorer_rate / med["passthrough"],
-                             "scorer_over_no_model": scorer_rate / med["no_model"]}
+                             "scorer_over_no_model": scorer_rate / med["no_model"],
+                             "scorer_over_no_explanation": scorer_rate / med["no_explanation"]}
+        # per round, scorer / no explanation of the same round: the spread is the noise
+        results["explanation_ratio_per_round"] = [a / b for a, b in zip(runs["scorer"], runs["no_explanation"])]
 
         # -- 4. latency at a fixed rate, for each --latency-wait-ms --------------------------------
         results["latency_ms"] = {}
@@ -444,9 +520,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  naive        {eps['naive']:10.1f} events/s   (model.predict per event, {args.naive_events} events)")
     print(f"  passthrough  {eps['passthrough']:10.0f} events/s   (decode + re-encode, no model)")
     print(f"  no model     {eps['no_model']:10.0f} events/s   (the scorer's path, identity forward pass)")
+    print(f"  no explanation {eps['no_explanation']:8.0f} events/s   (the scorer before the top-3 explanation)")
     print(f"  scorer / naive       = {r['scorer_over_naive']:8.1f}   (goal >= 100)")
     print(f"  scorer / passthrough = {r['scorer_over_passthrough']:8.2f}   (goal >= 0.5)")
     print(f"  scorer / no model    = {r['scorer_over_no_model']:8.2f}   (what the forward pass costs end to end)")
+    per_round = ", ".join(f"{v:.3f}" for v in results["explanation_ratio_per_round"])
+    cpu = results["processor_cpu_us_per_event"]
+    print(f"  processor CPU per event: {cpu['explanation']:.2f} us with explanation / {cpu['no_explanation']:.2f} us "
+          f"without = {cpu['explanation'] / cpu['no_explanation']:.3f} (thread CPU time, median of 7 alternating rounds)")
+    print(f"  scorer / no explanation = {r['scorer_over_no_explanation']:5.3f}   (after / before the explanation; "
+          f"per round: {per_round})")
     for wait_ms, lat in results["latency_ms"].items():
         print(f"latency event time -> committed score at {args.rate:.0f} events/s, max wait {wait_ms} ms: "
               f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (max {lat['max']:.1f} ms, {lat['events']} events)")

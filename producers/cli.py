@@ -18,6 +18,7 @@ from fraudstream.core.argtypes import non_negative_int as _non_negative_int
 from fraudstream.core.argtypes import positive_float as _positive_float
 from fraudstream.core.argtypes import positive_int as _positive_int
 from fraudstream.core.settings import TOPICS, Endpoints
+from fraudstream.producers.defaults import DEFAULT_LABEL_DELAY as DEFAULT_DELAY, LABEL_MODES
 from fraudstream.producers.defaults import (
     DEFAULT_FRAUD_RATE,
     DEFAULT_PARTITIONS,
@@ -106,8 +107,18 @@ def register(subparsers) -> None:
                          "or 'time' (the current epoch milliseconds x 1000) so restarts never reuse an Id")
     tx.add_argument("--dlq-topic", default=TOPICS.dlq,
                     help="dead-letter topic for bad input rows (default: %(default)s)")
+    late = tx.add_argument_group("late labels (the dataset's Class, sent after the event like a chargeback)")
+    late.add_argument("--labels", choices=LABEL_MODES, default="event",
+                      help="event: Class in the event (default); topic: the event goes out unlabelled and its "
+                           "label to the labels topic after --label-delay; both: in the event and later on the topic")
+    late.add_argument("--label-delay", default=DEFAULT_DELAY, metavar="DIST",
+                      help="delay after the event: fixed:D, uniform:A..B, exp:MEAN or lognormal:MEDIAN,SIGMA "
+                           "(durations like 500ms, 5s, 2m, 1h, 3d; default: %(default)s)")
+    late.add_argument("--labels-topic", default=TOPICS.labels, help="labels topic (default: %(default)s)")
+    late.add_argument("--schema-registry-url", default=None,
+                      help="schema registry for the Avro labels (default: $SCHEMA_REGISTRY_URL)")
     _common(tx, TOPICS.source)
-    tx.set_defaults(func=run_transactions)
+    tx.set_defaults(func=run_transactions, preflight=check_transactions)
 
     users = sub.add_parser(
         "users", help="the user table -> users (Avro with a schema registry, else JSON)",
@@ -125,11 +136,12 @@ def register(subparsers) -> None:
     users.set_defaults(func=run_users)
 
 
-def run_transactions(args: argparse.Namespace) -> int:
-    from fraudstream.producers.transactions import TransactionOptions, produce_transactions
+def _transaction_options(args: argparse.Namespace):
+    from fraudstream.producers.transactions import TransactionOptions
 
     env = Endpoints.from_env()
-    opts = TransactionOptions(
+    registry = env.schema_registry_url if args.schema_registry_url is None else args.schema_registry_url
+    return TransactionOptions(
         bootstrap_servers=args.bootstrap_servers or env.bootstrap_servers,
         source=args.source, count=args.count, rate=args.rate, seed=args.seed,
         fraud_rate=args.fraud_rate, unlabeled_fraction=args.unlabeled_fraction,
@@ -137,7 +149,24 @@ def run_transactions(args: argparse.Namespace) -> int:
         users_seed=args.users_seed, id_start=args.id_start, partitions=args.partitions,
         dlq_topic=args.dlq_topic, connect_timeout=args.connect_timeout,
         delivery_timeout=args.delivery_timeout, quiet=args.quiet,
+        labels=args.labels, label_delay=args.label_delay, labels_topic=args.labels_topic,
+        schema_registry_url=registry.rstrip("/"),
     )
+
+
+def check_transactions(args: argparse.Namespace) -> None:
+    """Options and the --source file, before any cluster is contacted or started. The
+    schema registry is only known afterwards (the embedded stack's), so it is not
+    required here."""
+    opts = _transaction_options(args)
+    opts.schema_registry_url = opts.schema_registry_url or "(resolved later)"
+    opts.check_source()
+
+
+def run_transactions(args: argparse.Namespace) -> int:
+    from fraudstream.producers.transactions import produce_transactions
+
+    opts = _transaction_options(args)
     with _sigterm_as_interrupt():
         summary = produce_transactions(opts)
     # Stopping an endless stream is how it ends; a cut-short --count run is not a success.

@@ -10,3 +10,5 @@ DEFAULT_POOL_SIZE = 1000
 DEFAULT_POOL_SEED = 0
 TRANSACTION_FORMATS = ("delimited", "json")
 USER_FORMATS = ("auto", "avro", "json")
+LABEL_MODES = ("event", "topic", "both")  # where the dataset's Class goes (see late_labels.py)
+DEFAULT_LABEL_DELAY = "exp:5s"

@@ -35,6 +35,24 @@ class RateColumn(ProgressColumn):
 
 
 @dataclass
+class LabelCounts:
+    """Late labels of a run (`--labels topic|both`): scheduled = labelled events sent,
+    pending = scheduled but never sent (the run was interrupted before they were due)."""
+
+    topic: str
+    scheduled: int = 0
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+
+    def line(self) -> str:
+        text = f"{self.topic}: {self.sent} label(s) sent later than their events, {self.failed} failed"
+        if self.pending:
+            text += f", {self.pending} not sent (interrupted before they were due)"
+        return text
+
+
+@dataclass
 class Summary:
     """Outcome of one produce run; `sent` counts records the broker acknowledged."""
 
@@ -47,6 +65,7 @@ class Summary:
     errors: list[str] = field(default_factory=list)
     interrupted: bool = False
     stopped_at: str = ""  # --strict: where the first bad row stopped the run
+    labels: LabelCounts | None = None
 
     @property
     def events_per_second(self) -> float:
@@ -107,5 +126,8 @@ class Reporter:
     def summary(self, summary: Summary) -> None:
         style = "red" if summary.failed else "green"
         self.out.print(f"[{style}]produced[/{style}] {escape(summary.line())}")
+        if summary.labels is not None:
+            lstyle = "red" if summary.labels.failed else "yellow" if summary.labels.pending else "green"
+            self.out.print(f"[{lstyle}]labelled[/{lstyle}] {escape(summary.labels.line())}")
         for error in summary.errors:
             self.err.print(f"[red]delivery error:[/red] {escape(error)}")

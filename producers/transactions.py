@@ -19,9 +19,10 @@ import numpy as np
 from fraudstream.core.settings import TOPICS
 from fraudstream.producers.defaults import DEFAULT_PARTITIONS
 from fraudstream.producers.errors import BadRowError, DeliveryError, ProducerConfigError
+from fraudstream.producers.late_labels import DEFAULT_DELAY, LABEL_MODES, DelaySpec, LateLabels
 from fraudstream.producers.pacing import Pacer
 from fraudstream.producers.records import ENCODERS, FORMATS, UNLABELLED, TransactionBatch, iso_utc
-from fraudstream.producers.report import Reporter, Summary
+from fraudstream.producers.report import LabelCounts, Reporter, Summary
 from fraudstream.producers.sink import KafkaSink
 from fraudstream.producers.sources import BadRow, CsvSource, SourceBatch, SyntheticSource
 from fraudstream.producers.synthetic import DEFAULT_FRAUD_RATE
@@ -49,6 +50,10 @@ class TransactionOptions:
     connect_timeout: float = 10.0
     delivery_timeout: float = 60.0
     quiet: bool = False
+    labels: str = "event"  # where the dataset's Class goes: event, topic (late), both
+    label_delay: str = DEFAULT_DELAY
+    labels_topic: str = TOPICS.labels
+    schema_registry_url: str = ""
 
     def validate(self) -> None:
         if self.count is not None and self.count < 0:
@@ -64,6 +69,19 @@ class TransactionOptions:
             raise ProducerConfigError(f"--partitions must be >= 1, got {self.partitions}")
         if not self.topic:
             raise ProducerConfigError("--topic must not be empty")
+        if self.labels not in LABEL_MODES:
+            raise ProducerConfigError(f"--labels must be one of {', '.join(LABEL_MODES)}")
+        DelaySpec.parse(self.label_delay)
+        if self.labels != "event" and not self.schema_registry_url:
+            raise ProducerConfigError(f"--labels {self.labels} writes Avro labels to {self.labels_topic}: set "
+                                      f"SCHEMA_REGISTRY_URL or pass --schema-registry-url")
+
+    def check_source(self) -> None:
+        """Options and the input file, checked before any broker is contacted (the CLI
+        calls this before it starts the embedded stack)."""
+        self.validate()
+        if self.source != "synthetic":
+            CsvSource(self.source)
 
 
 class _Assigner:
@@ -118,9 +136,11 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
     assign = _Assigner(opts, pool)
     pacer = Pacer(opts.rate) if opts.rate else None
     total = opts.count
+    late = _late_labels(opts) if opts.labels != "event" else None
 
     def prepared():
-        """Encoded batches `(values, keys)`, `--count` applied, Timestamps assigned."""
+        """Encoded batches `(values, keys, late labels)`, `--count` applied, Timestamps
+        assigned; late labels are (positions in the batch, ids, labels) or None."""
         done = 0
         for src in source.batches():
             if total is not None:
@@ -134,7 +154,13 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
                 stamps = np.full(n, iso_utc(time.time())[0])
             batch = assign(src, stamps)
             done += n
-            yield encode(batch), batch.keys()
+            moved = None
+            if late is not None:
+                where = np.flatnonzero(batch.labels != UNLABELLED)
+                moved = (where, batch.ids[where], batch.labels[where].copy())
+                if opts.labels == "topic":  # the event looks live: its label comes later
+                    batch.labels = np.full(n, UNLABELLED, dtype=np.int8)
+            yield encode(batch), batch.keys(), moved
 
     reporter.start(f"{source.name} → {opts.topic}", total)
     started = time.monotonic()
@@ -148,8 +174,23 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
         pending = worker.submit(next, batches, None)
         while (item := pending.result()) is not None:
             pending = worker.submit(next, batches, None)
-            values, keys = item
-            sink.send(opts.topic, values, keys, pacer, reporter.advance)
+            values, keys, moved = item
+            progress = reporter.advance
+            if late is not None and moved is not None:
+                # each label is due its delay after its event is sent (paced: at the
+                # event's slot in the schedule)
+                t0 = time.time()
+                offsets = moved[0] / pacer.rate if pacer is not None else 0.0
+                late.schedule(moved[1], moved[2], t0 + offsets)
+
+                def progress(m: int, _advance=reporter.advance) -> None:
+                    _advance(m)
+                    late.pump()
+            sink.send(opts.topic, values, keys, pacer, progress)
+        if late is not None and late.pending:
+            reporter.note(f"waiting for {late.pending:,} label(s) still due on {opts.labels_topic} "
+                          f"(--label-delay {opts.label_delay})")
+            late.drain()
     except KeyboardInterrupt:
         summary.interrupted = True
     except BadRowError as exc:
@@ -164,12 +205,42 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
         summary.errors = sink.errors
         summary.dead_lettered = sink.dead_lettered
         summary.skipped = 0 if error is not None else getattr(source, "bad_rows", 0)
+        if late is not None:
+            late.writer.flush()
+            summary.labels = LabelCounts(opts.labels_topic, late.scheduled, late.writer.delivered,
+                                         late.writer.failed, late.pending)
+            summary.errors += late.writer.errors
         reporter.summary(summary)  # also when failing: what reached the broker before
     if error is not None:
         raise error
     if summary.failed:
         raise DeliveryError(f"{summary.failed} record(s) were not delivered to {opts.topic}")
+    if summary.labels is not None and summary.labels.failed:
+        raise DeliveryError(f"{summary.labels.failed} label(s) were not delivered to {opts.labels_topic}")
     if sink.dead_letter_failed:
         raise DeliveryError(f"{sink.dead_letter_failed} bad row(s) could not be dead-lettered "
                             f"to {opts.dlq_topic}")
     return summary
+
+
+class _WrittenLateLabels(LateLabels):
+    """`LateLabels` sending through the shared label writer (SOURCE `dataset`)."""
+
+    def __init__(self, opts: TransactionOptions) -> None:
+        from fraudstream.clients.labels import LabelWriter
+
+        self.writer = LabelWriter(opts.bootstrap_servers, opts.schema_registry_url, topic=opts.labels_topic,
+                                  connect_timeout=opts.connect_timeout, delivery_timeout=opts.delivery_timeout,
+                                  track=False)
+        super().__init__(DelaySpec.parse(opts.label_delay), opts.seed, self._write)
+
+    def _write(self, ids: np.ndarray, labels: np.ndarray, at_ms: int) -> None:
+        from fraudstream.core.labels import Label
+
+        send = self.writer.send
+        for i, v in zip(ids.tolist(), labels.tolist()):
+            send(Label(i, v, "dataset", at_ms))
+
+
+def _late_labels(opts: TransactionOptions) -> _WrittenLateLabels:
+    return _WrittenLateLabels(opts)

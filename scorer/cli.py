@@ -39,6 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-static-membership", action="store_true",
                    help="do not use the instance id as group.instance.id (partitions move at once when an "
                         "instance stops, but every restart rebalances)")
+    p.add_argument("--drift-topic", default=TOPICS.drift, help="topic for drift (PSI) records (default: %(default)s)")
+    p.add_argument("--drift-window", type=int, default=5000, metavar="EVENTS",
+                   help="events in the sliding window drift is computed over (default: %(default)s)")
+    p.add_argument("--drift-interval", type=float, default=10.0, metavar="SECONDS",
+                   help="how often drift is exported as gauges and records (default: %(default)s)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
 
 
@@ -70,6 +75,9 @@ def config_from_args(args: argparse.Namespace, endpoints: Endpoints | None = Non
         metrics_host=args.metrics_host,
         static_membership=not args.no_static_membership,
         session_timeout_ms=args.session_timeout_ms,
+        drift_topic=args.drift_topic,
+        drift_window=args.drift_window,
+        drift_interval_s=args.drift_interval,
     )
 
 

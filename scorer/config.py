@@ -41,12 +41,19 @@ class ScorerConfig:
     model_wait_log_s: float = 15.0
     #: largest dead letter the DLQ topic takes; 0 = ask the broker at start
     dlq_max_bytes: int = 0
+    drift_topic: str = TOPICS.drift
+    drift_window: int = 5000        # events in the sliding window PSI is computed over
+    drift_interval_s: float = 10.0  # how often PSI is exported (gauges, fraud_drift)
 
     def __post_init__(self) -> None:
         if not self.bootstrap_servers:
             raise ScorerError("no Kafka cluster: set KAFKA_BOOTSTRAP_SERVERS (or run `fraudstream up`)")
         if self.batch_size < 1:
             raise ScorerError(f"--batch-size must be at least 1, not {self.batch_size}")
+        if self.drift_window < 1:
+            raise ScorerError(f"--drift-window must be at least 1 event, not {self.drift_window}")
+        if not self.drift_interval_s > 0:
+            raise ScorerError(f"--drift-interval must be positive, not {self.drift_interval_s}")
         if self.max_wait_ms < 0:
             raise ScorerError(f"--max-wait-ms must not be negative, not {self.max_wait_ms}")
         if not self.instance_id:

@@ -18,7 +18,7 @@ import numpy as np
 from fraudstream.scorer.errors import BadRecord
 
 NUMERIC = {"int", "long", "float", "double"}
-ID, USER, AMOUNT, CLASS = "ID", "USER", "AMOUNT", "CLASS"
+ID, USER, AMOUNT, CLASS, CITY = "ID", "USER", "AMOUNT", "CLASS", "CITY"
 
 
 def _branch_types(avro_type: Any) -> list[str]:
@@ -49,6 +49,7 @@ class Plan:
     user_field: str | None
     amount_field: str | None
     class_field: str | None
+    city_field: str | None = None
     fast: bool = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +89,7 @@ def make_plan(schema_id: int, raw_schema: dict, feature_names: Sequence[str]) ->
         return None if f is None else f["name"]
 
     return Plan(schema_id, feature_fields, missing, non_numeric,
-                role(ID), role(USER), role(AMOUNT), role(CLASS))
+                role(ID), role(USER), role(AMOUNT), role(CLASS), role(CITY))
 
 
 def parse_label(value: Any) -> int | None:
@@ -146,6 +147,7 @@ class Batch:
     amounts: list[float | None]
     labels: list[int | None]
     bad: dict[int, BadRecord]   # input position -> reason
+    cities: list[str | None] = field(default_factory=list)
 
 
 def extract(items: Sequence[tuple[Plan, dict] | BadRecord], n_features: int) -> Batch:
@@ -192,6 +194,7 @@ def extract(items: Sequence[tuple[Plan, dict] | BadRecord], n_features: int) -> 
     users: list[str | None] = []
     amounts: list[float | None] = []
     labels: list[int | None] = []
+    cities: list[str | None] = []
     for row, i in enumerate(cand):
         plan, rec = items[i]  # type: ignore[misc]
         if not finite[row]:
@@ -211,12 +214,14 @@ def extract(items: Sequence[tuple[Plan, dict] | BadRecord], n_features: int) -> 
             bad[i] = BadRecord("non_numeric", f"AMOUNT is not numeric: {amount!r}")
             continue
         user = rec.get(plan.user_field) if plan.user_field else None
+        city = rec.get(plan.city_field) if plan.city_field else None
         index.append(i)
         keep.append(row)
         ids.append(rid)
         users.append(None if user is None else str(user))
         amounts.append(None if amount is None else float(amount))
         labels.append(label)
+        cities.append(None if city is None else str(city))
     if len(keep) != len(cand):
         x = x[keep]
-    return Batch(index, x, ids, users, amounts, labels, bad)
+    return Batch(index, x, ids, users, amounts, labels, bad, cities)

@@ -49,5 +49,10 @@ class ScorerMetrics:
         self.assigned = Gauge(f"{PREFIX}_assigned_partitions", "Input partitions assigned to this instance",
                               registry=r)
         self.ready = Gauge(f"{PREFIX}_ready", "1 when a model is loaded and the consumer runs", registry=r)
+        self.feature_psi = Gauge(f"{PREFIX}_feature_psi", "Population stability index of a feature over the drift "
+                                 "window, against the model's training data", ["feature"], registry=r)
+        self.drift = Gauge(f"{PREFIX}_drift", "1 when PSI > the limit (0.2) on any of the model's 10 most important "
+                           "features", registry=r)
+        self.drift_window_events = Gauge(f"{PREFIX}_drift_window_events", "Events in the drift window", registry=r)
         self.inference_info = Gauge(f"{PREFIX}_inference_path", "1 for the forward pass in use", ["path"],
                                     registry=r)

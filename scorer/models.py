@@ -59,12 +59,18 @@ class ScoringModel:
     def score(self, x: np.ndarray) -> np.ndarray:
         """Mean squared reconstruction error of raw rows, as `ModelBundle.scores` defines it:
         standardise (float64), feed float32 to the model, error over standardised features."""
+        return self.score_with_errors(x)[0]
+
+    def score_with_errors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, per-feature squared errors (n, features)): the score is the mean of a
+        row's squared errors, which is what an explanation splits into shares."""
+        n = len(self.feature_names)
         if len(x) == 0:
-            return np.empty(0, dtype=np.float64)
+            return np.empty(0, dtype=np.float64), np.empty((0, n), dtype=np.float64)
         z = ((np.asarray(x, dtype=np.float64) - self.bundle.scaler_mean) / self.bundle.scaler_scale).astype(np.float32)
         recon = self.forward(z)
         diff = z.astype(np.float64) - recon
-        return np.einsum("ij,ij->i", diff, diff) / diff.shape[1]
+        return np.einsum("ij,ij->i", diff, diff) / diff.shape[1], diff * diff
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, mode: str = "auto", batch_size: int = 500) -> "ScoringModel":

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from fraudstream.scorer import features
+from fraudstream.scorer import explain, features
 from fraudstream.scorer.errors import BadRecord
 from fraudstream.scorer.models import ScoringModel
 from fraudstream.scorer.wire import WireEncoder, WriterSchemas, decode
@@ -30,6 +30,7 @@ class Output:
     anomalies: int = 0
     inference_s: float = 0.0
     model_version: int | None = None
+    features: np.ndarray | None = None  # raw feature rows of the scored records
 
 
 def event_ts(msg) -> int:
@@ -38,11 +39,17 @@ def event_ts(msg) -> int:
 
 
 class ScoringProcessor:
-    """Scores batches with the current model; `set_model` swaps it (between batches only)."""
+    """Scores batches with the current model; `set_model` swaps it (between batches only).
 
-    def __init__(self, schemas: WriterSchemas, encoder: WireEncoder) -> None:
+    `explain_top` features with their share of the error go into each score
+    (`EXPLANATION`); 0 leaves them out (the benchmark's "before" run). The scored feature
+    matrix travels in `Output.features`, so whoever sees committed batches (the drift
+    tracker) counts each event once even when a transaction is retried."""
+
+    def __init__(self, schemas: WriterSchemas, encoder: WireEncoder, explain_top: int = explain.TOP_K) -> None:
         self.schemas = schemas
         self.encoder = encoder
+        self.explain_top = explain_top
         self.model: ScoringModel | None = None
         self._plans: dict[int, features.Plan] = {}
 
@@ -79,8 +86,14 @@ class ScoringProcessor:
         if not batch.index:
             return out
         t0 = time.perf_counter()
-        scores = model.score(batch.x)
+        scores, errors = model.score_with_errors(batch.x)
         out.inference_s = time.perf_counter() - t0
+        if self.explain_top:
+            explanations = explain.as_records(*explain.top_contributions(errors, self.explain_top),
+                                              model.feature_names)
+        else:
+            explanations = None
+        out.features = batch.x
         threshold = model.threshold
         flags = scores > threshold
         out.anomalies = int(np.count_nonzero(flags))
@@ -94,6 +107,7 @@ class ScoringProcessor:
             recs.append({
                 "ID": batch.ids[j],
                 "USER": batch.users[j],
+                "CITY": batch.cities[j],
                 "AMOUNT": batch.amounts[j],
                 "SCORE": float(scores[j]),
                 "THRESHOLD": threshold,
@@ -102,6 +116,7 @@ class ScoringProcessor:
                 "MODEL_VERSION": version,
                 "EVENT_TS": ts,
                 "SCORED_TS": scored_ts,
+                "EXPLANATION": explanations[j] if explanations is not None else [],
             })
         values = self.encoder.encode_many(recs)
         out.records = [(str(batch.ids[j]).encode(), values[j], stamps[j]) for j in range(len(values))]

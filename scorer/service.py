@@ -16,8 +16,11 @@ import time
 
 from fraudstream.clients.dead_letters import topic_max_bytes
 from fraudstream.core.errors import KafkaUnavailableError
+from fraudstream.clients.topics import co_partitioned_count, partition_counts
 from fraudstream.core.schemas import load as load_schema
+from fraudstream.core.settings import TOPICS
 from fraudstream.scorer.config import ScorerConfig
+from fraudstream.scorer.drift import DriftPublisher, DriftTracker
 from fraudstream.scorer.errors import SchemaRegistryError, ScorerError
 from fraudstream.scorer.http import Health, HttpServer
 from fraudstream.scorer.inference import single_threaded_blas
@@ -42,6 +45,8 @@ class ScorerService:
         self.processor: ScoringProcessor | None = None
         self.loop: ScoringLoop | None = None
         self.model: ScoringModel | None = None
+        self.drift = DriftTracker(self.metrics, cfg.instance_id, cfg.drift_window, cfg.drift_interval_s)
+        self.drift_publisher: DriftPublisher | None = None
         # Called after each committed transaction with (messages, output); tests and the
         # benchmark observe batches through it.
         self.on_commit = None
@@ -66,6 +71,7 @@ class ScorerService:
         old = self.model
         self.model = new
         self.processor.set_model(new)
+        self.drift.set_model(new)
         m = self.metrics
         m.model_version.set(new.version)
         m.model_swaps.inc()
@@ -100,6 +106,7 @@ class ScorerService:
                 next_log = waited + self.cfg.model_wait_log_s
         return False
 
+from fraudstream.scorer.drift import DriftPublisher, DriftTracker
     def _until_available(self, what: str, step) -> bool:
         """Run a start-up step, retrying with backoff while `what` does not answer (a
         restarted broker or registry is waited for, not a reason to exit); a refusal
@@ -143,6 +150,9 @@ class ScorerService:
                 return self._stopped_early()
             if not cfg.dlq_max_bytes:
                 cfg.dlq_max_bytes = topic_max_bytes(cfg.bootstrap_servers, cfg.dlq_topic)
+
+            ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.dlq_topic, cfg.drift_topic],
+                          partitions=scores_partitions(cfg))
             client = registry_client(cfg.schema_registry_url)
             schema = load_schema("fraud_score")
             schema_id = 0
@@ -154,6 +164,8 @@ class ScorerService:
             if not self._until_available("the schema registry", register):
                 return self._stopped_early()
             self.processor = ScoringProcessor(WriterSchemas(client), WireEncoder(schema, schema_id))
+            self.drift_publisher = DriftPublisher(cfg.bootstrap_servers, client, cfg.drift_topic, cfg.instance_id)
+            self.drift.publish = self.drift_publisher
             self.watcher = ModelWatcher(cfg.bootstrap_servers, cfg.models_topic, cfg.model_name, mode=cfg.inference,
                                         batch_size=cfg.batch_size, on_error=lambda _: self.metrics.model_errors.inc())
             self.watcher.start()
@@ -164,7 +176,7 @@ class ScorerService:
             self._swap_model()
             self.health.detail = ""
             self.loop = ScoringLoop(cfg, self.processor, self.metrics, self.health, self.stop,
-                                          before_batch=self._swap_model, on_commit=self.on_commit)
+                                          before_batch=self._swap_model, on_commit=self._committed)
             self.loop.run()
             self.health.state = "stopped"
             log.info("stopped after %d committed batches", self.loop.committed_batches,
@@ -176,6 +188,8 @@ class ScorerService:
         finally:
             if self.watcher is not None:
                 self.watcher.stop()
+            if self.drift_publisher is not None:
+                self.drift_publisher.close()
             if self.http is not None:
                 self.http.stop()
 
@@ -189,3 +203,10 @@ def _unavailable(exc: BaseException) -> bool:
         cause = cause.__cause__
     status = getattr(cause, "http_status_code", None)
     return status is None or status >= 500
+
+
+def scores_partitions(cfg: ScorerConfig) -> dict[str, int]:
+    """Partitions for the scores topic if it has to be created: those of the labels topic
+    when it exists (ksqlDB joins only co-partitioned topics), else the input's."""
+    counts = partition_counts(cfg.bootstrap_servers)
+    return {cfg.output_topic: co_partitioned_count(counts, [TOPICS.labels, cfg.input_topic])}

@@ -1,5 +1,7 @@
-"""Create the scorer's output topics when they are missing (broker-default partitions and
-replication), so the first transaction does not depend on broker auto-creation."""
+"""Create the scorer's output topics when they are missing, so the first transaction does
+not depend on broker auto-creation: with the partitions asked for (the scores topic is
+co-partitioned with the labels topic, which ksqlDB's join of the two requires), else the
+broker's default; replication always the broker's default."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from fraudstream.scorer.errors import ScorerError
 from fraudstream.clients.kafka_config import admin_config, check_connection
 
 
-def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> None:
+def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0,
+                  partitions: dict[str, int] | None = None) -> None:
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -18,7 +21,9 @@ def ensure_topics(bootstrap: str, names: list[str], timeout: float = 30.0) -> No
     missing = [n for n in dict.fromkeys(names) if n not in existing or existing[n].error is not None]
     if not missing:
         return
-    futures = admin.create_topics([NewTopic(n, num_partitions=-1, replication_factor=-1) for n in missing],
+    parts = partitions or {}
+    futures = admin.create_topics([NewTopic(n, num_partitions=parts.get(n, -1), replication_factor=-1)
+                                   for n in missing],
                                   operation_timeout=timeout)
     for name, fut in futures.items():
         try:

@@ -183,3 +183,11 @@ def reconstruction_errors(model, z: np.ndarray, batch_size: int = 8192) -> np.nd
     from fraudstream.core.model_bundle import reconstruction_mse
 
     return reconstruction_mse(model, z, batch_size)
+
+
+def feature_errors(model, z: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+    """Per-feature squared reconstruction errors (n, features) of standardised rows: what
+    the score averages and what explanations and feature importance split it into."""
+    z32 = np.asarray(z, dtype=np.float32)
+    recon = np.asarray(model.predict(z32, batch_size=batch_size, verbose=0), dtype=np.float64)
+    return (z32.astype(np.float64) - recon) ** 2

@@ -11,6 +11,7 @@ the model the CLI would have trained from the same rows and options.
                                    normal validation rows, residual error scaling
     choose_threshold(...)          a rule applied to validation scores
     evaluate(...)                  metrics on the untouched test rows
+    drift_reference(...)           training-data bins and feature importance, for drift
     make_bundle(...)               what goes to fraud_models
 
 TensorFlow is imported by `fit` (inside `model.train`) only.
@@ -25,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from fraudstream.core import drift
 from fraudstream.core.model_bundle import ModelBundle, PartitionRange, keras_bytes, library_versions
 from fraudstream.trainer import evaluate as evaluation
 from fraudstream.trainer import prepare, threshold
-from fraudstream.trainer.model import ModelConfig, calibrate, limit_threads, reconstruction_errors, train
+from fraudstream.trainer.model import ModelConfig, calibrate, feature_errors, limit_threads, reconstruction_errors, \
+    train
 
 if TYPE_CHECKING:
     import keras
@@ -147,12 +150,26 @@ def evaluate(trained: TrainedModel, dataset: Dataset, threshold_value: float, *,
                       threshold=float(threshold_value))
 
 
+def drift_reference(trained: TrainedModel, dataset: Dataset) -> drift.DriftReference:
+    """Every feature's decile bins over the labelled rows the model was trained from (what
+    the scorer compares the live stream with), and each feature's importance: its mean
+    share of the reconstruction error of the validation frauds (of all validation rows
+    when there are none), which decides the features whose drift raises the flag."""
+    parts = dataset.split
+    errors = feature_errors(trained.model, dataset.standardise(parts.x_val))
+    frauds = parts.y_val == 1
+    importance = drift.feature_importance(errors[frauds] if frauds.any() else errors)
+    return drift.build_reference(dataset.labelled.x, dataset.features, importance)
+
+
 def make_bundle(trained: TrainedModel, dataset: Dataset, choice: threshold.Choice, test: Evaluation, *,
                 name: str, version: int) -> ModelBundle:
-    """What is published to fraud_models: model, scaler, threshold, test metrics, data offsets."""
+    """What is published to fraud_models: model, scaler, threshold, test metrics, data
+    offsets, and the drift reference."""
     return ModelBundle(
         name=name, version=version, keras_model=keras_bytes(trained.model), feature_names=dataset.features,
         scaler_mean=dataset.scaler.mean, scaler_scale=dataset.scaler.scale, threshold=choice.threshold,
         threshold_rule=choice.rule, metrics={"test": test.metrics, "threshold": choice.as_dict()},
         training_offsets=dataset.offsets, library_versions=library_versions(),
+        drift=drift_reference(trained, dataset),
     )

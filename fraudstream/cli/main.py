@@ -23,6 +23,7 @@ from fraudstream.core.errors import ConfigError, FraudstreamError
 COMMAND_MODULES = [
     "fraudstream.cli.stack_cmds",
     "fraudstream.producers.cli",
+    "fraudstream.cli.label_cmd",
     "fraudstream.cli.ksql_cmd",
     "fraudstream.trainer.cli",
     "fraudstream.scorer.cli",
@@ -108,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
 
         quiet_import()
     try:
+        # A command's inputs (files, option combinations) are checked before any cluster
+        # is contacted, so a typo never starts (and leaves running) the embedded stack.
+        preflight = getattr(args, "preflight", None)
+        if preflight is not None:
+            preflight(args)
         _use_kafka_config(args)
         if args.command not in STACK_FREE and getattr(args, "needs_cluster", True):
             from fraudstream.cli import endpoints

@@ -120,6 +120,16 @@ def created_source(statement: str) -> tuple[str, str] | None:
     return kind, name[1:-1] if name.startswith("`") else name.upper()
 
 
+def statement_key(statement: str) -> str:
+    """A statement's text compared across submissions: whitespace collapsed, no trailing
+    ';', upper case (how `apply` recognises an INSERT INTO that already runs)."""
+    return " ".join(statement.split()).rstrip(";").strip().upper()
+
+
+def is_insert_into(statement: str) -> bool:
+    return bool(re.match(r"^\s*INSERT\s+INTO\b(?![^;]*\bVALUES\s*\()", statement, re.IGNORECASE))
+
+
 def is_query(statement: str) -> bool:
     return bool(re.match(r"^\s*(SELECT|PRINT)\b", statement, re.IGNORECASE))
 
@@ -208,6 +218,16 @@ class KsqlClient:
         except httpx.HTTPError as exc:
             raise KsqlError(f"cannot reach the KSQL server at {self.url}: {exc}") from exc
 
+    def running_statements(self) -> set[str]:
+        """`statement_key` of every persistent query's statement (SHOW QUERIES)."""
+        found: set[str] = set()
+        for entity in self.execute("SHOW QUERIES;"):
+            for q in entity.get("queries", []):
+                text = q.get("queryString")
+                if text:
+                    found.add(statement_key(text))
+        return found
+
     def sources(self) -> set[tuple[str, str]]:
         found: set[tuple[str, str]] = set()
         for kind in ("STREAMS", "TABLES"):
@@ -253,15 +273,19 @@ def statements_in(path: Path) -> list[Statement]:
 def apply(client: KsqlClient, path: Path, properties: dict | None = None, on_statement=None) -> ApplyReport:
     """Run every statement of `path` (a .ksql file or a directory of them, in name order).
 
-    Idempotent: a CREATE whose stream/table already exists is skipped, so applying the
-    same directory twice changes nothing. The first failure stops, naming file and line.
+    Idempotent: a CREATE whose stream/table already exists is skipped, and so is an
+    INSERT INTO ... SELECT whose query already runs (same text), so applying the same
+    directory twice changes nothing. The first failure stops, naming file and line.
     """
     props = {"ksql.streams.auto.offset.reset": "earliest", **(properties or {})}
     existing = {name for _, name in client.sources()}
+    statements = statements_in(path)
+    running = client.running_statements() if any(is_insert_into(s.text) for s in statements) else set()
     report = ApplyReport([], [])
-    for stmt in statements_in(path):
+    for stmt in statements:
         created = created_source(stmt.text)
-        if created and created[1] in existing:
+        if (created and created[1] in existing) or (is_insert_into(stmt.text)
+                                                    and statement_key(stmt.text) in running):
             report.skipped.append(stmt)
             if on_statement:
                 on_statement(stmt, "exists")

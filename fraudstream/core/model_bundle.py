@@ -47,6 +47,8 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 import numpy as np
 
+from fraudstream.core.drift import AVRO_SCHEMA as DRIFT_AVRO_SCHEMA
+from fraudstream.core.drift import DriftReference
 from fraudstream.core.errors import FraudstreamError
 from fraudstream.core.features import FEATURES
 
@@ -99,6 +101,8 @@ BUNDLE_SCHEMA: dict[str, Any] = {
             "default": [],
         },
         {"name": "library_versions", "type": {"type": "map", "values": "string"}, "default": {}},
+        {"name": "drift_reference", "type": ["null", DRIFT_AVRO_SCHEMA], "default": None,
+         "doc": "training-data histograms and feature importance for drift (PSI); null in older bundles"},
     ],
 }
 _PARSED_SCHEMA = fastavro.parse_schema(BUNDLE_SCHEMA)
@@ -135,6 +139,7 @@ class ModelBundle:
     training_offsets: list[PartitionRange] = field(default_factory=list)
     library_versions: dict[str, str] = field(default_factory=dict)
     score_kind: str = SCORE_MSE
+    drift: DriftReference | None = None
 
     def __post_init__(self) -> None:
         self.scaler_mean = np.asarray(self.scaler_mean, dtype=np.float64)
@@ -150,6 +155,9 @@ class ModelBundle:
             raise ModelBundleError(f"bundle {self.name!r}: scaler scale values must be finite and > 0")
         if not np.isfinite(self.threshold):
             raise ModelBundleError(f"bundle {self.name!r}: threshold {self.threshold} is not finite")
+        if self.drift is not None and self.drift.features != self.feature_names:
+            raise ModelBundleError(f"bundle {self.name!r}: the drift reference describes {self.drift.features}, "
+                                   f"the model {self.feature_names}")
         self._model: keras.Model | None = None
 
     # ---- equality -------------------------------------------------------------------
@@ -170,6 +178,7 @@ class ModelBundle:
             and self.training_offsets == other.training_offsets
             and self.library_versions == other.library_versions
             and self.score_kind == other.score_kind
+            and (self.drift.to_record() if self.drift else None) == (other.drift.to_record() if other.drift else None)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
@@ -195,6 +204,7 @@ class ModelBundle:
                 for r in self.training_offsets
             ],
             "library_versions": dict(self.library_versions),
+            "drift_reference": self.drift.to_record() if self.drift is not None else None,
         }
 
     def to_bytes(self) -> bytes:
@@ -224,6 +234,8 @@ class ModelBundle:
             training_offsets=[PartitionRange(**r) for r in rec["training_offsets"]],
             library_versions=dict(rec["library_versions"]),
             score_kind=rec["score_kind"],
+            drift=(DriftReference.from_record(rec["feature_names"], rec["drift_reference"])
+                   if rec.get("drift_reference") else None),
         )
 
     @classmethod

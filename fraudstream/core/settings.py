@@ -28,6 +28,10 @@ class Topics:
     models: str = "fraud_models"
     scores: str = "fraud_scores"
     dlq: str = "creditcardfraud_dlq"
+    labels: str = "fraud_labels"
+    alerts: str = "fraud_alerts"
+    drift: str = "fraud_drift"
+    scores_labelled: str = "fraud_scores_labelled"
     schemas: str = "_schemas"
 
 

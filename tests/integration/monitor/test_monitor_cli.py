@@ -3,6 +3,7 @@ the figures a person checks: counts, anomalies, live precision/recall."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -23,32 +24,67 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def test_monitor_once_summarises_the_topic(kafka_bootstrap: str, schema_registry_url: str, topic_name: str):
+def _scores(kafka_bootstrap: str, schema_registry_url: str, topic: str, rows: list[tuple[bool, int | None]],
+            now: int) -> None:
     serialize = AvroSerializer(SchemaRegistryClient({"url": schema_registry_url}), as_string("fraud_score"))
     producer = Producer({"bootstrap.servers": kafka_bootstrap})
-    now = int(time.time() * 1000)
-    # 4 TP, 1 FP, 2 FN, 12 TN, 1 unlabelled alert
-    rows = ([(True, 1)] * 4 + [(True, 0)] + [(False, 1)] * 2 + [(False, 0)] * 12 + [(True, None)])
     for i, (anomaly, label) in enumerate(rows):
-        value = {"ID": i, "USER": "XXab", "AMOUNT": 10.0 + i, "SCORE": 9.0 if anomaly else 0.5,
+        value = {"ID": i, "USER": "XXab", "CITY": "Kiel", "AMOUNT": 10.0 + i, "SCORE": 9.0 if anomaly else 0.5,
                  "THRESHOLD": 2.0, "IS_ANOMALY": anomaly, "LABEL": label, "MODEL_VERSION": 7,
-                 "EVENT_TS": now - 200, "SCORED_TS": now}
-        producer.produce(topic_name, key=str(i).encode(),
-                         value=serialize(value, SerializationContext(topic_name, MessageField.VALUE)))
+                 "EVENT_TS": now - 200, "SCORED_TS": now,
+                 "EXPLANATION": [{"FEATURE": "V14", "SHARE": 0.6}, {"FEATURE": "V10", "SHARE": 0.2},
+                                 {"FEATURE": "V4", "SHARE": 0.1}] if anomaly else []}
+        producer.produce(topic, key=str(i).encode(), timestamp=now - 200,
+                         value=serialize(value, SerializationContext(topic, MessageField.VALUE)))
     assert producer.flush(30) == 0
 
+
+def _monitor(kafka_bootstrap: str, schema_registry_url: str, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, SCHEMA_REGISTRY_URL=schema_registry_url,
-               COLUMNS="160")
-    proc = subprocess.run([sys.executable, "-m", "fraudstream.cli.main", "monitor", "--topic", topic_name,
-                           "--once", "--duration", "60"], capture_output=True, text=True, env=env, cwd=ROOT,
-                          timeout=120)
+               COLUMNS="200")
+    proc = subprocess.run([sys.executable, "-m", "fraudstream.cli.main", "monitor", *args, "--duration", "60"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
-    assert re.search(r"scores\s+20\b", out) and re.search(r"anomalies\s+6\b", out)
-    assert "4 / 1 / 2 / 12" in out            # TP / FP / FN / TN
-    assert "0.800" in out and "0.667" in out  # precision 4/5, recall 4/6
-    assert "v7: 20" in out
-    assert "200" in out                        # latency p50 in ms
+    return proc
+
+
+def test_monitor_once_summarises_scores_and_late_labels(kafka_bootstrap: str, schema_registry_url: str,
+                                                        topic_name: str):
+    from fraudstream.clients.labels import write_labels
+    from fraudstream.core.labels import Label
+
+    now = int(time.time() * 1000)
+    # in the events: 4 TP, 1 FP, 2 FN, 12 TN, 1 unlabelled alert (IDs 0..19)
+    rows = ([(True, 1)] * 4 + [(True, 0)] + [(False, 1)] * 2 + [(False, 0)] * 12 + [(True, None)])
+    _scores(kafka_bootstrap, schema_registry_url, topic_name, rows, now)
+    labels_topic = f"{topic_name}_labels"
+    # late labels: alerts 0, 1 fraud, alert 4 legit, 5 fraud (missed), 7 legit; 19 (alert) twice,
+    # legit then fraud; 999 was never scored
+    late = [(0, 1), (1, 1), (4, 0), (5, 1), (7, 0), (19, 0), (19, 1), (999, 1)]
+    receipt = write_labels(kafka_bootstrap, schema_registry_url, [Label(i, v, "chargeback", now) for i, v in late],
+                           topic=labels_topic, scores_topic=topic_name)
+    assert len(receipt.delivered) == len(late) and not receipt.failed
+
+    proc = _monitor(kafka_bootstrap, schema_registry_url, "--topic", topic_name, "--labels-topic", labels_topic,
+                    "--drift-topic", f"{topic_name}_drift", "--once", "--json")
+    got = json.loads(proc.stdout)
+    assert got["scores"]["total"] == 20 and got["scores"]["anomalies"] == 6
+    assert got["labels_in_events"]["tp"] == 4 and got["labels_in_events"]["precision"] == 0.8
+    ll = got["late_labels"]
+    assert (ll["received"], ll["matched_events"], ll["duplicate_verdicts"], ll["no_score"]) == (8, 6, 1, 1)
+    t = ll["total"]
+    assert (t["tp"], t["fp"], t["fn"], t["tn"]) == (3, 1, 1, 1)   # 0, 1, 19 / 4 / 5 / 7
+    assert t["precision"] == 0.75 and t["recall"] == 0.75 and t["alert_precision"] == 0.5
+    assert ll["coverage"] == 6 / 20
+    assert got["recent"]["latency_ms"]["p50"] == 200
+    alert = next(a for a in got["alerts"] if a["id"] == 19)
+    assert alert["label"] == 1 and alert["city"] == "Kiel" and alert["explanation"][0] == {"feature": "V14",
+                                                                                          "share": 0.6}
+
+    text = _monitor(kafka_bootstrap, schema_registry_url, "--topic", topic_name, "--labels-topic", labels_topic,
+                    "--once").stdout
+    assert re.search(r"scores\s+20\b", text) and re.search(r"anomalies\s+6\b", text)
+    assert "3 / 1 / 1 / 1" in text and "0.750" in text and "V14 60%" in text and "v7: 20" in text
 
 
 def test_monitor_on_a_missing_topic_fails_clearly(kafka_bootstrap: str, schema_registry_url: str):

@@ -30,14 +30,15 @@ class Topics:
     dlq: str
     models: str
     group: str
+    drift: str = ""
 
     @classmethod
     def for_test(cls, base: str) -> "Topics":
-        return cls(base, f"{base}_scores", f"{base}_dlq", f"{base}_models", f"{base}_group")
+        return cls(base, f"{base}_scores", f"{base}_dlq", f"{base}_models", f"{base}_group", f"{base}_drift")
 
     def cli_args(self) -> list[str]:
         return ["--input-topic", self.input, "--output-topic", self.output, "--dlq-topic", self.dlq,
-                "--models-topic", self.models, "--group", self.group]
+                "--models-topic", self.models, "--group", self.group, "--drift-topic", self.drift]
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:

@@ -32,3 +32,13 @@ def test_created_source_names_as_ksqldb_stores_them():
 def test_is_query():
     assert is_query("  select * from s emit changes")
     assert not is_query("SHOW QUERIES")
+
+
+def test_insert_into_select_is_recognised_for_idempotent_apply():
+    from fraudstream.clients.ksql_rest import is_insert_into, statement_key
+
+    assert is_insert_into("INSERT INTO s SELECT * FROM t EMIT CHANGES")
+    assert is_insert_into("  insert\ninto s select a from t")
+    assert not is_insert_into("INSERT INTO s (A) VALUES (1)")
+    assert not is_insert_into("CREATE STREAM s AS SELECT * FROM t")
+    assert statement_key("INSERT INTO s\n  SELECT a FROM t;") == statement_key("insert into s select a from t")

@@ -19,6 +19,7 @@ def exported_samples() -> set[str]:
     metrics = ScorerMetrics()
     metrics.dlq.labels("undecodable").inc()  # labelled series appear once used
     metrics.lag.labels("t", "0").set(1)
+    metrics.feature_psi.labels("V14").set(0.1)
     text = generate_latest(metrics.registry).decode()
     return {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
 

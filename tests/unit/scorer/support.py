@@ -75,6 +75,11 @@ def wire(schema_id: int, parsed_schema, record: dict) -> bytes:
 def reference_scores(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
     """Independent float64 computation from the weights: standardise, float32 input,
     Dense layers by hand, mean squared error over features."""
+    return reference_errors(bundle, x).mean(axis=1)
+
+
+def reference_errors(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
+    """Per-feature squared reconstruction errors, computed as `reference_scores` does."""
     model = bundle.load_keras_model()
     z = ((x - bundle.scaler_mean) / bundle.scaler_scale).astype(np.float32).astype(np.float64)
     acts = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0), "linear": lambda a: a,
@@ -85,4 +90,4 @@ def reference_scores(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
             continue
         k, b = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
         a = acts[layer.get_config()["activation"]](a @ k + b)
-    return ((z - a) ** 2).mean(axis=1)
+    return (z - a) ** 2

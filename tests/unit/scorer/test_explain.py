@@ -1,0 +1,47 @@
+"""The top-3 explanation: the right features, largest first, shares that add up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fraudstream.scorer.explain import as_records, top_contributions
+
+NAMES = [f"F{i}" for i in range(30)]
+
+
+def test_top_three_match_a_full_sort_and_shares_sum_to_at_most_one():
+    rng = np.random.default_rng(1)
+    errors = rng.exponential(size=(500, 30)) ** 3
+    top, shares, valid = top_contributions(errors)
+    assert valid.all()
+    expected = np.argsort(-errors, axis=1, kind="stable")[:, :3]
+    assert (np.take_along_axis(errors, top, 1) == np.take_along_axis(errors, expected, 1)).all()
+    assert (np.diff(shares, axis=1) <= 0).all()
+    exact = np.take_along_axis(errors, expected, 1) / errors.sum(axis=1, keepdims=True)
+    assert np.allclose(shares, exact, rtol=4 * np.finfo(float).eps, atol=0)
+    # the real shares sum to <= 1; the doubles within a few ulp of that
+    assert (shares.sum(axis=1) <= 1 + 4 * np.finfo(float).eps).all()
+
+
+def test_one_dominant_feature_takes_nearly_all_the_share():
+    errors = np.full((1, 30), 1e-6)
+    errors[0, 14] = 10.0
+    top, shares, valid = top_contributions(errors)
+    recs = as_records(top, shares, valid, NAMES)
+    assert recs[0][0]["FEATURE"] == "F14" and recs[0][0]["SHARE"] > 0.999
+    assert len(recs[0]) == 3 and sum(r["SHARE"] for r in recs[0]) <= 1.0 + 4 * np.finfo(float).eps
+
+
+def test_a_row_without_error_gets_no_explanation():
+    errors = np.zeros((2, 30))
+    errors[1, 3] = np.inf
+    top, shares, valid = top_contributions(errors)
+    assert valid.tolist() == [False, False]
+    assert as_records(top, shares, valid, NAMES) == [[], []]
+
+
+def test_fewer_features_than_k_and_empty_batches():
+    top, shares, valid = top_contributions(np.array([[1.0, 3.0]]), k=3)
+    assert top.tolist() == [[1, 0]] and shares.tolist() == [[0.75, 0.25]]
+    top, shares, valid = top_contributions(np.empty((0, 30)))
+    assert top.shape == (0, 3) and as_records(top, shares, valid, NAMES) == []
