@@ -16,7 +16,8 @@ the `--once --json` output). Nothing here reads Kafka.
   further matches are duplicate verdicts. A label whose ID has no score is "no score";
   one whose score exists but falls outside the horizon is "beyond horizon". Precision
   = TP / (TP + FP), recall = TP / (TP + FN) over verdicts; alert precision = TP / all
-  alerts (confirmed share); coverage = scores with a verdict / scores.
+  alerts (confirmed share); coverage = scores with a label (in the event or a late
+  verdict) / scores, late coverage = the same among the scores that came without one.
 * Memory: one small tuple per scored ID (for matching labels that come later), one per
   label, a bounded list of recent scores and alerts; `max_ids` bounds the first (the
   oldest IDs are forgotten first and counted).
@@ -90,7 +91,7 @@ class LoopStats:
     labels_by_source: Counter = field(default_factory=Counter)
     forgotten_ids: int = 0
     drift: dict = field(default_factory=dict)  # instance -> latest fraud_drift record
-    _ids: OrderedDict = field(default_factory=OrderedDict)  # id -> (event_ts, anomalous, version)
+    _ids: OrderedDict = field(default_factory=OrderedDict)  # id -> (event_ts, anomalous, version, event label?)
     _labels: dict = field(default_factory=dict)  # id -> [(arrival_ts, label, labelled_at, source)]
     _recent: deque = field(default_factory=deque)  # (event_ts, scored_ts)
 
@@ -112,7 +113,7 @@ class LoopStats:
             self._recent.append((event_ts, scored_ts))
             if len(self._recent) > self.recent_scores:
                 self._recent.popleft()
-        self._ids[ident] = (event_ts if event_ts is not None else 0, anomalous, version)
+        self._ids[ident] = (event_ts if event_ts is not None else 0, anomalous, version, label is not None)
         if len(self._ids) > self.max_ids:
             self._ids.popitem(last=False)
             self.forgotten_ids += 1
@@ -157,12 +158,13 @@ class LoopStats:
         delays: list[float] = []
         per_version: dict[int, Counter] = {}
         verdict_of: dict[int, int] = {}
+        late_only = 0  # events that came without a label and have a late verdict now
         for ident, labels in self._labels.items():
             score = self._ids.get(ident)
             if score is None:
                 no_score += len(labels)
                 continue
-            event_ts, anomalous, version = score
+            event_ts, anomalous, version, event_label = score
             matched = [lab for lab in labels if event_ts - HORIZON_BEFORE_MS <= lab[0] <= event_ts + HORIZON_AFTER_MS]
             beyond += len(labels) - len(matched)
             if not matched:
@@ -173,6 +175,7 @@ class LoopStats:
                     delays.append((labelled_at - event_ts) / 1000)
             latest = matched[-1][1]
             verdict_of[ident] = latest
+            late_only += not event_label
             c = per_version.setdefault(version, Counter())
             c["labelled"] += 1
             c[("tp" if anomalous else "fn") if latest == 1 else ("fp" if anomalous else "tn")] += 1
@@ -180,13 +183,17 @@ class LoopStats:
         total = sum(per_version.values(), Counter())
         labelled_alerts = total["tp"] + total["fp"]
         d = np.asarray(delays, dtype=np.float64)
+        unlabelled_events = self.event_confusion["unlabelled"]
+        with_event_label = self.total - unlabelled_events
         buckets = {name: int((d < limit).sum()) for limit, name in DELAY_BUCKETS_S}
         return {
             "received": self.labels_received, "by_source": dict(self.labels_by_source),
             "matched_events": len(verdict_of), "verdicts": verdict_count,
             "duplicate_verdicts": verdict_count - len(verdict_of),
             "no_score": no_score, "beyond_horizon": beyond,
-            "coverage": _ratio(len(verdict_of), self.total),
+            "coverage": _ratio(with_event_label + late_only, self.total),
+            "late_coverage": _ratio(late_only, unlabelled_events),
+            "scored_without_label": unlabelled_events,
             "alert_coverage": _ratio(labelled_alerts, self.anomalies),
             "delay_s": {"p50": _pct(d, 50), "p90": _pct(d, 90), "p99": _pct(d, 99),
                         "max": float(d.max()) if len(d) else None, "count": len(d), "below": buckets},

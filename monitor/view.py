@@ -55,7 +55,9 @@ def render(s: dict, topic: str) -> Group:
     lab.add_row("live precision", _fmt(q["precision"]), "live recall", _fmt(q["recall"]))
     lab.add_row("alert precision", _fmt(q["alert_precision"]), "TP / FP / FN / TN",
                 f"{q['tp']} / {q['fp']} / {q['fn']} / {q['tn']}")
-    lab.add_row("label coverage", _pct(ll["coverage"]), "alerts with a verdict", _pct(ll["alert_coverage"]))
+    lab.add_row("label coverage", f"{_pct(ll['coverage'])} ({_pct(ll['late_coverage'])} of the "
+                f"{ll['scored_without_label']:,} scored without a label)", "alerts with a verdict",
+                _pct(ll["alert_coverage"]))
     d = ll["delay_s"]
     lab.add_row("label delay p50 / p90", f"{_secs(d['p50'])} / {_secs(d['p90'])}", "p99 / max",
                 f"{_secs(d['p99'])} / {_secs(d['max'])}")

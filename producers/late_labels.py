@@ -96,17 +96,6 @@ class DelaySpec:
             return rng.exponential(self.a, n)
         return self.a * np.exp(self.b * rng.standard_normal(n))
 
-    @property
-    def upper_hint(self) -> float:
-        """A delay most labels come within (for messages): the max, or a high quantile."""
-        if self.kind == "fixed":
-            return self.a
-        if self.kind == "uniform":
-            return self.b
-        if self.kind == "exp":
-            return self.a * math.log(100)  # 99 %
-        return self.a * math.exp(2.33 * self.b)  # 99 %
-
 
 class LateLabels:
     """Schedules labels at (send time + delay) and sends them when due.

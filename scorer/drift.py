@@ -67,6 +67,10 @@ class DriftTracker:
         if self.histograms is None or x is None:
             return
         self.histograms.update(x)
+        self.tick()
+
+    def tick(self) -> None:
+        """Export if the interval is up (called after batches and between them)."""
         if self.clock() >= self._next:
             self.export()
 

@@ -106,7 +106,6 @@ class ScorerService:
                 next_log = waited + self.cfg.model_wait_log_s
         return False
 
-from fraudstream.scorer.drift import DriftPublisher, DriftTracker
     def _until_available(self, what: str, step) -> bool:
         """Run a start-up step, retrying with backoff while `what` does not answer (a
         restarted broker or registry is waited for, not a reason to exit); a refusal
@@ -138,6 +137,18 @@ from fraudstream.scorer.drift import DriftPublisher, DriftTracker
         log.info("stopped while waiting for a dependency", extra={"event": "stopped"})
         self.health.state = "stopped"
         return 0
+
+    def _committed(self, msgs: list, out) -> None:
+        """After each committed transaction: drift counts the batch, then the observer."""
+        self.drift.observe(out.features)
+        if self.on_commit is not None:
+            self.on_commit(msgs, out)
+
+    def _between_batches(self) -> None:
+        """Before every consume: a newer model, and drift exported when it is due (also
+        while no events arrive, so the gauges never show a stale window as current)."""
+        self._swap_model()
+        self.drift.tick()
 
     # ---- run ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -176,7 +187,7 @@ from fraudstream.scorer.drift import DriftPublisher, DriftTracker
             self._swap_model()
             self.health.detail = ""
             self.loop = ScoringLoop(cfg, self.processor, self.metrics, self.health, self.stop,
-                                          before_batch=self._swap_model, on_commit=self._committed)
+                                          before_batch=self._between_batches, on_commit=self._committed)
             self.loop.run()
             self.health.state = "stopped"
             log.info("stopped after %d committed batches", self.loop.committed_batches,

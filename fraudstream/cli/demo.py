@@ -1,7 +1,9 @@
 """`fraudstream demo`: the whole pipeline, end to end, on the embedded stack.
 
 users → KSQL statements → labelled history → trainer → model published → live scorer →
-live, partly unlabelled events → monitor. Every step is the same command a user would
+live events whose labels trickle in later on fraud_labels (half of them never get one)
+→ monitor → an analyst's verdict on an alert (`fraudstream label`) → precision and
+recall from the late labels, in KSQL and in the monitor's summary. Every step is the same command a user would
 type; the demo only chains them, waits where the pipeline is asynchronous, and stops
 what it started (unless --keep-running).
 """
@@ -38,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--keep-running", action="store_true", help="leave the stack (and data) running at the end")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--label-delay", default="exp:3s", metavar="DIST",
+                   help="how much later than its event a live label arrives (default: %(default)s)")
     p.set_defaults(func=run, needs_cluster=False)
 
 
@@ -129,6 +133,115 @@ def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) ->
     out.print(table)
 
 
+def _unlabelled_alert(ep: Endpoints, scores_before: dict[int, int], labels_before: dict[int, int],
+                      first_live_id: int) -> int | None:
+    """The highest-scoring live alert of this run that no label came for (an analyst's
+    queue holds exactly those)."""
+    from confluent_kafka import Consumer
+
+    from fraudstream.clients.topic_reader import read_range
+    from fraudstream.core.avro_wire import WriterSchemas, decode, registry_client
+
+    schemas = WriterSchemas(registry_client(ep.schema_registry_url))
+
+    def records(topic: str, since: dict[int, int]):
+        conf = consumer_config(ep.bootstrap_servers, None, {"isolation.level": "read_committed",
+                                                            "enable.auto.commit": False})
+        with closing(Consumer(conf)) as consumer:
+            partitions = topic_partitions(consumer, topic, timeout=10) or []
+            ranges = {p: (max(low, since.get(p, 0)), high)
+                      for p, (low, high) in watermarks(consumer, topic, partitions, timeout=10).items()}
+            for batch in read_range(consumer, topic, ranges, timeout=60):
+                for msg in batch:
+                    if msg.value() is not None:
+                        yield decode(msg.value(), schemas)[1]
+
+    labelled = {rec["ID"] for rec in records(TOPICS.labels, labels_before)}
+    alerts = [(rec["SCORE"], rec["ID"]) for rec in records(TOPICS.scores, scores_before)
+              if rec["IS_ANOMALY"] and rec["ID"] >= first_live_id and rec["ID"] not in labelled]
+    return max(alerts)[1] if alerts else None
+
+
+def _print_label_quality_table(verdicts: int, timeout: float = 60.0) -> None:
+    """The KSQL table fraud_label_quality (ksql/monitoring/07), newest row per model
+    version, once it has counted the `verdicts` the monitor saw (its queries run
+    asynchronously)."""
+    from confluent_kafka import Consumer
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    from rich.table import Table
+
+    ep = Endpoints.from_env()
+    topic = "fraud_label_quality"
+    decode = AvroDeserializer(SchemaRegistryClient({"url": ep.schema_registry_url}))
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-label-quality-{uuid.uuid4().hex[:8]}", {
+        "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False}))
+    consumer.subscribe([topic])
+    rows: dict[bytes, dict] = {}
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            for m in consumer.consume(2000, timeout=0.5):
+                if m.error() is None and m.value() is not None:
+                    rows[m.key()] = decode(m.value(), ctx)
+            if rows and sum(r["VERDICTS"] for r in rows.values()) >= verdicts:
+                break
+    finally:
+        consumer.close()
+    table = Table(title="KSQL table fraud_label_quality: scores joined with late labels (one row per model version)")
+    cols = ("VERSION", "ALERTS", "LABELLED", "TRUE_POSITIVES", "FALSE_POSITIVES", "FALSE_NEGATIVES",
+            "DUPLICATE_VERDICTS", "LIVE_PRECISION", "LIVE_RECALL", "ALERT_PRECISION")
+    for col in ("model version", "alerts", "labelled", "TP", "FP", "FN", "duplicates", "live precision",
+                "live recall", "alert precision"):
+        table.add_column(col, justify="right")
+    for row in rows.values():
+        table.add_row(*[("–" if row[c] is None else f"{row[c]:.3f}" if isinstance(row[c], float)
+                         else str(row[c]) if c == "VERSION" else f"{row[c]:,}") for c in cols])
+    out.print(table)
+
+
+def _print_late_label_summary() -> None:
+    """Precision and recall from the late labels, as `fraudstream monitor --once --json`
+    computes them (the analyst's verdict included)."""
+    import contextlib
+    import io
+    import json
+
+    from rich.table import Table
+
+    from fraudstream.cli.main import main
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["monitor", "--from-beginning", "--once", "--json"])
+    if code != 0:
+        raise FraudstreamError(f"`fraudstream monitor --once --json` failed with exit code {code}")
+    summary = json.loads(buf.getvalue())
+    ll = summary["late_labels"]
+    q = ll["total"]
+
+    def fmt(v, spec=".3f"):
+        return "–" if v is None else format(v, spec)
+
+    table = Table(title="from late labels (fraudstream monitor --once --json)")
+    for col in ("labels", "events with a verdict", "late coverage", "live precision", "live recall",
+                "alert precision", "delay p50 / p90 (s)", "duplicates", "no score", "beyond horizon"):
+        table.add_column(col, justify="right")
+    table.add_row(f"{ll['received']:,}", f"{ll['matched_events']:,}", fmt(ll["late_coverage"], ".1%"),
+                  fmt(q["precision"]), fmt(q["recall"]), fmt(q["alert_precision"]),
+                  f"{fmt(ll['delay_s']['p50'], '.1f')} / {fmt(ll['delay_s']['p90'], '.1f')}",
+                  f"{ll['duplicate_verdicts']:,}", f"{ll['no_score']:,}", f"{ll['beyond_horizon']:,}")
+    out.print(table)
+    _print_label_quality_table(ll["verdicts"])
+    drift = summary["drift"]
+    for name, inst in drift["instances"].items():
+        top = ", ".join(f"{t['feature']} {t['psi']:.3f}" for t in inst["top"][:3])
+        out.print(f"drift ({name}, model v{inst['model_version']}, last {inst['window_events']:,} events): "
+                  f"{'[red]DRIFT[/red]' if inst['drift'] else 'none'}; largest PSI {top}", highlight=False)
+
+
 def run(args: argparse.Namespace) -> int:
     from fraudstream.cli import endpoints
     from fraudstream.stack import Stack
@@ -178,26 +291,32 @@ def run(args: argparse.Namespace) -> int:
                                   stdout=scorer_log, stderr=subprocess.STDOUT, env=env)
         out.print(f"scorer pid {scorer.pid}, log {logs / 'demo-scorer.log'}")
 
-        _step(f"7/8 {args.live:,} live events at {args.rate:,.0f}/s, half of them unlabelled")
+        _step(f"7/8 {args.live:,} live events at {args.rate:,.0f}/s; labels follow later for half of them")
+        labels_before = _end_offsets(ep.bootstrap_servers, TOPICS.labels)
         live_log = open(logs / "demo-live-producer.log", "ab")
         live = subprocess.Popen(
             [sys.executable, "-m", "fraudstream.cli.main", "produce", "transactions", "--source", "synthetic",
              "--count", str(args.live), "--rate", str(args.rate), "--unlabeled-fraction", "0.5",
+             "--labels", "topic", "--label-delay", args.label_delay,
              "--fraud-rate", str(args.live_fraud_rate), "--seed", str(args.seed + 1),
              "--id-start", str(id_base + args.history + 1), "--quiet"],
             stdout=live_log, stderr=subprocess.STDOUT, env=env)
+        out.print(f"the live events go out unlabelled; the dataset's label of half of them follows on "
+                  f"{TOPICS.labels} after a delay drawn from {args.label_delay}")
         out.print("waiting for the first scores …")
         first = _count_committed(ep.bootstrap_servers, TOPICS.scores, 1, timeout=180, since=scores_before)
         if first == 0:
             raise FraudstreamError(f"no score arrived in {TOPICS.scores}; see {logs / 'demo-scorer.log'}")
-        out.print("the scorer registered the fraud_scores schema: applying the KSQL monitoring tables")
-        _cli(["ksql", "apply", str(KSQL_DIR / "monitoring")])
+        out.print("the scorer registered the fraud_scores schema: applying the KSQL monitoring tables "
+                  "(alerts topic, scores joined with late labels, live precision / recall)")
+        _cli(["ksql", "apply", str(KSQL_DIR / "monitoring"), "--wait", "60", "--wait-subject",
+              f"{TOPICS.labels}-value"])
 
-        _step("8/8 the monitor (fraud_scores)")
+        _step("8/8 the monitor: scores, late labels, alerts with their explanation, drift")
         duration = max(10.0, args.live / max(args.rate, 1.0) + 8)
         _cli(["monitor", "--from-beginning", "--duration", f"{duration:.0f}"])
         out.print()
-        if live.wait(120) != 0:
+        if live.wait(300) != 0:
             raise FraudstreamError(f"the live producer failed; see {logs / 'demo-live-producer.log'}")
         # the scoring stream carries every event: the history is scored too
         total = args.history + args.live
@@ -207,6 +326,14 @@ def run(args: argparse.Namespace) -> int:
         if scored != total:
             raise FraudstreamError(f"expected {total} scores in {TOPICS.scores}, found {scored}")
         _print_quality_table(ep, expected=total)
+
+        _step("an analyst reviews an alert: `fraudstream label ID --fraud`")
+        alert = _unlabelled_alert(ep, scores_before, labels_before, first_live_id=id_base + args.history + 1)
+        if alert is None:
+            out.print("[yellow]no live alert without a label to review in this run[/yellow]")
+        else:
+            _cli(["label", str(alert), "--fraud", "--note", "analyst review in fraudstream demo"])
+        _print_late_label_summary()
     finally:
         for proc in (live, scorer):
             if proc is not None and proc.poll() is None:

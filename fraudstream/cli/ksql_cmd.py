@@ -41,9 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="queries read from the beginning (auto.offset.reset=earliest)")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait up to this long for the KSQL server (and --wait-subject) first")
-    p.add_argument("--wait-subject", metavar="SUBJECT",
+    p.add_argument("--wait-subject", metavar="SUBJECT", action="append", default=[],
                    help="first wait (up to --wait seconds) until the schema registry has this subject, "
-                        "e.g. fraud_scores-value before statements that infer their columns from it")
+                        "e.g. fraud_scores-value before statements that infer their columns from it "
+                        "(repeat for several)")
     p.add_argument("--json", action="store_true", help="print the server's JSON instead of tables")
     p.set_defaults(func=run)
 
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     with _client() as client:
         if args.wait:
             client.wait_ready(args.wait)
-        if args.wait_subject:
-            _wait_subject(args.wait_subject, max(args.wait - (time.monotonic() - started), 0.0))
+        for subject in args.wait_subject:
+            _wait_subject(subject, max(args.wait - (time.monotonic() - started), 0.0))
         if words and words[0].lower() == "apply" and not args.file:
             return _apply(client, Path(words[1]) if len(words) > 1 else DEFAULT_DIR)
         if args.file:

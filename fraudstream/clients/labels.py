@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from fraudstream.clients import kafka_config
 from fraudstream.clients.topics import co_partitioned_count, ensure_topic, partition_counts
 from fraudstream.core import avro_wire
+from fraudstream.core.dead_letters import CATEGORY_HEADER, REASON_HEADER, SOURCE_HEADER
 from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
 from fraudstream.core.labels import Label
 from fraudstream.core.schemas import load as load_schema
@@ -35,12 +36,6 @@ from fraudstream.core.settings import TOPICS
 log = logging.getLogger("fraudstream.clients.labels")
 log.addHandler(logging.NullHandler())
 log.propagate = False  # librdkafka's reconnect chatter; failures surface through delivery reports
-
-
-#: dead-letter headers, as the producers and the scorer write them
-REASON_HEADER = "fraudstream.dlq.reason"
-CATEGORY_HEADER = "fraudstream.dlq.category"
-SOURCE_HEADER = "fraudstream.dlq.source"
 
 
 class LabelDeliveryError(FraudstreamError):

@@ -31,7 +31,6 @@ class Topics:
     labels: str = "fraud_labels"
     alerts: str = "fraud_alerts"
     drift: str = "fraud_drift"
-    scores_labelled: str = "fraud_scores_labelled"
     schemas: str = "_schemas"
 
 

@@ -30,6 +30,9 @@ def test_demo_runs_the_whole_pipeline_and_stops_everything(tmp_path: Path):
     assert "KSQL monitoring table fraud_model_quality" in output
     assert "│ 22,000 │" in output  # the monitoring CTAS counted every score
     assert "published fraud-autoencoder" in output
+    # the fraud team's loop: late labels, an analyst's verdict, precision/recall from them
+    assert "recorded: event" in output and "is fraud (analyst" in output
+    assert "from late labels" in output and "KSQL table fraud_label_quality" in output
     assert "Traceback" not in output
     reports = list((home / "artifacts").glob("fraud-autoencoder/*/metrics.json"))
     assert len(reports) == 1

@@ -75,7 +75,8 @@ def test_monitor_once_summarises_scores_and_late_labels(kafka_bootstrap: str, sc
     t = ll["total"]
     assert (t["tp"], t["fp"], t["fn"], t["tn"]) == (3, 1, 1, 1)   # 0, 1, 19 / 4 / 5 / 7
     assert t["precision"] == 0.75 and t["recall"] == 0.75 and t["alert_precision"] == 0.5
-    assert ll["coverage"] == 6 / 20
+    # every score carried a label in the event but ID 19 (the unlabelled alert), which has a late one now
+    assert ll["coverage"] == 1.0 and ll["late_coverage"] == 1.0 and ll["scored_without_label"] == 1
     assert got["recent"]["latency_ms"]["p50"] == 200
     alert = next(a for a in got["alerts"] if a["id"] == 19)
     assert alert["label"] == 1 and alert["city"] == "Kiel" and alert["explanation"][0] == {"feature": "V14",

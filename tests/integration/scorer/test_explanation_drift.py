@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fraudstream.core.drift import build_reference
-from fraudstream.core.model_bundle import DEFAULT_FEATURES
+from fraudstream.core.features import FEATURES as DEFAULT_FEATURES
 from tests.integration.scorer.support import InputWriter, create_topic, publish, read_committed
 from tests.unit.scorer.support import make_bundle, raw_rows, reference_errors, scoring_record
 

@@ -13,8 +13,8 @@ import pytest
 
 from fraudstream.core.drift import (DRIFT_LIMIT, Binner, SlidingHistograms, build_reference, feature_importance,
                                     psi, quantile_edges)
-from fraudstream.core.model_bundle import DEFAULT_FEATURES
-from fraudstream.core.settings import shared_dir
+from fraudstream.core.features import FEATURES as DEFAULT_FEATURES
+from tests.support.shared import shared_dir
 
 SAMPLE = (shared_dir() / "data" / "creditcard_sample.csv") if shared_dir() else None
 

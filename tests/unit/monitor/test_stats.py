@@ -39,10 +39,23 @@ def test_late_labels_give_precision_recall_alert_precision_and_coverage():
     assert (t["tp"], t["fp"], t["fn"], t["tn"], t["labelled"]) == (2, 1, 2, 1, 6)
     assert t["precision"] == pytest.approx(2 / 3) and t["recall"] == pytest.approx(2 / 4)
     assert t["alert_precision"] == pytest.approx(2 / 4)
-    assert ll["coverage"] == pytest.approx(6 / 10) and ll["alert_coverage"] == pytest.approx(3 / 4)
+    assert ll["coverage"] == pytest.approx(6 / 10) and ll["late_coverage"] == pytest.approx(6 / 10)
+    assert ll["alert_coverage"] == pytest.approx(3 / 4)
     assert ll["quality"]["2"]["fn"] == 1 and ll["quality"]["2"]["alerts"] == 0
     assert ll["quality"]["1"]["alerts"] == 4 and ll["quality"]["1"]["recall"] == pytest.approx(2 / 3)
     assert ll["delay_s"]["count"] == 6 and 59 < ll["delay_s"]["p50"] < 60
+
+
+def test_coverage_counts_labels_in_the_event_and_late_ones():
+    s = LoopStats()
+    s.add_score(score(1, False, label=0))   # labelled in the event (history)
+    s.add_score(score(2, False, label=1))
+    s.add_score(score(3, True))             # live, unlabelled
+    s.add_score(score(4, False))
+    s.add_label(label(3, 1), arrival_ts=T0 + 5000)
+    ll = s.late_labels()
+    assert ll["coverage"] == pytest.approx(3 / 4) and ll["late_coverage"] == pytest.approx(1 / 2)
+    assert ll["scored_without_label"] == 2
 
 
 def test_unknown_ids_duplicates_and_labels_beyond_the_horizon_are_counted_apart():
