@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from fraudstream.clients.kafka_config import admin_config
+from fraudstream.clients.kafka_config import admin_config, check_connection
 from fraudstream.core.errors import FraudstreamError, KafkaUnavailableError
 
 #: partitions of a loop topic when nothing it must match exists yet: what the KSQL
@@ -30,13 +30,9 @@ def _admin(bootstrap: str):
 
 
 def partition_counts(bootstrap: str, timeout: float = 10.0) -> dict[str, int]:
-    """{topic: partitions} of every topic the cluster has."""
-    from confluent_kafka import KafkaException
-
-    try:
-        md = _admin(bootstrap).list_topics(timeout=timeout)
-    except KafkaException as exc:
-        raise KafkaUnavailableError(f"Kafka at {bootstrap} did not answer within {timeout:g} s: {exc}") from None
+    """{topic: partitions} of every topic the cluster has (a refused login or an absent
+    cluster is one line, from `check_connection`)."""
+    md = check_connection(bootstrap, timeout)
     return {name: len(t.partitions) for name, t in md.topics.items() if t.error is None and t.partitions}
 
 
