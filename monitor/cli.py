@@ -62,17 +62,21 @@ def _partitions(consumer, topic: str) -> list[int] | None:
 
 def run(args: argparse.Namespace) -> int:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
-    from fraudstream.core.avro_wire import registry_client
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from fraudstream.core.avro_wire import registry_client
 
     _check(args)
     endpoints = Endpoints.from_env()
     if not endpoints.schema_registry_url:
         raise FraudstreamError("SCHEMA_REGISTRY_URL is not set: fraud scores are Avro and need the schema registry")
     # The ops view decodes through confluent-kafka's own deserializer: its volume is
-    from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
-    from fraudstream.core.avro_wire import registry_client
+    # what the scorers write, well within a per-message decoder's reach.
+    deserialize = AvroDeserializer(registry_client(endpoints.schema_registry_url))
+    check_connection(endpoints.bootstrap_servers, 10.0)  # a refused password: one line, not a hang
+    consumer = Consumer(consumer_config(endpoints.bootstrap_servers, None, {
+        "enable.auto.commit": False, "isolation.level": "read_committed"}))
     try:
         scores_parts = _partitions(consumer, args.topic)
     except KafkaException as exc:

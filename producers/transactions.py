@@ -138,6 +138,12 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
     total = opts.count
     late = _late_labels(opts) if opts.labels != "event" else None
 
+    def progress(m: int) -> None:
+        """After each slice of events: the progress bar, and the labels that are due."""
+        reporter.advance(m)
+        if late is not None:
+            late.pump()
+
     def prepared():
         """Encoded batches `(values, keys, late labels)`, `--count` applied, Timestamps
         assigned; late labels are (positions in the batch, ids, labels) or None."""
@@ -175,17 +181,12 @@ def produce_transactions(opts: TransactionOptions, reporter: Reporter | None = N
         while (item := pending.result()) is not None:
             pending = worker.submit(next, batches, None)
             values, keys, moved = item
-            progress = reporter.advance
             if late is not None and moved is not None:
                 # each label is due its delay after its event is sent (paced: at the
                 # event's slot in the schedule)
                 t0 = time.time()
                 offsets = moved[0] / pacer.rate if pacer is not None else 0.0
                 late.schedule(moved[1], moved[2], t0 + offsets)
-
-                def progress(m: int, _advance=reporter.advance) -> None:
-                    _advance(m)
-                    late.pump()
             sink.send(opts.topic, values, keys, pacer, progress)
         if late is not None and late.pending:
             reporter.note(f"waiting for {late.pending:,} label(s) still due on {opts.labels_topic} "
