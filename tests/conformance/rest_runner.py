@@ -23,7 +23,7 @@ from typing import Any
 
 from fraudstream.embedded.ksqldb.errors import KsqlError
 from fraudstream.embedded.ksqldb.execution.pull import PullQuery
-from fraudstream.embedded.ksqldb.operators.records import TombstoneRow
+from fraudstream.embedded.ksqldb.operators.records import OutputRecord, TombstoneRow
 from fraudstream.embedded.ksqldb.server.errors import error_body
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
 from fraudstream.embedded.ksqldb.server.statements import StatementHandler
@@ -151,6 +151,13 @@ class RestCaseRunner(CaseRunner):
             out.append((t, [queues[t][pos[t]]]))
             pos[t] += 1
 
+    def produce_inputs(self) -> None:
+        """The case's input records, through the persistent queries."""
+        for rec in self.case.get("inputs") or []:
+            topic = rec["topic"]
+            kb, vb = self._encode(self._reader_source(topic), rec, topic)
+            self.deliver(OutputRecord(topic, kb, vb, int(rec.get("timestamp", 0)), ()))
+
     # ---------------------------------------------------------------- the case
 
     def execute(self) -> Result:
@@ -169,19 +176,14 @@ class RestCaseRunner(CaseRunner):
         try:
             if admin_sql:
                 responses += [("admin", e) for e in self.ksql_request(current)]
-            for rec in case.get("inputs") or []:
-                topic = rec["topic"]
-                kb, vb = self._encode(self._reader_source(topic), rec, topic)
-                from fraudstream.embedded.ksqldb.operators.records import OutputRecord
-
-                self.deliver(OutputRecord(topic, kb, vb, int(rec.get("timestamp", 0)), ()))
+            self.produce_inputs()
             for q in queries:
                 current = q
                 responses.append(("query", self.query(q)))
         except KsqlError as exc:
             if not expected_error:
                 return Result(name, "failed", f"statement failed: {type(exc).__name__}: {exc.message}")
-            body, status = error_body(exc, current)
+            body, status = getattr(exc, "response", None) or error_body(exc, current)
             why = self._error_mismatch(expected_error, body, status, statements[-1] if statements else "")
             return Result(name, "failed" if why else "passed", why or "")
         except Exception as exc:  # noqa: BLE001 - an engine bug must show, not abort the run

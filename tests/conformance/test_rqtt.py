@@ -53,3 +53,21 @@ def test_a_file_with_comments_loads_and_a_broken_file_is_reported_not_fatal(tmp_
     (bad,) = results["broken.json"]
     assert bad.status == "failed" and "broken.json" in bad.reason and "JSONDecodeError" in bad.reason
     assert any(r.status == "passed" for r in results["len.json"])
+
+
+#: files run against a real KSQL server over HTTP, and the passes measured there
+HTTP_FLOORS = {"pull-queries-against-streams.json": 13, "pull-queries-with-struct-star.json": 3,
+               "push-queries.json": 45}
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_rest_files_over_http_against_a_running_server(tmp_path):
+    """The same cases sent to a KSQL server over HTTP (its own broker, registry and server,
+    since every case drops what it created), as ksqlDB's RestQueryTranslationTest does."""
+    with rqtt.private_server(tmp_path) as server:
+        results = rqtt.run_files([rqtt.RQTT_DIR / f for f in HTTP_FLOORS], server)
+    counts = qtt.summarize(results)
+    print({f: c for f, c in counts.items()})
+    low = {f: c["passed"] for f, c in counts.items() if c["passed"] < HTTP_FLOORS[f]}
+    assert not low, f"passes over HTTP below the floor {HTTP_FLOORS}: {low}"
