@@ -77,6 +77,16 @@ class ForwardPass:
         raise NotImplementedError
 
 
+class _TreesPass(ForwardPass):
+    """Stands for the hybrid model's NumPy evaluation (`fraudstream.core.hybrid`), which
+    the scorer runs directly: there is no Keras forward pass to choose."""
+
+    name = "trees"
+
+
+TREES = _TreesPass()
+
+
 class PredictForward(ForwardPass):
     name = "predict"
 

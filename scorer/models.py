@@ -29,7 +29,7 @@ from confluent_kafka import KafkaException
 
 from fraudstream.clients.kafka_config import consumer_config
 from fraudstream.clients.topic_reader import TopicReadError, read_range, watermarks
-from fraudstream.core.model_bundle import SCORE_MSE, ModelBundle
+from fraudstream.core.model_bundle import SCORE_KINDS, ModelBundle
 from fraudstream.scorer import inference
 from fraudstream.scorer.errors import ModelError
 
@@ -57,16 +57,23 @@ class ScoringModel:
         return self.bundle.feature_names
 
     def score(self, x: np.ndarray) -> np.ndarray:
-        """Mean squared reconstruction error of raw rows, as `ModelBundle.scores` defines it:
-        standardise (float64), feed float32 to the model, error over standardised features."""
+        """The bundle's score of raw rows, as `ModelBundle.scores` defines it. Autoencoder:
+        mean squared reconstruction error (standardise in float64, feed float32 to the
+        model, error over standardised features). Hybrid: the calibrated fraud
+        probability, NumPy only (`fraudstream.core.hybrid`)."""
         return self.score_with_errors(x)[0]
 
     def score_with_errors(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, per-feature squared errors (n, features)): the score is the mean of a
-        row's squared errors, which is what an explanation splits into shares."""
+        """(scores, per-feature squared errors (n, features)): an autoencoder's score is the
+        mean of a row's squared errors, which is what an explanation splits into shares; a
+        hybrid's errors are those of its autoencoder (its trees' inputs)."""
         n = len(self.feature_names)
         if len(x) == 0:
             return np.empty(0, dtype=np.float64), np.empty((0, n), dtype=np.float64)
+        hybrid = self.bundle.hybrid
+        if hybrid is not None:
+            x64 = np.asarray(x, dtype=np.float64)
+            return hybrid.predict(x64, (x64 - self.bundle.scaler_mean) / self.bundle.scaler_scale)
         z = ((np.asarray(x, dtype=np.float64) - self.bundle.scaler_mean) / self.bundle.scaler_scale).astype(np.float32)
         recon = self.forward(z)
         diff = z.astype(np.float64) - recon
@@ -74,9 +81,11 @@ class ScoringModel:
 
     @classmethod
     def from_bundle(cls, bundle: ModelBundle, mode: str = "auto", batch_size: int = 500) -> "ScoringModel":
-        if bundle.score_kind != SCORE_MSE:
+        if bundle.score_kind not in SCORE_KINDS:
             raise ModelError(f"model {bundle.name!r} v{bundle.version}: score kind {bundle.score_kind!r} is unknown "
-                             f"to this scorer (it computes {SCORE_MSE!r})")
+                             f"to this scorer (it computes {', '.join(SCORE_KINDS)})")
+        if bundle.hybrid is not None:  # NumPy only: no Keras model to load or time
+            return cls(bundle, inference.TREES)
         try:
             model = bundle.load_keras_model()
         except Exception as exc:

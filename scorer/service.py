@@ -75,7 +75,7 @@ class ScorerService:
         m = self.metrics
         m.model_version.set(new.version)
         m.model_swaps.inc()
-        for path in ("numpy", "call", "predict"):
+        for path in ("numpy", "call", "predict", "trees"):
             m.inference_info.labels(path).set(1 if path == new.forward.name else 0)
         self.health.model_version = new.version
         self.health.inference = new.forward.name

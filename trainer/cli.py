@@ -17,17 +17,27 @@ from fraudstream.core.settings import TOPICS, Endpoints
 EPILOG = """\
 examples:
   fraudstream train                                   read the preprocessed topic, train, publish
+  fraudstream train --model hybrid                    trees on the features + autoencoder errors (needs frauds)
   fraudstream train --max-records 100000 --epochs 20 --threshold-rule precision:0.9
   fraudstream train --no-publish --evaluate-csv creditcard.csv
   fraudstream train --model artifacts/fraud-autoencoder/<version> --evaluate-csv creditcard.csv
 threshold rules: max-f1 | precision:P | recall:R | fpr:F (chosen on validation data)
+models: auto (default) trains the hybrid from 70 labelled frauds on, else the autoencoder;
+  with --evaluate-csv, --model names a run directory, a bundle file or 'published' instead
+  (write ./hybrid for a directory called hybrid)
 """
+
+MODEL_KINDS = ("auto", "autoencoder", "hybrid")
 
 
 class _ModelAction(argparse.Action):
-    """A local model file needs no cluster: tell the CLI not to start the embedded stack."""
+    """`--model KIND` chooses what to train; any other value is the model that scores
+    `--evaluate-csv` (a local file needs no cluster: the CLI does not start the stack)."""
 
     def __call__(self, parser, namespace, values, _option_string=None):
+        if values in MODEL_KINDS:
+            namespace.kind = values
+            return
         setattr(namespace, self.dest, values)
         if values != "published":
             namespace.needs_cluster = False
@@ -67,6 +77,13 @@ def register(subparsers) -> None:
     model.add_argument("--threshold-rule", default="max-f1",
                        help="max-f1 | precision:P | recall:R | fpr:F, on validation data (default: %(default)s)")
     model.add_argument("--threads", type=_positive_int, help="cap TensorFlow's threads (shared machines)")
+    trees = p.add_argument_group("hybrid model (--model hybrid)")
+    trees.add_argument("--trees", type=_positive_int, default=200, help="boosting iterations (default: %(default)s)")
+    trees.add_argument("--tree-depth", type=_positive_int, default=4, help="maximum tree depth (default: %(default)s)")
+    trees.add_argument("--tree-learning-rate", type=_positive_float, default=0.05,
+                       help="boosting learning rate (default: %(default)s)")
+    trees.add_argument("--calibration", choices=("sigmoid", "isotonic"), default="sigmoid",
+                       help="probability calibration fitted on validation rows (default: %(default)s)")
     out = p.add_argument_group("output")
     out.add_argument("--out", type=Path, default=Path("artifacts"),
                      help="artifact root; a run writes <out>/<model-name>/<version>/ (default: %(default)s)")
@@ -78,22 +95,25 @@ def register(subparsers) -> None:
     ev = p.add_argument_group("evaluation on a CSV (Kaggle layout)")
     ev.add_argument("--evaluate-csv", type=Path, metavar="PATH",
                     help="also score this CSV with the model and write its metrics and plots (never trained on)")
-    ev.add_argument("--model", action=_ModelAction, metavar="DIR|FILE|published",
-                    help="with --evaluate-csv: score with this run directory / bundle file, or the latest "
-                         "published model, instead of training one")
-    p.set_defaults(func=run_train, needs_cluster=True)
+    ev.add_argument("--model", action=_ModelAction, metavar="auto|autoencoder|hybrid|DIR|FILE|published",
+                    help="the kind of model to train (default: auto); or, with --evaluate-csv, score with this "
+                         "run directory / bundle file, or the latest published model, instead of training one")
+    p.set_defaults(func=run_train, needs_cluster=True, kind="auto")
 
 
 def _options(args):
     from fraudstream.trainer import model as model_mod
     from fraudstream.trainer import threshold
+    from fraudstream.trainer.hybrid import HybridConfig
     from fraudstream.trainer.pipeline import TrainOptions
 
     cfg = model_mod.ModelConfig(layers=model_mod.parse_layers(args.layers), l1=args.l1, epochs=args.epochs,
                                 batch_size=args.batch_size, learning_rate=args.learning_rate,
                                 patience=args.patience, seed=args.seed,
                                 error_scaling=args.error_scaling)
-    return TrainOptions(topic=args.topic, max_records=args.max_records, model=cfg,
+    trees = HybridConfig(max_iter=args.trees, max_depth=args.tree_depth, learning_rate=args.tree_learning_rate,
+                         calibration=args.calibration, seed=args.seed)
+    return TrainOptions(topic=args.topic, max_records=args.max_records, model=cfg, kind=args.kind, hybrid=trees,
                         rule=threshold.parse_rule(args.threshold_rule), out=args.out,
                         tensorboard_dir=args.tensorboard_dir, publish=not args.no_publish,
                         model_name=args.model_name, models_topic=args.models_topic,

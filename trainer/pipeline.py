@@ -1,5 +1,5 @@
-"""One `fraudstream train` run: topic → split → autoencoder → threshold → evaluation →
-artifacts → fraud_models. The steps are `trainer.steps` (the functions the Python API
+"""One `fraudstream train` run: topic → split → autoencoder (and, for the hybrid, the
+trees) → threshold → evaluation → artifacts → fraud_models. The steps are `trainer.steps` (the functions the Python API
 and the notebooks call too); this module only sequences them, writes the run directory,
 records what happened, and says so on the console."""
 
@@ -14,7 +14,8 @@ from rich.console import Console
 from fraudstream.clients.models_topic import latest_bundle, publish_bundle
 from fraudstream.core.model_bundle import ModelBundle, ModelBundleError
 from fraudstream.core.settings import TOPICS, Endpoints
-from fraudstream.trainer import artifacts, ingest, report, steps, tensorboard, threshold
+from fraudstream.trainer import artifacts, ingest, prepare, report, steps, tensorboard, threshold
+from fraudstream.trainer.hybrid import MIN_FRAUDS_FOR_HYBRID, HybridConfig
 from fraudstream.trainer.model import ModelConfig
 
 DEFAULT_MODEL_NAME = "fraud-autoencoder"
@@ -25,6 +26,8 @@ class TrainOptions:
     topic: str = TOPICS.preprocessed
     max_records: int | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
+    kind: str = "auto"  # auto | autoencoder | hybrid
+    hybrid: HybridConfig = field(default_factory=HybridConfig)
     rule: threshold.Rule = field(default_factory=lambda: threshold.Rule("max-f1"))
     out: Path = Path("artifacts")
     tensorboard_dir: Path | None = None  # default: <out>/tensorboard
@@ -39,6 +42,7 @@ class TrainOptions:
 
     def as_dict(self) -> dict:
         return {"topic": self.topic, "max_records": self.max_records, "model": self.model.as_dict(),
+                "kind": self.kind, "hybrid": self.hybrid.as_dict(),
                 "threshold_rule": str(self.rule), "out": str(self.out),
                 "tensorboard_dir": str(self.tensorboard_dir) if self.tensorboard_dir else None,
                 "publish": self.publish, "model_name": self.model_name, "models_topic": self.models_topic,
@@ -75,6 +79,18 @@ def publish_version(bootstrap: str, models_topic: str, model_name: str, timeout:
     return version
 
 
+def choose_kind(requested: str, frauds: int) -> tuple[str, str]:
+    """(kind to train, why): `auto` trains the hybrid from MIN_FRAUDS_FOR_HYBRID labelled frauds on."""
+    if requested == "autoencoder":
+        return "autoencoder", "--model autoencoder"
+    if requested == "hybrid":
+        return "hybrid", "--model hybrid"
+    if frauds >= MIN_FRAUDS_FOR_HYBRID:
+        return "hybrid", f"{frauds:,} labelled frauds >= {MIN_FRAUDS_FOR_HYBRID} (--model auto)"
+    return "autoencoder", (f"only {frauds:,} labelled frauds, fewer than the {MIN_FRAUDS_FOR_HYBRID} the hybrid "
+                           f"needs to learn, calibrate and be tested on (--model auto)")
+
+
 def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None) -> RunResult:
     console = console or Console(stderr=True)
     say = lambda msg: console.print(msg, highlight=False)  # noqa: E731
@@ -85,30 +101,43 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
                             timeout=opts.timeout)
     say(f"read {got.read:,} records from {opts.topic} in {got.seconds:.1f}s ({got.rate:,.0f} records/s); "
         f"{got.skip_summary()}")
-    dataset = steps.prepare_data(got.frame, seed=opts.model.seed, val_fraction=opts.val_fraction,
-                                 test_fraction=opts.test_fraction, offsets=got.offsets)
-    data, parts = dataset.labelled, dataset.split
+    data = prepare.extract(got.frame)
     say(data.summary())
+    kind, why = choose_kind(opts.kind, data.frauds)
+    say(f"model: {kind} ({why})")
+    dataset = steps.dataset_from(data, seed=opts.model.seed, val_fraction=opts.val_fraction,
+                                 test_fraction=opts.test_fraction, offsets=got.offsets,
+                                 supervised=kind == "hybrid")
+    parts = dataset.split
 
     run_dir, version = artifacts.new_version_dir(opts.out, opts.model_name, version)
     tb_root = opts.tensorboard_dir or (opts.out / "tensorboard")
     tb_run = tensorboard.new_run_dir(tb_root, f"{opts.model_name}-{version}")
-    say(f"training on {len(parts.x_train):,} normal rows, early stopping on {len(parts.x_val_normal):,} "
-        f"validation normal rows (TensorBoard: {tb_run})")
-    fit = steps.fit(dataset, opts.model, callbacks=tensorboard.callbacks(tb_run, parts.x_train.shape[1]),
-                    threads=opts.threads)
+    say(f"training the autoencoder on {len(parts.x_train_normal):,} normal rows, early stopping on "
+        f"{len(parts.x_val_normal):,} validation normal rows (TensorBoard: {tb_run})")
+    callbacks = tensorboard.callbacks(tb_run, parts.x_train_normal.shape[1])
+    if kind == "hybrid":
+        model = steps.fit_hybrid(dataset, opts.model, opts.hybrid, callbacks=callbacks, threads=opts.threads)
+        fit = model.autoencoder
+    else:
+        model = fit = steps.fit(dataset, opts.model, callbacks=callbacks, threads=opts.threads)
     say(f"trained {fit.epochs_run} epoch(s) in {fit.seconds:.1f}s, best epoch {fit.best_epoch} "
         f"(val loss {fit.best_val_loss:.4f})")
+    if kind == "hybrid":
+        say(f"trained {model.trees} trees on {len(parts.x_train):,} rows ({int(parts.labels_train.sum()):,} frauds) "
+            f"and a {opts.hybrid.calibration} calibration on {len(parts.y_val):,} validation rows in "
+            f"{model.seconds:.1f}s")
 
-    choice = steps.choose_threshold(fit, dataset, opts.rule)
-    test = steps.evaluate(fit, dataset, choice.threshold)
+    choice = steps.choose_threshold(model, dataset, opts.rule)
+    test = steps.evaluate(model, dataset, choice.threshold)
     test_metrics = test.metrics
     metrics = {
         "model": opts.model_name,
         "version": version,
         "threshold": choice.as_dict(),
         "test": test_metrics,
-        "validation": steps.evaluate(fit, dataset, choice.threshold, part="validation").metrics,
+        "validation": steps.evaluate(model, dataset, choice.threshold, part="validation").metrics,
+        "kind": kind,
         "data": {"topic": opts.topic, "records_read": got.read, "decoded": got.decoded,
                  "undecodable_skipped": got.skipped_count, "labelled_rows": len(data.y), "frauds": data.frauds,
                  "unknown_label_rows": data.unknown, "dropped_rows": data.dropped_count, "split": parts.sizes(),
@@ -116,18 +145,21 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
         "training": {"epochs_run": fit.epochs_run, "best_epoch": fit.best_epoch, "seconds": fit.seconds,
                      "final_loss": fit.history["loss"][-1], "best_val_loss": fit.best_val_loss,
                      "error_scaling": opts.model.error_scaling,
-                     "error_scale": dict(zip(data.features, fit.error_scale.tolist()))},
+                     "error_scale": dict(zip(data.features, fit.error_scale.tolist())),
+                     **({"hybrid": {**opts.hybrid.as_dict(), "trees": model.trees, "seconds": model.seconds}}
+                        if kind == "hybrid" else {})},
         "ingest": {"seconds": got.seconds, "records_per_second": got.rate, "schema_ids": got.schema_ids},
     }
 
-    bundle = steps.make_bundle(fit, dataset, choice, test, name=opts.model_name, version=version)
+    bundle = steps.make_bundle(model, dataset, choice, test, name=opts.model_name, version=version)
     scaler = dataset.scaler
     (run_dir / "model.keras").write_bytes(bundle.keras_model)
     (run_dir / "bundle.avro").write_bytes(bundle.to_bytes())
     artifacts.write_json(run_dir / "scaler.json", {"features": data.features, "mean": scaler.mean,
                                                    "scale": scaler.scale, "kind": "sklearn StandardScaler"})
-    artifacts.write_json(run_dir / "threshold.json", {**choice.as_dict(), "anomaly_if": "score > threshold",
-                                                      "score": "mean squared reconstruction error"})
+    artifacts.write_json(run_dir / "threshold.json", {
+        **choice.as_dict(), "anomaly_if": "score > threshold",
+        "score": "calibrated fraud probability" if kind == "hybrid" else "mean squared reconstruction error"})
     artifacts.write_json(run_dir / "metrics.json", metrics)
     artifacts.write_json(run_dir / "offsets.json", {"topic": opts.topic, "partitions": got.offsets,
                                                     "records_read": got.read})

@@ -127,7 +127,7 @@ def extract(frame: pd.DataFrame, features: tuple[str, ...] | list[str] = DEFAULT
 class Split:
     """Row sets of one run. Weights are 1 except for validation frauds (see `split`)."""
 
-    x_train: np.ndarray  # normal rows only
+    x_train: np.ndarray  # normal rows only, unless the split is supervised (then y_train says which)
     x_val: np.ndarray  # normal rows + frauds
     y_val: np.ndarray
     w_val: np.ndarray
@@ -135,6 +135,19 @@ class Split:
     y_test: np.ndarray
     seed: int
     moved_frauds: int  # frauds of the training part moved to validation
+    y_train: np.ndarray | None = None  # labels of x_train when supervised (None: all normal)
+
+    @property
+    def supervised(self) -> bool:
+        return self.y_train is not None
+
+    @property
+    def labels_train(self) -> np.ndarray:
+        return self.y_train if self.y_train is not None else np.zeros(len(self.x_train), dtype=np.int8)
+
+    @property
+    def x_train_normal(self) -> np.ndarray:
+        return self.x_train if self.y_train is None else self.x_train[self.y_train == 0]
 
     @property
     def x_val_normal(self) -> np.ndarray:
@@ -144,11 +157,12 @@ class Split:
         def c(y: np.ndarray) -> dict[str, int]:
             return {"rows": int(len(y)), "frauds": int(y.sum()), "normal": int(len(y) - y.sum())}
 
-        return {"train": c(np.zeros(len(self.x_train), dtype=np.int8)), "validation": c(self.y_val),
+        return {"train": c(self.labels_train), "validation": c(self.y_val),
                 "test": c(self.y_test), "frauds_moved_from_train_to_validation": {"rows": self.moved_frauds}}
 
 
-def split(data: Labelled, seed: int = 42, val_fraction: float = 0.2, test_fraction: float = 0.2) -> Split:
+def split(data: Labelled, seed: int = 42, val_fraction: float = 0.2, test_fraction: float = 0.2,
+          supervised: bool = False) -> Split:
     """Stratified train/validation/test split; training keeps normal rows only.
 
     The frauds of the stratified training part are moved to validation, where they help
@@ -156,6 +170,10 @@ def split(data: Labelled, seed: int = 42, val_fraction: float = 0.2, test_fracti
     precision (and so the max-F1 and precision rules) upwards; each validation fraud is
     therefore weighted so that the weighted fraud share equals the data's. Recall, FPR
     and ROC are unaffected by the weights.
+
+    `supervised` (the hybrid model): the training frauds stay in training, labelled by
+    `y_train`, and every part keeps the data's fraud share (validation weights are 1).
+    The same seed gives the same three parts either way.
     """
     from sklearn.model_selection import train_test_split
 
@@ -170,6 +188,9 @@ def split(data: Labelled, seed: int = 42, val_fraction: float = 0.2, test_fracti
     rest, test = train_test_split(idx, test_size=test_fraction, stratify=y, random_state=seed)
     train, val = train_test_split(rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest],
                                   random_state=seed)
+    if supervised:
+        return Split(x_train=data.x[train], x_val=data.x[val], y_val=y[val], w_val=np.ones(len(val)),
+                     x_test=data.x[test], y_test=y[test], seed=seed, moved_frauds=0, y_train=y[train])
     train_frauds = train[y[train] == 1]
     train = train[y[train] == 0]
     val = np.concatenate([val, train_frauds])

@@ -31,6 +31,12 @@ the standardised features, anomaly = score > threshold. The trainer's published 
 may end in a fixed per-feature residual scaling (built-in Keras layers, see
 `trainer.model.calibrate`); it is part of the model, so a reader needs to know nothing
 about it: the score is always mean((z - model(z))^2).
+
+A hybrid bundle (`kind == "hybrid"`, score kind `fraud-probability`, format version 2,
+which older readers refuse with "upgrade fraudstream") also carries the label-aware
+model of `fraudstream.core.hybrid` as plain arrays in the `hybrid` field; its score is
+the calibrated fraud probability. Its `keras_model` is still the autoencoder with its
+error scaling, so reconstruction errors stay available for either kind.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 import fastavro
 import numpy as np
 
+from fraudstream.core import hybrid as hybrid_model
 from fraudstream.core.drift import AVRO_SCHEMA as DRIFT_AVRO_SCHEMA
 from fraudstream.core.drift import DriftReference
 from fraudstream.core.errors import FraudstreamError
@@ -56,7 +63,7 @@ if TYPE_CHECKING:  # TensorFlow is slow to import: only ever imported inside fun
     import keras
     import pandas as pd
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hybrid bundles (score kind "fraud-probability"); autoencoders are still written as 1
 
 #: Feature names in the order the model consumes them (the Kaggle layout). Input columns
 #: are matched case-insensitively because KSQL writes them upper-case (TIME, V1, AMOUNT).
@@ -64,6 +71,13 @@ DEFAULT_FEATURES: tuple[str, ...] = FEATURES
 
 #: Score definition recorded in each bundle, so a future change is detectable.
 SCORE_MSE = "mse"
+#: the hybrid's score: the calibrated fraud probability of `fraudstream.core.hybrid`
+SCORE_PROBABILITY = "fraud-probability"
+SCORE_KINDS = (SCORE_MSE, SCORE_PROBABILITY)
+
+#: model kinds, as `fraudstream train --model` and `fraudstream models` name them
+KIND_AUTOENCODER = "autoencoder"
+KIND_HYBRID = "hybrid"
 
 BUNDLE_SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -103,6 +117,8 @@ BUNDLE_SCHEMA: dict[str, Any] = {
         {"name": "library_versions", "type": {"type": "map", "values": "string"}, "default": {}},
         {"name": "drift_reference", "type": ["null", DRIFT_AVRO_SCHEMA], "default": None,
          "doc": "training-data histograms and feature importance for drift (PSI); null in older bundles"},
+        {"name": "hybrid", "type": ["null", hybrid_model.avro_schema()], "default": None,
+         "doc": "the label-aware model (score kind fraud-probability); null for an autoencoder"},
     ],
 }
 _PARSED_SCHEMA = fastavro.parse_schema(BUNDLE_SCHEMA)
@@ -140,6 +156,7 @@ class ModelBundle:
     library_versions: dict[str, str] = field(default_factory=dict)
     score_kind: str = SCORE_MSE
     drift: DriftReference | None = None
+    hybrid: hybrid_model.HybridModel | None = None
 
     def __post_init__(self) -> None:
         self.scaler_mean = np.asarray(self.scaler_mean, dtype=np.float64)
@@ -158,6 +175,12 @@ class ModelBundle:
         if self.drift is not None and self.drift.features != self.feature_names:
             raise ModelBundleError(f"bundle {self.name!r}: the drift reference describes {self.drift.features}, "
                                    f"the model {self.feature_names}")
+        if (self.hybrid is not None) != (self.score_kind == SCORE_PROBABILITY):
+            raise ModelBundleError(f"bundle {self.name!r}: score kind {self.score_kind!r} "
+                                   f"{'without' if self.hybrid is None else 'with'} a hybrid model")
+        if self.hybrid is not None and self.hybrid.autoencoder.width != n:
+            raise ModelBundleError(f"bundle {self.name!r}: the hybrid model takes {self.hybrid.autoencoder.width} "
+                                   f"features, the bundle names {n}")
         self._model: keras.Model | None = None
 
     # ---- equality -------------------------------------------------------------------
@@ -179,14 +202,21 @@ class ModelBundle:
             and self.library_versions == other.library_versions
             and self.score_kind == other.score_kind
             and (self.drift.to_record() if self.drift else None) == (other.drift.to_record() if other.drift else None)
+            and (self.hybrid is None) == (other.hybrid is None)
+            and (self.hybrid is None or self.hybrid.equals(other.hybrid))
         )
+
+    @property
+    def kind(self) -> str:
+        """`autoencoder` or `hybrid`."""
+        return KIND_HYBRID if self.hybrid is not None else KIND_AUTOENCODER
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     # ---- encoding -------------------------------------------------------------------
     def to_record(self) -> dict[str, Any]:
         return {
-            "format_version": FORMAT_VERSION,
+            "format_version": 2 if self.hybrid is not None else 1,
             "name": self.name,
             "version": int(self.version),
             "created_ms": int(self.created_ms),
@@ -205,6 +235,7 @@ class ModelBundle:
             ],
             "library_versions": dict(self.library_versions),
             "drift_reference": self.drift.to_record() if self.drift is not None else None,
+            "hybrid": self.hybrid.to_record() if self.hybrid is not None else None,
         }
 
     def to_bytes(self) -> bytes:
@@ -236,6 +267,7 @@ class ModelBundle:
             score_kind=rec["score_kind"],
             drift=(DriftReference.from_record(rec["feature_names"], rec["drift_reference"])
                    if rec.get("drift_reference") else None),
+            hybrid=_hybrid_from_record(rec),
         )
 
     @classmethod
@@ -267,22 +299,39 @@ class ModelBundle:
     def scores(self, x: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Anomaly scores of raw feature rows (n, features) in `feature_names` order.
 
-        One vectorised `predict_on_batch` per chunk, never one call per row.
+        Autoencoder: the mean squared (scaled) reconstruction error, one vectorised
+        `predict_on_batch` per chunk, never one call per row. Hybrid: the calibrated
+        fraud probability (`fraudstream.core.hybrid`, NumPy only).
         """
-        if self.score_kind != SCORE_MSE:
+        if self.score_kind not in SCORE_KINDS:
             raise ModelBundleError(f"bundle {self.name!r}: unknown score kind {self.score_kind!r}")
-        z = self.standardise(x).astype(np.float32)
-        if z.ndim != 2 or z.shape[1] != len(self.feature_names):
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
             raise ModelBundleError(
-                f"bundle {self.name!r} expects {len(self.feature_names)} features, got shape {z.shape}"
+                f"bundle {self.name!r} expects {len(self.feature_names)} features, got shape {x.shape}"
             )
-        return reconstruction_mse(self.load_keras_model(), z, batch_size)
+        if self.hybrid is not None:
+            out = np.empty(len(x), dtype=np.float64)
+            for start in range(0, len(x), batch_size):
+                chunk = x[start:start + batch_size]
+                out[start:start + batch_size] = self.hybrid.predict(chunk, self.standardise(chunk))[0]
+            return out
+        return reconstruction_mse(self.load_keras_model(), self.standardise(x).astype(np.float32), batch_size)
 
     def is_anomaly(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) > self.threshold
 
     def feature_matrix(self, frame: "pd.DataFrame") -> np.ndarray:
         return feature_matrix(frame, self.feature_names)
+
+
+def _hybrid_from_record(rec: Mapping[str, Any]) -> hybrid_model.HybridModel | None:
+    if rec.get("hybrid") is None:
+        return None
+    try:
+        return hybrid_model.HybridModel.from_record(rec["hybrid"])
+    except hybrid_model.HybridModelError as exc:
+        raise ModelBundleError(f"bundle {rec.get('name')!r}: {exc}") from exc
 
 
 def reconstruction_mse(model: "keras.Model", z: np.ndarray, batch_size: int = 4096) -> np.ndarray:

@@ -51,7 +51,8 @@ def test_notebook_path_trains_the_cli_model_and_publishes_it(kafka_bootstrap, sc
     # `fraudstream train` with the same options, in the same process: the same model.
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
     monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
-    assert main(["train", "--topic", topic, "--epochs", "3", "--seed", "7", "--threshold-rule", "fpr:0.01",
+    assert main(["train", "--topic", topic, "--model", "autoencoder", "--epochs", "3", "--seed", "7",
+                 "--threshold-rule", "fpr:0.01",
                  "--threads", "2", "--no-publish", "--no-progress", "--out", str(tmp_path / "art")]) == 0
     (run_dir,) = (tmp_path / "art" / "fraud-autoencoder").iterdir()
     cli = json.loads((run_dir / "metrics.json").read_text())

@@ -40,7 +40,7 @@ def test_train_100k_records_writes_artifacts_and_publishes(filled_topic, kafka_b
     models = f"{topic}_models"
     argv = ["train", "--topic", topic, "--out", str(tmp_path / "art"), "--models-topic", models,
             "--model-name", "it-model", "--epochs", "15", "--threads", "2", "--no-progress",
-            "--threshold-rule", "fpr:0.001"]
+            "--threshold-rule", "fpr:0.001", "--model", "autoencoder"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "published it-model" in out
@@ -87,3 +87,41 @@ def test_train_100k_records_writes_artifacts_and_publishes(filled_topic, kafka_b
     assert newer.version > got.version
     runs = sorted((tmp_path / "art" / "tensorboard").iterdir())
     assert len(runs) == 2 and all(event_summary(r)["graph_events"] == 1 for r in runs)
+
+
+def test_train_hybrid_keeps_training_frauds_and_publishes_probabilities(filled_topic, kafka_bootstrap,
+                                                                        schema_registry_url, tmp_path,
+                                                                        monkeypatch, capsys):
+    from fraudstream.cli.main import main
+    from fraudstream.trainer.hybrid import MIN_FRAUDS_FOR_HYBRID
+
+    topic, frame = filled_topic
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
+    models = f"{topic}_hybrid_models"
+    frauds = int((frame["Class"] == 1).sum())
+    assert frauds >= MIN_FRAUDS_FOR_HYBRID  # so that the default, auto, trains the hybrid
+    argv = ["train", "--topic", topic, "--out", str(tmp_path / "art"), "--models-topic", models,
+            "--model-name", "it-hybrid", "--epochs", "5", "--threads", "2", "--no-progress",
+            "--threshold-rule", "precision:0.9"]
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    assert "model: hybrid" in out.err and "published it-hybrid" in out.out
+    (run_dir,) = (tmp_path / "art" / "it-hybrid").iterdir()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    split = metrics["data"]["split"]
+    assert metrics["kind"] == "hybrid" and split["train"]["frauds"] > 0
+    assert split["train"]["frauds"] + split["validation"]["frauds"] + split["test"]["frauds"] == frauds
+    assert metrics["training"]["hybrid"]["trees"] == 200
+    assert 0.9 < metrics["test"]["roc_auc"] <= 1.0
+    got = latest_bundle(kafka_bootstrap, models, "it-hybrid", timeout=30)
+    assert got.kind == "hybrid" and got == ModelBundle.from_bytes((run_dir / "bundle.avro").read_bytes())
+    assert 0.0 < got.threshold < 1.0
+    rows = frame[frame["Class"] >= 0]
+    x = rows.drop(columns=["Class"]).to_numpy(float)
+    p = got.scores(x)
+    assert np.all((p >= 0) & (p <= 1))
+    # calibrated to the data's share: the mean probability is near the fraud share (the
+    # calibration was fitted on a fifth of the rows: a loose factor-of-3 check)
+    share = frauds / len(x)
+    assert share / 3 < p.mean() < share * 3

@@ -91,3 +91,25 @@ def reference_errors(bundle: ModelBundle, x: np.ndarray) -> np.ndarray:
         k, b = (np.asarray(w, dtype=np.float64) for w in layer.get_weights())
         a = acts[layer.get_config()["activation"]](a @ k + b)
     return (z - a) ** 2
+
+
+def make_hybrid_bundle(version: int = 1, seed: int = 1, threshold: float = 0.5, name: str = "fraud-autoencoder",
+                       rows: int = 2000) -> ModelBundle:
+    """A hybrid bundle: the seeded autoencoder of `make_bundle`, trees fitted by the
+    trainer's code on synthetic labelled rows, a sigmoid calibration."""
+    from fraudstream.core.hybrid import Autoencoder
+    from fraudstream.core.model_bundle import SCORE_PROBABILITY
+    from fraudstream.trainer import hybrid
+
+    model = build_model(seed)
+    base = make_bundle(version=version, seed=seed, threshold=threshold, name=name, model=model)
+    rng = np.random.default_rng(seed + 7)
+    ae = Autoencoder.from_keras(model, rng.uniform(0.5, 2.0, size=30))
+    x = raw_rows(rows, seed=seed + 8)
+    y = ((x[:, 1] + 0.5 * x[:, 2] ** 2 + rng.normal(size=rows)) > 3.0).astype(int)
+    half = rows // 2
+    cfg = hybrid.HybridConfig(max_iter=30, max_depth=3, seed=seed)
+    model_h, _ = hybrid.fit(ae, base.standardise, x[:half], y[:half], x[half:], y[half:], None, cfg)
+    base.score_kind = SCORE_PROBABILITY
+    base.hybrid = model_h
+    return ModelBundle.from_bytes(base.to_bytes())

@@ -40,3 +40,16 @@ def test_wrong_feature_count_is_refused() -> None:
     b = make_bundle(model=build_model(n=29))
     with pytest.raises(ModelError, match="30 features"):
         ScoringModel.from_bundle(b)
+
+
+def test_hybrid_bundles_are_scored_by_their_trees_without_keras() -> None:
+    from tests.unit.scorer.support import make_hybrid_bundle
+
+    bundle = make_hybrid_bundle(version=9, seed=3)
+    sm = ScoringModel.from_bundle(bundle)
+    assert sm.forward.name == "trees" and sm.version == 9
+    assert bundle._model is None  # the Keras model was never loaded
+    x = raw_rows(500, seed=4)
+    # the scorer runs the bundle's own NumPy functions: the same bits
+    assert np.array_equal(sm.score(x), bundle.scores(x))
+    assert sm.score(x[:0]).shape == (0,)

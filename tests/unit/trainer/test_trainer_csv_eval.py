@@ -97,6 +97,11 @@ def test_cli_option_errors_exit_non_zero(monkeypatch, capsys, tmp_path):
     args = parser.parse_args(["train", "--model", "x"])
     with pytest.raises(OptionError, match="--evaluate-csv"):
         args.func(args)
+    # a kind chooses what to train and needs the cluster; a path is the model to evaluate
+    args = parser.parse_args(["train", "--model", "hybrid"])
+    assert args.kind == "hybrid" and args.model is None and args.needs_cluster
+    args = parser.parse_args(["train", "--model", "./hybrid", "--evaluate-csv", "x.csv"])
+    assert args.kind == "auto" and args.model == "./hybrid" and not args.needs_cluster
     args = parser.parse_args(["train", "--threshold-rule", "precision:2"])
     with pytest.raises(OptionError, match="between 0 and 1"):
         args.func(args)

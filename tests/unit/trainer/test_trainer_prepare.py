@@ -87,3 +87,29 @@ def test_split_refuses_too_few_frauds():
     f = _ksql_frame(n=200, fraud_every=1000)
     with pytest.raises(DataError, match="at least 3 frauds"):
         split(extract(f))
+
+
+def test_supervised_split_keeps_training_frauds_with_the_same_parts() -> None:
+    from fraudstream.trainer.prepare import Labelled, split
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.05).astype(np.int8)
+    x = np.c_[np.arange(2000.0), rng.normal(size=(2000, 3))]
+    data = Labelled(x=x, y=y, features=["id", "a", "b", "c"])
+    plain, sup = split(data, seed=3), split(data, seed=3, supervised=True)
+    # the same test part; training keeps its frauds, validation keeps the data's share
+    assert np.array_equal(plain.x_test, sup.x_test)
+    assert sup.supervised and int(sup.labels_train.sum()) == plain.moved_frauds > 0
+    assert np.array_equal(np.sort(sup.x_train_normal[:, 0]), np.sort(plain.x_train[:, 0]))
+    assert np.all(sup.w_val == 1.0)
+    assert sup.sizes()["train"]["frauds"] == plain.moved_frauds
+
+
+def test_auto_trains_the_hybrid_from_the_cut_off_on() -> None:
+    from fraudstream.trainer.hybrid import MIN_FRAUDS_FOR_HYBRID
+    from fraudstream.trainer.pipeline import choose_kind
+
+    assert choose_kind("auto", MIN_FRAUDS_FOR_HYBRID)[0] == "hybrid"
+    kind, why = choose_kind("auto", MIN_FRAUDS_FOR_HYBRID - 1)
+    assert kind == "autoencoder" and str(MIN_FRAUDS_FOR_HYBRID) in why
+    assert choose_kind("hybrid", 3)[0] == "hybrid" and choose_kind("autoencoder", 10_000)[0] == "autoencoder"

@@ -1,0 +1,117 @@
+"""Training the label-aware model: gradient-boosted trees over the features and the
+autoencoder's scaled residuals, then a probability calibration.
+
+The model itself (format, evaluation) is `fraudstream.core.hybrid`; this module fits it:
+
+1. the autoencoder is trained as for `--model autoencoder`, on the normal rows of the
+   training part only (`steps.fit`), and its residuals are scaled by their RMS on the
+   validation normal rows;
+2. the trees (scikit-learn's `HistGradientBoostingClassifier`) are fitted on every
+   training row, normal and fraud, with inputs [features, scaled residuals] computed by
+   the same NumPy functions the scorer runs, plus the autoencoder's score (their mean
+   square);
+3. the calibration (Platt's sigmoid by default, or isotonic) is fitted on the validation
+   rows, which the trees never saw; the threshold rule then picks its cut on the same
+   validation probabilities, and the test part is only scored, once.
+
+Fitting runs with one OpenMP thread: the histogram trees add gradients in parallel
+reductions whose order depends on the thread count, and a model must not depend on the
+machine it was trained on (the same seed and rows give the same trees, tested).
+
+Why the autoencoder's residuals help the trees, and where too few frauds make the
+autoencoder alone the better choice, is measured by `bench/detection_quality.py` (see
+docs/DESIGN.md, "Trainer").
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from fraudstream.core.hybrid import Autoencoder, Calibration, HybridModel, Trees
+from fraudstream.core.hybrid import tree_inputs as hybrid_inputs
+from fraudstream.trainer.errors import DataError, OptionError
+
+CALIBRATIONS = ("sigmoid", "isotonic")
+
+#: Below this many labelled frauds `--model auto` trains the autoencoder alone. With
+#: the default 60/20/20 split, 70 frauds leave 42 to learn from and 14 each to calibrate
+#: and choose the threshold on and to test on; the cross-validated learning curve in
+#: docs/DESIGN.md ("Hybrid or autoencoder") shows the trees ahead of the autoencoder
+#: from about 20-40 training frauds on, and less reliable (wide fold spread) below.
+MIN_FRAUDS_FOR_HYBRID = 70
+
+
+@dataclass
+class HybridConfig:
+    """The trees' settings (scikit-learn names) and the calibration."""
+
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_depth: int | None = 4
+    max_leaf_nodes: int | None = 31
+    min_samples_leaf: int = 20
+    l2_regularization: float = 0.0
+    calibration: str = "sigmoid"
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.calibration not in CALIBRATIONS:
+            raise OptionError(f"--calibration {self.calibration!r}: one of {', '.join(CALIBRATIONS)}")
+        if self.max_iter < 1 or not self.learning_rate > 0:
+            raise OptionError("the trees need at least one iteration and a positive learning rate")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def tree_inputs(autoencoder: Autoencoder, x: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The trees' inputs (`fraudstream.core.hybrid.tree_inputs`: the scorer's function)."""
+    return hybrid_inputs(autoencoder, x, z)[0]
+
+
+def fit_trees(inputs: np.ndarray, y: np.ndarray, config: HybridConfig):
+    """A fitted `HistGradientBoostingClassifier` (one OpenMP thread: see the module docstring)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from threadpoolctl import threadpool_limits
+
+    y = np.asarray(y).astype(int)
+    if y.sum() < 2 or (y == 0).sum() < 2:
+        raise DataError(f"the trees need frauds and normal rows to learn from; the training part has "
+                        f"{int(y.sum())} frauds and {int((y == 0).sum())} normal rows")
+    clf = HistGradientBoostingClassifier(
+        max_iter=config.max_iter, learning_rate=config.learning_rate, max_depth=config.max_depth,
+        max_leaf_nodes=config.max_leaf_nodes, min_samples_leaf=config.min_samples_leaf,
+        l2_regularization=config.l2_regularization, early_stopping=False, random_state=config.seed)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        clf.fit(inputs, y)
+    return clf
+
+
+def fit_calibration(decision: np.ndarray, y: np.ndarray, weights: np.ndarray | None, kind: str) -> Calibration:
+    """Platt's sigmoid or an isotonic map from decision values to probabilities, fitted on
+    validation rows (scikit-learn's implementations, read back as plain numbers)."""
+    y = np.asarray(y).astype(int)
+    if y.sum() == 0 or (y == 0).sum() == 0:
+        raise DataError("calibrating probabilities needs validation frauds and validation normal rows")
+    f = np.asarray(decision, dtype=np.float64)
+    if kind == "sigmoid":
+        from sklearn.calibration import _SigmoidCalibration  # noqa: PLC2701 - Platt's fit, as CalibratedClassifierCV
+
+        cal = _SigmoidCalibration().fit(f, y, sample_weight=weights)
+        return Calibration("sigmoid", np.array([float(cal.a_), float(cal.b_)]))
+    from sklearn.isotonic import IsotonicRegression
+
+    iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(f, y, sample_weight=weights)
+    return Calibration("isotonic", iso.X_thresholds_, iso.y_thresholds_)
+
+
+def fit(autoencoder: Autoencoder, standardise, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
+        y_val: np.ndarray, w_val: np.ndarray | None, config: HybridConfig) -> tuple[HybridModel, int]:
+    """(hybrid model, trees fitted) from a trained autoencoder and labelled rows (raw units)."""
+    clf = fit_trees(tree_inputs(autoencoder, x_train, standardise(x_train)), y_train, config)
+    trees = Trees.from_sklearn(clf)
+    decision = trees.decision(tree_inputs(autoencoder, x_val, standardise(x_val)))
+    calibration = fit_calibration(decision, y_val, w_val, config.calibration)
+    return HybridModel(autoencoder, trees, calibration), trees.n_trees
