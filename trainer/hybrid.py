@@ -97,14 +97,61 @@ def fit_calibration(decision: np.ndarray, y: np.ndarray, weights: np.ndarray | N
         raise DataError("calibrating probabilities needs validation frauds and validation normal rows")
     f = np.asarray(decision, dtype=np.float64)
     if kind == "sigmoid":
-        from sklearn.calibration import _SigmoidCalibration  # noqa: PLC2701 - Platt's fit, as CalibratedClassifierCV
-
-        cal = _SigmoidCalibration().fit(f, y, sample_weight=weights)
-        return Calibration("sigmoid", np.array([float(cal.a_), float(cal.b_)]))
+        return Calibration("sigmoid", platt(f, y, weights))
     from sklearn.isotonic import IsotonicRegression
 
     iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(f, y, sample_weight=weights)
     return Calibration("isotonic", iso.X_thresholds_, iso.y_thresholds_)
+
+
+def platt(f: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, iterations: int = 100) -> np.ndarray:
+    """(a, b) of p = 1 / (1 + exp(a f + b)): Platt's fit with his smoothed targets and
+    the priors scikit-learn's `CalibratedClassifierCV(method="sigmoid")` uses, solved by
+    Newton's method on the two parameters.
+
+    Written out rather than called: scikit-learn minimises with SciPy's L-BFGS, whose
+    dot products go through BLAS, and the last bit of (a, b) then depends on the BLAS
+    kernel (measured: OPENBLAS_CORETYPE=Prescott and =Haswell gave different b). Here
+    every sum is NumPy's own reduction over the same array, so the same rows give the
+    same parameters on any machine; they agree with scikit-learn's to its optimiser's
+    tolerance (tested).
+    """
+    w = np.ones(len(f)) if weights is None else np.asarray(weights, dtype=np.float64)
+    neg = y <= 0
+    prior0, prior1 = float(w[neg].sum()), float(w[~neg].sum())
+    t = np.where(neg, 1.0 / (prior0 + 2.0), (prior1 + 1.0) / (prior1 + 2.0))
+    a, b = 0.0, float(np.log((prior0 + 1.0) / (prior1 + 1.0)))
+
+    def loss(a_: float, b_: float) -> float:
+        m = a_ * f + b_  # p = expit(-m); -log-likelihood with targets t
+        return float(np.sum(w * (np.logaddexp(0.0, m) - (1.0 - t) * m)))
+
+    current = loss(a, b)
+    for _ in range(iterations):
+        m = a * f + b
+        q = 0.5 * (1.0 + np.tanh(0.5 * m))  # 1 - p = expit(m)
+        r = w * (q - (1.0 - t))  # d loss / d m
+        h = w * q * (1.0 - q)  # d2 loss / d m2
+        g = np.array([np.sum(r * f), np.sum(r)])
+        hess = np.array([[np.sum(h * f * f), np.sum(h * f)], [np.sum(h * f), np.sum(h)]])
+        det = hess[0, 0] * hess[1, 1] - hess[0, 1] * hess[1, 0]
+        if not det > 0:
+            break
+        step = np.array([hess[1, 1] * g[0] - hess[0, 1] * g[1], hess[0, 0] * g[1] - hess[1, 0] * g[0]]) / det
+        scale = 1.0
+        while scale > 1e-10:  # halve the step until the loss does not grow
+            na, nb = a - scale * step[0], b - scale * step[1]
+            new = loss(na, nb)
+            if new <= current:
+                break
+            scale /= 2
+        else:
+            break
+        done = abs(na - a) <= 1e-15 * max(1.0, abs(a)) and abs(nb - b) <= 1e-15 * max(1.0, abs(b))
+        a, b, current = na, nb, new
+        if done:
+            break
+    return np.array([a, b])
 
 
 def fit(autoencoder: Autoencoder, standardise, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
