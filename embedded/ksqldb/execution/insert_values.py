@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fraudstream.embedded.ksqldb.catalog.schema import KEY
+from fraudstream.embedded.ksqldb.catalog.schema import KEY, PSEUDO_COLUMNS, ROWOFFSET, ROWPARTITION
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.execution.context import ExecContext
 from fraudstream.embedded.ksqldb.execution.persistent import register_target_schemas, resolve_target
@@ -40,6 +40,11 @@ def insert_values(stmt: tree.InsertValues, ctx: ExecContext) -> None:
             f"Got [{', '.join(v.sql() for v in stmt.values)}]"
         )
     by_name = {c.name: c for c in all_cols}
+    for name in columns:  # GenericRecordFactory: every column checked before any value
+        if name not in by_name and name not in PSEUDO_COLUMNS:
+            raise KsqlStatementError(f"Column name {name} does not exist.")
+        if name in (ROWPARTITION, ROWOFFSET):
+            raise KsqlStatementError(f"Inserting into column `{name}` is not allowed.")
     compiler = ExprCompiler(Scope([]), ctx.functions)
     key_vals = {c.name: None for c in target.schema.key}
     value_vals: dict[str, Any] = {c.name: None for c in target.schema.value_only}

@@ -347,6 +347,16 @@ class Parser:
                 while self.accept_op(","):
                     values.append(self.parse_value_expression())
             self.expect_op(")")
+            # AstBuilder / InsertValues refuse these while building the statement
+            if not values:
+                raise self.prepare_error("Expected some values for INSERT INTO statement.")
+            if columns is not None and len(columns) != len(values):
+                raise self.prepare_error(
+                    f"Expected number columns and values to match: {len(columns)}, {len(values)}")
+            for v in values:
+                for x in tree.walk(v):
+                    if isinstance(x, tree.ColumnRef) and x.source is not None and x.source != target:
+                        raise self.prepare_error(f"'{x.source}' is not a valid stream/table name or alias.")
             return tree.InsertValues(
                 target=target, columns=columns, values=values, target_quoted=quoted,
                 target_loc=self.loc(target_tok),

@@ -258,3 +258,19 @@ def test_a_table_record_without_a_key_is_skipped_and_logged(engine):
                            InputRecord(None, b'{"V": 0}', 1, 0, 1)])
     assert [json.loads(o.key) for o in out] == [{"K": None, "K2": 2}]
     assert [(e.stage, e.offset) for e in errs] == [("deserialize key", 1)]
+
+
+@pytest.mark.parametrize("sql, error, message", [
+    ("INSERT INTO TX (ID, `USER`) VALUES (1);", KsqlParseError,
+     "Failed to prepare statement: Expected number columns and values to match: 2, 1"),
+    ("INSERT INTO TX (ID, `USER`) VALUES (1, FOO.BAR);", KsqlParseError,
+     "Failed to prepare statement: 'FOO' is not a valid stream/table name or alias."),
+    ("INSERT INTO TX (ID, ROWPARTITION) VALUES (1, 2);", KsqlStatementError,
+     "Inserting into column `ROWPARTITION` is not allowed."),
+    ("INSERT INTO TX (ID, NOPE) VALUES (1, 2);", KsqlStatementError, "Column name NOPE does not exist."),
+])
+def test_insert_values_refused_with_ksqldbs_messages(engine, sql, error, message):
+    engine.execute(SOURCE)
+    with pytest.raises(error) as e:
+        engine.execute(sql)
+    assert e.value.message == message and engine.writer.records == []
