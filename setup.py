@@ -14,6 +14,7 @@ PACKAGE_DIRS = {
     "fraudstream.trainer": "trainer",
     "fraudstream.scorer": "scorer",
     "fraudstream.monitor": "monitor",
+    "fraudstream.console": "console",
     "fraudstream.embedded": "embedded",
 }
 

@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "fraudstream.trainer.cli",
     "fraudstream.scorer.cli",
     "fraudstream.monitor.cli",
+    "fraudstream.cli.console_cmd",
     "fraudstream.cli.demo",
 ]
 
