@@ -204,7 +204,7 @@ class AlertBook:
                     continue
                 try:
                     ident = int(value["ID"])
-                    v = Verdict(int(value["LABEL"]), str(value["SOURCE"]), value.get("BY"),
+                    v = Verdict(int(value["LABEL"]), str(value["SOURCE"]), value.get("GIVEN_BY"),
                                 millis(value.get("LABELLED_AT")) or 0, value.get("NOTE"), partition, offset)
                 except (KeyError, TypeError, ValueError):
                     self.undecodable += 1

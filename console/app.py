@@ -37,7 +37,6 @@ HERE = Path(__file__).resolve().parent
 REALM = "fraudstream console"
 TIME_CHOICES = [("15m", "last 15 minutes", 15 * 60), ("1h", "last hour", 3600), ("6h", "last 6 hours", 6 * 3600),
                 ("24h", "last 24 hours", 24 * 3600), ("all", "everything held", None)]
-SSE_HEARTBEAT_S = 15.0
 SSE_QUEUE = 2000
 
 

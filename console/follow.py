@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fraudstream.clients.kafka_config import check_connection, consumer_config
 from fraudstream.core.settings import Endpoints
@@ -238,4 +237,3 @@ def _one_line(exc: BaseException) -> str:
     return text[:300]
 
 
-__all__ = ["Follower", "FeedStatus", "Record", "end_offsets", "Any"]

@@ -145,9 +145,6 @@ class Answer:
 
 
 QUALITY_TABLE = "fraud_label_quality"
-QUALITY_COLUMNS = ("VERSION", "ALERTS", "LABELLED", "TRUE_POSITIVES", "FALSE_POSITIVES", "FALSE_NEGATIVES",
-                   "TRUE_NEGATIVES", "VERDICTS", "DUPLICATE_VERDICTS", "LIVE_PRECISION", "LIVE_RECALL",
-                   "ALERT_PRECISION")
 
 
 class Probe:

@@ -75,7 +75,7 @@ class BackgroundServer:
         sock = bind(self.host, self.port)
         self.url = url_of(sock, self.host)
         self._server = uvicorn.Server(_config(self.app))
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # not the main thread
+        # uvicorn installs no signal handlers outside the main thread
 
         def run() -> None:
             try:

@@ -26,9 +26,9 @@ LABEL_HORIZON_MS = 7 * 24 * HOUR_MS + HOUR_MS  # a verdict older than this joins
 
 @dataclass(frozen=True)
 class Settings:
-    alerts_topic: str = getattr(TOPICS, "alerts", "fraud_alerts")
-    labels_topic: str = getattr(TOPICS, "labels", "fraud_labels")
-    drift_topic: str = getattr(TOPICS, "drift", "fraud_drift")
+    alerts_topic: str = TOPICS.alerts
+    labels_topic: str = TOPICS.labels
+    drift_topic: str = TOPICS.drift
     scores_topic: str = TOPICS.scores
     models_topic: str = TOPICS.models
     scoring_topic: str = TOPICS.scoring
@@ -104,4 +104,5 @@ class ConsoleService:
             if down and all(f.status.state == "unavailable" for f in self.feeds):
                 problems.append(f"The stack is unavailable: {down[0].status.detail}. Retrying every few seconds.")
         return {"cluster": ep.bootstrap_servers or None, "ksql": ep.ksql_url or None, "feeds": feeds,
-                "problems": problems, "alerts_held": len(self.book), "now_ms": int(time.time() * 1000)}
+                "problems": problems, "alerts_held": len(self.book), "alerts_read": self.book.alerts_total,
+                "verdicts_written": self.verdicts.written, "verdicts_refused": self.verdicts.refused, "now_ms": int(time.time() * 1000)}

@@ -53,7 +53,7 @@ def parse_verdict(text: str) -> int | None:
 
 class VerdictDesk:
     def __init__(self, book: AlertBook, labels: Follower, endpoints: Callable[[], Endpoints],
-                 topic: str = TOPICS.labels if hasattr(TOPICS, "labels") else "fraud_labels",
+                 topic: str = TOPICS.labels,
                  scores_topic: str = TOPICS.scores) -> None:
         self.book = book
         self.labels = labels
@@ -109,7 +109,7 @@ class VerdictDesk:
         from fraudstream.core.labels import Label
 
         at = int(time.time() * 1000)
-        record = Label(claim.alert_id, label, SOURCE, at, note, by=claim.by)
+        record = Label(claim.alert_id, label, SOURCE, at, note, given_by=claim.by)
         with self._write_lock:
             if self._writer is None or self._writer_for != ep.bootstrap_servers:
                 self._writer = LabelWriter(ep.bootstrap_servers, ep.schema_registry_url, topic=self.topic,

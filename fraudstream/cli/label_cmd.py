@@ -59,6 +59,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--note", default=None, help="free text kept with the verdict (at most 1000 characters)")
     p.add_argument("--source", default=None,
                    help="who says so (default: analyst for one ID, chargeback for a file without a source column)")
+    p.add_argument("--by", default=None, metavar="NAME",
+                   help="who gives the verdict (kept as GIVEN_BY; default for one ID: your user name)")
     p.add_argument("--at", type=_time, default=None, metavar="TIME",
                    help="when the verdict was made: ISO-8601 or epoch ms (default: now)")
     p.add_argument("--from-csv", metavar="FILE",
@@ -72,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def preflight(args: argparse.Namespace) -> None:
     """Check the input completely, before any cluster is contacted or started."""
     if args.from_csv:
-        if args.id is not None or args.verdict is not None or args.note is not None or args.at is not None:
+        if args.id is not None or args.verdict is not None or args.note is not None or args.at is not None \
+                or args.by is not None:
             raise InputError("--from-csv takes its IDs, labels, times and notes from the file: "
                              "give either an ID with --fraud/--legit, or --from-csv FILE")
         args.label_file = read_csv(args.from_csv, default_source=args.source or "chargeback")
@@ -89,7 +92,16 @@ def preflight(args: argparse.Namespace) -> None:
         raise InputError("--strict only applies to --from-csv")
     args.label_file = None
     args.single = Label(args.id, args.verdict, args.source or "analyst", args.at if args.at is not None else now_ms(),
-                        args.note)
+                        args.note, args.by or _user())
+
+
+def _user() -> str | None:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # no name for this uid (a container)
+        return None
 
 
 def _when(ms: int) -> str:
@@ -111,7 +123,8 @@ def run(args: argparse.Namespace) -> int:
         receipt.raise_for_failures(args.topic)
         d = receipt.delivered[0]
         what = "[red]fraud[/red]" if label.label == FRAUD else "[green]legitimate[/green]"
-        out.print(f"recorded: event {label.id} is {what} ({escape(label.source)}, {_when(label.labelled_at_ms)}) "
+        by = f" by {escape(label.given_by)}" if label.given_by else ""
+        out.print(f"recorded: event {label.id} is {what} ({escape(label.source)}{by}, {_when(label.labelled_at_ms)}) "
                   f"→ {args.topic} partition {d.partition} offset {d.offset}", highlight=False)
         out.print("[dim]it counts once fraud_scores holds this ID within the label horizon (7 days); "
                   "`fraudstream monitor` lists labels without a score[/dim]", highlight=False)

@@ -44,6 +44,7 @@ _SOURCE_RE = re.compile(r"[a-z][a-z0-9_.-]{0,39}")
 _VERDICTS = {"1": FRAUD, "fraud": FRAUD, "true": FRAUD, "yes": FRAUD,
              "0": LEGIT, "legit": LEGIT, "legitimate": LEGIT, "genuine": LEGIT, "false": LEGIT, "no": LEGIT}
 MAX_NOTE = 1000
+MAX_BY = 100
 ID_MAX = 2**63 - 1
 
 
@@ -61,6 +62,7 @@ class Label:
     source: str
     labelled_at_ms: int
     note: str | None = None
+    given_by: str | None = None  # the analyst (console login, `fraudstream label --by`)
 
     def __post_init__(self) -> None:
         problem = check(self)
@@ -75,13 +77,13 @@ class Label:
     def to_record(self) -> dict:
         """The Avro record of `fraud_label.avsc` (LABELLED_AT as epoch millis)."""
         return {"ID": self.id, "LABEL": self.label, "SOURCE": self.source,
-                "LABELLED_AT": self.labelled_at_ms, "NOTE": self.note}
+                "LABELLED_AT": self.labelled_at_ms, "NOTE": self.note, "GIVEN_BY": self.given_by}
 
     @classmethod
     def from_record(cls, rec: dict) -> "Label":
         at = rec["LABELLED_AT"]
         ms = int(at.timestamp() * 1000) if hasattr(at, "timestamp") else int(at)
-        return cls(int(rec["ID"]), int(rec["LABEL"]), str(rec["SOURCE"]), ms, rec.get("NOTE"))
+        return cls(int(rec["ID"]), int(rec["LABEL"]), str(rec["SOURCE"]), ms, rec.get("NOTE"), rec.get("GIVEN_BY"))
 
 
 def check(label: Label) -> str | None:
@@ -97,6 +99,8 @@ def check(label: Label) -> str | None:
         return f"LABELLED_AT {label.labelled_at_ms!r} is not epoch milliseconds >= 0"
     if label.note is not None and (not isinstance(label.note, str) or len(label.note) > MAX_NOTE):
         return f"NOTE is longer than {MAX_NOTE} characters"
+    if label.given_by is not None and (not isinstance(label.given_by, str) or not 0 < len(label.given_by) <= MAX_BY):
+        return f"GIVEN_BY must be 1-{MAX_BY} characters"
     return None
 
 

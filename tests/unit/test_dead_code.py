@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-SOURCES = ["fraudstream", "producers", "trainer", "scorer", "monitor", "embedded", "tests", "bench"]
+SOURCES = ["fraudstream", "producers", "trainer", "scorer", "monitor", "console", "embedded", "tests", "bench"]
 
 
 def test_vulture_reports_nothing_unexplained() -> None:
