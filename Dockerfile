@@ -24,6 +24,7 @@ COPY producers ./producers
 COPY trainer ./trainer
 COPY scorer ./scorer
 COPY monitor ./monitor
+COPY console ./console
 COPY embedded ./embedded
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . && rm -rf build
 COPY ksql ./ksql

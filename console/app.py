@@ -148,6 +148,7 @@ def _environment() -> Environment:
 
     env.filters["money"] = lambda v: "–" if blank(v) else f"{v:,.2f}"
     env.filters["num"] = lambda v, d=3: "–" if blank(v) else f"{v:.{d}f}"
+    env.filters["sig"] = lambda v: "–" if blank(v) else f"{v:.4g}"
     env.filters["pct"] = lambda v, d=1: "–" if blank(v) else f"{100 * v:.{d}f} %"
     env.filters["ts"] = lambda ms: "–" if not ms else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ms / 1000))
     versions = static_versions()

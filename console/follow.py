@@ -74,6 +74,7 @@ class Follower:
         self._batch = batch
         self.status = FeedStatus(topic)
         self._positions: dict[int, int] = {}  # partition -> next offset to read
+        self._down = ""  # set by librdkafka's error callback: every broker is down
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"console-{topic}", daemon=True)
@@ -115,8 +116,16 @@ class Follower:
             return
         check_connection(ep.bootstrap_servers, 5.0)
         schemas = WriterSchemas(registry_client(ep.schema_registry_url))
+        self._down = ""
+
+        def on_error(err) -> None:  # librdkafka's own errors arrive here, not from consume()
+            from confluent_kafka import KafkaError
+
+            if err.code() == KafkaError._ALL_BROKERS_DOWN or err.fatal():
+                self._down = err.str()
+
         consumer = Consumer(consumer_config(ep.bootstrap_servers, None, {
-            "enable.auto.commit": False, "isolation.level": "read_committed", "logger": log,
+            "enable.auto.commit": False, "isolation.level": "read_committed", "logger": log, "error_cb": on_error,
             "fetch.wait.max.ms": 100,  # a new alert reaches the page within a fraction of a second
         }))
         try:
@@ -165,6 +174,8 @@ class Follower:
         last_meta = time.monotonic()
         while not self._stop.is_set():
             msgs = consumer.consume(self._batch, timeout=0.2)
+            if self._down and not msgs:
+                raise KafkaException(f"Kafka at {self._endpoints().bootstrap_servers or '?'}: {self._down}")
             good = []
             for m in msgs:
                 err = m.error()

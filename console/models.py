@@ -39,9 +39,10 @@ class ModelVersion:
     current: bool = False
 
     def as_dict(self) -> dict:
-        test = self.metrics.get("test", {}) if isinstance(self.metrics, dict) else {}
-        corrected = test.get("prevalence_corrected", {}) if isinstance(test, dict) else {}
-        raw = test.get("raw", {}) if isinstance(test, dict) else {}
+        test = self.metrics.get("test") if isinstance(self.metrics, dict) else None
+        test = test if isinstance(test, dict) else {}
+        corrected = test.get("prevalence_corrected") if isinstance(test.get("prevalence_corrected"), dict) else {}
+        raw = test.get("raw") if isinstance(test.get("raw"), dict) else {}
         return {"name": self.name, "version": self.version, "created_ms": self.created_ms,
                 "threshold": self.threshold, "threshold_rule": self.threshold_rule, "score_kind": self.score_kind,
                 "current": self.current, "training_rows": self.training_rows,

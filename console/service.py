@@ -96,9 +96,9 @@ class ConsoleService:
         feeds = {f.topic: f.status.as_dict() for f in self.feeds}
         problems = []
         if not ep.bootstrap_servers:
-            problems.append("No cluster configured: start the embedded stack with `fraudstream up` (or set "
-                            "KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and KSQL_URL); this page fills in "
-                            "once it answers.")
+            problems.append("No cluster: no embedded stack runs and none is configured. Start one with "
+                            "`fraudstream up` (or set KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL and KSQL_URL); "
+                            "this page fills in once it answers.")
         else:
             down = [f for f in self.feeds if f.status.state in ("unavailable", "starting")]
             if down and all(f.status.state == "unavailable" for f in self.feeds):

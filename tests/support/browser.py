@@ -32,22 +32,29 @@ def chromium_path() -> str | None:
 
 
 @contextmanager
-def chromium() -> Iterator["object"]:
-    """A Playwright Browser on the system Chromium with a fresh profile directory."""
+def playwright() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
+    with sync_playwright() as pw:
+        yield pw
+
+
+@contextmanager
+def chromium(pw, credentials: tuple[str, str] | None = None) -> Iterator[object]:
+    """A Chromium of its own (fresh --user-data-dir) as a Playwright BrowserContext;
+    `credentials` answer the console's basic-auth challenge."""
     exe = chromium_path()
     if exe is None:
         raise RuntimeError(f"no Chromium: install Debian's `chromium` (apt-get install chromium) or set {CHROMIUM_ENV}")
     profile = tempfile.mkdtemp(prefix="console-chromium-")
     try:
-        with sync_playwright() as pw:
-            # launch_persistent_context is the only way to give Chromium its own --user-data-dir
-            ctx = pw.chromium.launch_persistent_context(profile, executable_path=exe, headless=True, args=FLAGS,
-                                                        viewport={"width": 1400, "height": 900})
-            try:
-                yield pw, ctx, exe
-            finally:
-                ctx.close()
+        # launch_persistent_context is Playwright's way to give Chromium its own --user-data-dir
+        ctx = pw.chromium.launch_persistent_context(
+            profile, executable_path=exe, headless=True, args=FLAGS, viewport={"width": 1400, "height": 900},
+            http_credentials=({"username": credentials[0], "password": credentials[1]} if credentials else None))
+        try:
+            yield ctx
+        finally:
+            ctx.close()
     finally:
         shutil.rmtree(profile, ignore_errors=True)

@@ -42,7 +42,7 @@ def test_every_page_renders_and_says_there_is_no_cluster(open_console):
         for page in ("/alerts", "/overview", "/models", "/drift"):
             r = c.get(page)
             assert r.status_code == 200, (page, r.text[-500:])
-            assert "No cluster configured" in r.text
+            assert "No cluster: no embedded stack runs" in r.text
             assert "default-src 'self'" in r.headers["content-security-policy"]
         status = c.get("/api/status").json()
         assert status["cluster"] is None and status["feeds"]["fraud_alerts"]["state"] in ("starting", "no-cluster")
