@@ -48,7 +48,12 @@ class AccessMiddleware:
     OPEN = ("/health",)
 
     def __init__(self, app: ASGIApp, access: Access) -> None:
+        from starlette.middleware.gzip import GZipMiddleware
+
         self.app = app
+        # pages and JSON compressed (an alert page of 200 rows: 264 KB, 20 KB gzipped);
+        # never the event stream, which must reach the browser event by event
+        self.gzipped = GZipMiddleware(app, minimum_size=2000)
         self.access = access
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -67,7 +72,8 @@ class AccessMiddleware:
                 await _plain(send, 403, f"state-changing requests need the {CSRF_HEADER} header "
                                         "(sent by the console's own pages)")
                 return
-        await self.app(scope, receive, _secure(send))
+        app = self.app if scope["path"] == "/events" else self.gzipped
+        await app(scope, receive, _secure(send))
 
 
 def _secure(send: Send) -> Send:

@@ -20,6 +20,10 @@ def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: uvicorn's h11 writes a response's head and body
+    # separately, and with Nagle the body waits for the client's delayed ACK (40 ms on
+    # Linux) on every keep-alive request; asyncio sets no TCP_NODELAY on a socket passed in.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
     except OSError as exc:
