@@ -150,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {m} | {' | '.join(cells)} | {seconds[m]:.0f} |")
     print("\nper fold, corrected AUPRC:")
     for m in MODELS:
-        print(f"  {m}: {', '.join(f'{r['auprc_corrected']:.3f}' for r in results[m])}")
+        folds = ", ".join(f"{r['auprc_corrected']:.3f}" for r in results[m])
+        print(f"  {m}: {folds}")
     auc_goal = summary[("autoencoder", "roc_auc")] >= 0.96
     ap_goal = summary[("hybrid", "auprc_corrected")] >= 0.80
     print(f"\ngoal hybrid corrected AUPRC >= 0.80: {'met' if ap_goal else 'NOT met'} "

@@ -14,8 +14,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -44,9 +46,17 @@ def test_the_readme_names_the_notebook_extra():
     assert any("[notebook]" in word for line in lines for word in line)
 
 
-def test_readme_install_lines_give_a_working_notebook(tmp_path: Path, kafka_bootstrap: str,
+@pytest.fixture
+def venv(tmp_path: Path) -> Iterator[Path]:
+    """A virtualenv removed afterwards: with TensorFlow it takes ~3 GB, and pytest keeps
+    the last three runs' temporary directories (a CI machine's disk filled up this way)."""
+    path = tmp_path / "venv"
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_readme_install_lines_give_a_working_notebook(tmp_path: Path, venv: Path, kafka_bootstrap: str,
                                                       schema_registry_url: str, ksql_url: str):
-    venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
     for line in readme_install_lines():

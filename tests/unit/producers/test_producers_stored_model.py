@@ -10,10 +10,15 @@ file (changed fitting code, penalty, bounds, knots or copula) still fails it:
   the rounding of one sum;
 * a fitted marginal's parameters are known only up to the fit's *indifference region*:
   parameter sets whose costs differ by less than the optimiser can tell apart (its
-  `ftol`, or the rounding of the moments) are equally valid answers. To first order that
+  `ftol`, or the rounding of the moments) are equally valid answers. (Every fit here
+  stops on `gtol` instead, a scaled gradient below 1e-12; the region that leaves,
+  `1/2 g'(J'J)^-1 g`, is about 2e-18, inside the ftol one.) To first order that
   region is the ellipsoid `1/2 d'J'J d <= dF` (J the residuals' Jacobian), and a
   quantile moves across it by at most `sqrt(2 dF g'(J'J)^-1 g)` (g its gradient in the
-  parameters). Parameters the fit drives onto a bound sit within `PINNED` of it;
+  parameters). A parameter the fit drives onto a bound is not placed by the cost at all:
+  the optimiser stops somewhere short of the bound (its steps shrink towards it). Such
+  parameters (within `PINNED` of a bound in either fit: collapsed or uniform tails) are
+  left out of the ellipsoid and snapped onto their bound in both fits before comparing;
 * the latent matrix is recomputed from the stored marginals: bisection fixes each pair
   to 2**-39 plus the rounding of the image correlation over its slope, and the
   positive-definite repair is a projection onto a convex set (it never increases a
@@ -42,9 +47,11 @@ U = np.linspace(0.0005, 0.9995, 999)
 # The ftol test bounds the last step's cost reduction, not the remaining gap; with a
 # linear rate r the gap is at most r/(1-r) times that step: 100 covers r <= 0.99.
 GAP = 100.0
-# The reflective trust-region method keeps iterates strictly inside the bounds; a
-# parameter it drives onto one stops within this many decades of it (asserted).
-PINNED = 1e-3
+# The reflective trust-region method keeps iterates strictly inside the bounds and shrinks
+# its steps towards them: a parameter it drives onto a bound stops short of it by an
+# amount the cost does not fix (measured: up to 0.009 decades, scipy 1.17 vs 1.18). This
+# only classifies a parameter as on a bound; its effect is computed (snapping), not assumed.
+PINNED = 0.02
 PROJECTION_TOL = 1e-10  # nearest_correlation's default stopping tolerance
 
 
@@ -54,11 +61,23 @@ def _targets(calibration: dict, cls: str, column: str) -> dict:
     return calibration["v_marginals"][cls][column]
 
 
-def _quantile_tolerance(fresh: QuantileMarginal, mean: float, std: float,
-                        stored_theta: np.ndarray) -> np.ndarray:
-    """How far any valid fit's quantiles may lie from `fresh`'s, at each of U."""
+def _snapped(marginal: QuantileMarginal, mean: float, std: float, on_bound: np.ndarray) -> np.ndarray:
+    """Quantiles of `marginal` with its on-bound parameters exactly on their bounds."""
+    problem = MomentFit(copy.deepcopy(marginal), mean, std)
+    theta = problem.theta()
+    lower, upper = problem.bounds()
+    nearest = np.where(theta - lower < upper - theta, lower, upper)
+    problem.apply(np.where(on_bound, nearest, theta))
+    return problem.marginal.quantile(U)
+
+
+def _compare(fresh: QuantileMarginal, stored: QuantileMarginal, mean: float,
+             std: float) -> tuple[np.ndarray, np.ndarray]:
+    """(difference, tolerance) of the two fits' quantiles at each of U, their on-bound
+    parameters snapped onto the bounds in both."""
     problem = MomentFit(copy.deepcopy(fresh), mean, std)
     theta = problem.theta()
+    stored_theta = MomentFit(stored, mean, std).theta()
     lower, upper = problem.bounds()
     r0 = problem.residual(theta)
     cost = 0.5 * float(r0 @ r0)
@@ -80,19 +99,22 @@ def _quantile_tolerance(fresh: QuantileMarginal, mean: float, std: float,
     problem.apply(theta)
     jac, grad = np.array(jac).T, np.array(grad)  # (residuals, params), (params, points)
 
-    on_bound = np.minimum(theta - lower, upper - theta) < PINNED
-    stored_on_bound = np.minimum(stored_theta - lower, upper - stored_theta) < PINNED
-    assert np.array_equal(on_bound, stored_on_bound), "a parameter is on a bound in one fit only"
+    # on a bound in either fit: a flat tail may end on its bound in one fit and short of
+    # it in the other; either way the cost does not place it, and snapping bounds it
+    on_bound = ((np.minimum(theta - lower, upper - theta) < PINNED)
+                | (np.minimum(stored_theta - lower, upper - stored_theta) < PINNED))
     spread = np.zeros(len(U))
     free = ~on_bound
     if free.any():
         # g'(J'J)^-1 g = |y|^2 for the least-norm y with J'y = g (stable when J'J is not)
         y = np.linalg.lstsq(jac[:, free].T, grad[free], rcond=None)[0]
         spread = np.sqrt(2.0 * indifferent * (y * y).sum(axis=0))
-    pinned = PINNED * np.abs(grad[on_bound]).sum(axis=0)
+    # on-bound parameters are compared snapped onto their bounds (the free parameters'
+    # response to that snap is second order, left out)
+    diff = np.abs(_snapped(stored, mean, std, on_bound) - _snapped(fresh, mean, std, on_bound))
     # both fits lie in the region around the optimum: twice its half-width apart; plus
-    # the rounding of the knots themselves (where neither parameter moves a quantile)
-    return 2.0 * spread + pinned + 4 * EPS * np.abs(fresh.quantile(U))
+    # the rounding of the knots themselves (where no parameter moves a quantile)
+    return diff, 2.0 * spread + 4 * EPS * np.abs(fresh.quantile(U))
 
 
 def _latent_tolerance(marginals: list[QuantileMarginal], pairwise: np.ndarray,
@@ -132,9 +154,7 @@ def test_stored_model_equals_a_fresh_fit():
                                            err_msg=where)
                 continue
             fig = _targets(calibration, cls, column)
-            stored_theta = MomentFit(a, fig["mean"], fig["std"]).theta()
-            tol = _quantile_tolerance(b, fig["mean"], fig["std"], stored_theta)
-            diff = np.abs(a.quantile(U) - b.quantile(U))
+            diff, tol = _compare(b, a, fig["mean"], fig["std"])
             worst = int(np.argmax(diff - tol))
             assert (diff <= tol).all(), (
                 f"{where}: quantile at u={U[worst]:.4f} differs by {diff[worst]:.3g}, "
@@ -160,5 +180,5 @@ def test_the_comparison_catches_a_stale_fit():
     theta = problem.theta()
     theta[len(problem.tails):] *= 1.01
     problem.apply(theta)
-    tol = _quantile_tolerance(fresh, fig["mean"], fig["std"], problem.theta())
-    assert (np.abs(other.quantile(U) - fresh.quantile(U)) > tol).any()
+    diff, tol = _compare(fresh, other, fig["mean"], fig["std"])
+    assert (diff > tol).any()
