@@ -94,3 +94,11 @@ def run(args: argparse.Namespace) -> int:
     out.print("Ctrl-C stops it.", style="dim")
     serve_forever(app, sock, ssl_certfile=args.certfile, ssl_keyfile=args.keyfile)
     return 0
+
+
+if __name__ == "__main__":  # `python -m fraudstream.cli.console_cmd --host H --port P` (up --console)
+    import sys
+
+    from fraudstream.cli.main import main
+
+    sys.exit(main(["console", *sys.argv[1:]]))

@@ -39,6 +39,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="fraud share of the live events (higher than real life, so alerts show up)")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--keep-running", action="store_true", help="leave the stack (and data) running at the end")
+    p.add_argument("--console", action="store_true",
+                   help="start the browser console first and print its URL: watch the alerts arrive and give "
+                        "verdicts while the demo runs (with --keep-running it stays up; `fraudstream down` stops it)")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--label-delay", default="exp:3s", metavar="DIST",
                    help="how much later than its event a live label arrives (default: %(default)s)")
@@ -258,7 +261,16 @@ def run(args: argparse.Namespace) -> int:
     scorer: subprocess.Popen | None = None
     live: subprocess.Popen | None = None
     artifacts = home_dir() / "artifacts"
+    console_started = False
     try:
+        if getattr(args, "console", False):
+            from fraudstream.cli import console_proc
+
+            console_started = console_proc.running(stack.home) is None
+            console = console_proc.start(stack.home)
+            out.print(f"[bold]the browser console: {console['url']}[/bold] (alerts appear there as they are "
+                      f"raised; log {console['log']})", highlight=False)
+
         _step("2/8 the user table")
         _cli(["produce", "users"])
 
@@ -342,6 +354,10 @@ def run(args: argparse.Namespace) -> int:
                     proc.wait(30)
                 except subprocess.TimeoutExpired:
                     proc.kill()
+        if console_started and not args.keep_running:
+            from fraudstream.cli import console_proc
+
+            console_proc.stop(stack.home)
         if started_stack and not args.keep_running:
             _step("stopping the embedded stack (data kept; `fraudstream down --purge` deletes it)")
             _cli(["down"])

@@ -19,6 +19,10 @@ err = Console(stderr=True)
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("up", help="start the embedded stack in the background (Kafka, schema registry, KSQL)")
+    p.add_argument("--console", action="store_true",
+                   help="also start the browser console (fraudstream console) in the background")
+    p.add_argument("--console-port", type=int, default=None, metavar="PORT",
+                   help="the console's port (default: 8480, else any free one)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop the embedded stack; data is kept unless --purge")
     p.add_argument("--purge", action="store_true", help="also delete the stack's data and logs")
@@ -54,6 +58,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     if foreign is not None:
         out.print(f"a cluster is configured ({describe(foreign)}): using that cluster, starting nothing.",
                   highlight=False)
+        if getattr(args, "console", False):
+            out.print("for the console on that cluster run `fraudstream console`", highlight=False)
         return 0
     with err.status("starting the embedded stack…") as status:
         state, started = stack.up(progress=lambda m: status.update(m + "…"))
@@ -65,12 +71,20 @@ def cmd_up(args: argparse.Namespace) -> int:
                   f"alone.")
     else:
         out.print("[yellow]the stack was already running; nothing started.[/yellow]")
+    if getattr(args, "console", False):
+        from fraudstream.cli import console_proc
+
+        console = console_proc.start(stack.home, args.console_port)
+        out.print(f"console: {console['url']}  (log {console['log']}; `fraudstream down` stops it)", highlight=False)
     return 0
 
 
 def cmd_down(args: argparse.Namespace) -> int:
+    from fraudstream.cli import console_proc
+
     stack = Stack()
-    stopped = stack.down(purge=args.purge)
+    console_stopped = console_proc.stop(stack.home)
+    stopped = (["console"] if console_stopped else []) + stack.down(purge=args.purge)
     if stopped:
         out.print(f"stopped: {', '.join(stopped)}")
     else:
@@ -102,6 +116,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         table.add_row(name, svc.url, str(svc.pid), "[green]healthy[/green]" if ok else "[red]down[/red]",
                       restarts, detail)
     out.print(table)
+    from fraudstream.cli import console_proc
+
+    console = console_proc.running(stack.home)
+    if console is not None:
+        out.print(f"console: {console['url']} (pid {console['pid']}, log {console['log']})", highlight=False)
     sup = state.supervisor
     if sup is not None and sup.alive():
         out.print(f"supervisor: running (pid {sup.pid}); restarts a service that dies, log: {sup.log}")

@@ -133,3 +133,15 @@ def test_the_kafka_volume_levels_off(compose: dict):
     env = compose["services"]["kafka"]["environment"]
     assert env["KAFKA_LOG_RETENTION_HOURS"] <= 24
     assert env["KAFKA_LOG_ROLL_HOURS"] <= env["KAFKA_LOG_RETENTION_HOURS"]
+
+
+def test_the_console_runs_from_the_image_behind_a_login(compose: dict):
+    svc = compose["services"]["console"]
+    assert svc["image"] == deploy_files.IMAGE
+    assert svc["command"][:3] == ["console", "--host", "0.0.0.0"] and "--one-time-password" in svc["command"]
+    env = svc["environment"]
+    assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:19092" and env["KSQL_URL"] == "http://ksqldb-server:8088"
+    # the accounts come from the user's shell (empty when unset); no password is written in the file
+    assert env["FRAUDSTREAM_CONSOLE_USERS"] == ""
+    assert "FRAUDSTREAM_CONSOLE_USERS: ${CONSOLE_USERS:-}" in (deploy_files.ROOT / "docker-compose.yml").read_text()
+    assert svc["ports"] == ["127.0.0.1:8480:8480"], "the console is published on this machine only"
