@@ -173,7 +173,10 @@ class Follower:
         tps = [TopicPartition(self.topic, p) for p in partitions]
         last_meta = time.monotonic()
         while not self._stop.is_set():
-            msgs = consumer.consume(self._batch, timeout=0.2)
+            # poll returns at the first record (consume(n, t) would wait for n records or
+            # the whole t); then whatever else is already fetched, without waiting
+            first = consumer.poll(0.25)
+            msgs = [] if first is None else [first, *consumer.consume(max(self._batch - 1, 1), timeout=0)]
             if self._down and not msgs:
                 raise KafkaException(f"Kafka at {self._endpoints().bootstrap_servers or '?'}: {self._down}")
             good = []

@@ -41,8 +41,11 @@ def start(home: Path, port: int | None = None, say: Callable[[str], None] = lamb
     if current is not None:
         say(f"the console already runs: {current['url']}")
         return current
-    wanted = port or DEFAULT_PORT
-    chosen = wanted if port_is_free(wanted) else free_port()
+    if port == 0:  # any free port (tests, a second stack on the same machine)
+        chosen = free_port()
+    else:
+        wanted = port or DEFAULT_PORT
+        chosen = wanted if port_is_free(wanted) else free_port()
     log = home / "logs" / "console.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)

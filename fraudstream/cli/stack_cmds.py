@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--console", action="store_true",
                    help="also start the browser console (fraudstream console) in the background")
     p.add_argument("--console-port", type=int, default=None, metavar="PORT",
-                   help="the console's port (default: 8480, else any free one)")
+                   help="the console's port (default: 8480, else any free one; 0: any free one)")
     p.set_defaults(func=cmd_up)
     p = sub.add_parser("down", help="stop the embedded stack; data is kept unless --purge")
     p.add_argument("--purge", action="store_true", help="also delete the stack's data and logs")
