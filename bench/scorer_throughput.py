@@ -447,7 +447,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def scoring_processor(c: ScorerConfig, forward=None, explain: bool = True) -> ScoringProcessor:
             sch = schema if explain else schema_before
-            enc = WireEncoder(sch, register_value_schema(client, c.output_topic, sch))
+            enc = WireEncoder(sch, register_value_schema(client, c.output_topic, sch),
+                              raw_tail="EXPLANATION" if explain else None)  # as ScorerService builds it
             proc = ScoringProcessor(WriterSchemas(client), enc, explain_top=3 if explain else 0)
             proc.set_model(prepared if forward is None else ScoringModel(prepared.bundle, forward))
             return proc

@@ -50,11 +50,15 @@ class ScoringProcessor:
         self.schemas = schemas
         self.encoder = encoder
         self.explain_top = explain_top
+        # the explanation as raw Avro bytes when the encoder lets us write that field
+        self._tail: explain.AvroTail | None = None
         self.model: ScoringModel | None = None
         self._plans: dict[int, features.Plan] = {}
 
     def set_model(self, model: ScoringModel) -> None:
         self.model = model
+        if self.explain_top and self.encoder.raw_tail == "EXPLANATION":
+            self._tail = explain.AvroTail(model.feature_names)
         self._plans.clear()  # plans depend on the model's feature names
 
     def _plan(self, schema_id: int) -> features.Plan:
@@ -88,11 +92,13 @@ class ScoringProcessor:
         t0 = time.perf_counter()
         scores, errors = model.score_with_errors(batch.x)
         out.inference_s = time.perf_counter() - t0
+        explanations = tails = None
         if self.explain_top:
-            explanations = explain.as_records(*explain.top_contributions(errors, self.explain_top),
-                                              model.feature_names)
-        else:
-            explanations = None
+            parts = explain.top_contributions(errors, self.explain_top)
+            if self._tail is not None:
+                tails = self._tail.encode(*parts)
+            else:
+                explanations = explain.as_records(*parts, model.feature_names)
         out.features = batch.x
         threshold = model.threshold
         flags = scores > threshold
@@ -116,8 +122,9 @@ class ScoringProcessor:
                 "MODEL_VERSION": version,
                 "EVENT_TS": ts,
                 "SCORED_TS": scored_ts,
-                "EXPLANATION": explanations[j] if explanations is not None else [],
             })
-        values = self.encoder.encode_many(recs)
+            if explanations is not None:
+                recs[-1]["EXPLANATION"] = explanations[j]
+        values = self.encoder.encode_many(recs, tails)
         out.records = [(str(batch.ids[j]).encode(), values[j], stamps[j]) for j in range(len(values))]
         return out

@@ -174,7 +174,8 @@ class ScorerService:
 
             if not self._until_available("the schema registry", register):
                 return self._stopped_early()
-            self.processor = ScoringProcessor(WriterSchemas(client), WireEncoder(schema, schema_id))
+            self.processor = ScoringProcessor(WriterSchemas(client),
+                                              WireEncoder(schema, schema_id, raw_tail="EXPLANATION"))
             self.drift_publisher = DriftPublisher(cfg.bootstrap_servers, client, cfg.drift_topic, cfg.instance_id)
             self.drift.publish = self.drift_publisher
             self.watcher = ModelWatcher(cfg.bootstrap_servers, cfg.models_topic, cfg.model_name, mode=cfg.inference,

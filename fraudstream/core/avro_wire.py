@@ -200,12 +200,27 @@ def decode_values(values: Sequence[bytes | None], schemas: WriterSchemas
 
 
 class WireEncoder:
-    """Writes records of one registered schema in the wire format."""
+    """Writes records of one registered schema in the wire format.
 
-    def __init__(self, schema: dict, schema_id: int) -> None:
+    `raw_tail` names the schema's last field when the caller writes that field's Avro
+    bytes itself (`encode_many(records, tails)`): the records then omit it and fastavro
+    writes the fields before it. Avro writes a record's fields one after the other with
+    no framing, so header + head + tail is exactly the full record's encoding; the scorer
+    uses it for its per-score explanation, which it encodes for a whole batch at once
+    (`scorer.explain.AvroTail`) instead of building three dicts per score for fastavro.
+    """
+
+    def __init__(self, schema: dict, schema_id: int, raw_tail: str | None = None) -> None:
         self.schema_id = schema_id
         self.parsed = fastavro.parse_schema(schema, named_schemas={})
         self._header = wire_header(schema_id)
+        self.raw_tail = raw_tail
+        self._head = None
+        if raw_tail is not None:
+            fields = schema.get("fields", [])
+            if not fields or fields[-1]["name"] != raw_tail:
+                raise ValueError(f"raw_tail {raw_tail!r} must be the schema's last field")
+            self._head = fastavro.parse_schema({**schema, "fields": fields[:-1]}, named_schemas={})
 
     def encode(self, record: dict) -> bytes:
         buf = io.BytesIO()
@@ -213,17 +228,29 @@ class WireEncoder:
         schemaless_writer(buf, self.parsed, record)
         return buf.getvalue()
 
-    def encode_many(self, records: list[dict]) -> list[bytes]:
-        """One buffer for the whole batch, sliced per record (fewer allocations)."""
+    def encode_many(self, records: list[dict], tails: Sequence[bytes] | None = None) -> list[bytes]:
+        """One buffer for the whole batch, sliced per record (fewer allocations); with
+        `raw_tail`, each record's tail bytes follow the fields fastavro wrote."""
         buf = io.BytesIO()
         header = self._header
-        parsed = self.parsed
         bounds = []
-        for rec in records:
-            start = buf.tell()
-            buf.write(header)
-            schemaless_writer(buf, parsed, rec)
-            bounds.append((start, buf.tell()))
+        if self.raw_tail is None:
+            parsed = self.parsed
+            for rec in records:
+                start = buf.tell()
+                buf.write(header)
+                schemaless_writer(buf, parsed, rec)
+                bounds.append((start, buf.tell()))
+        else:
+            if tails is None or len(tails) != len(records):
+                raise ValueError(f"{self.raw_tail}: one tail per record is needed")
+            head = self._head
+            for rec, tail in zip(records, tails):
+                start = buf.tell()
+                buf.write(header)
+                schemaless_writer(buf, head, rec)
+                buf.write(tail)
+                bounds.append((start, buf.tell()))
         data = buf.getbuffer()
         try:
             return [bytes(data[a:b]) for a, b in bounds]

@@ -45,3 +45,33 @@ def test_fewer_features_than_k_and_empty_batches():
     assert top.tolist() == [[1, 0]] and shares.tolist() == [[0.75, 0.25]]
     top, shares, valid = top_contributions(np.empty((0, 30)))
     assert top.shape == (0, 3) and as_records(top, shares, valid, NAMES) == []
+
+
+def test_the_avro_tail_is_what_fastavro_writes_for_the_same_records():
+    """Header + fields written by fastavro + the hand-written EXPLANATION bytes decode,
+    with the full schema, to the records the dict path encodes, byte for byte."""
+    import io
+
+    import fastavro
+
+    from fraudstream.core.avro_wire import WireEncoder
+    from fraudstream.core.schemas import load
+    from fraudstream.scorer.explain import AvroTail
+
+    rng = np.random.default_rng(4)
+    errors = rng.exponential(size=(50, 30)) ** 2
+    errors[7] = 0.0  # no explanation
+    names = [f"F{i}" for i in range(29)] + ["Amöunt"]  # a non-ASCII name: UTF-8 with its byte length
+    parts = top_contributions(errors)
+    schema = load("fraud_score")
+    recs = [{"ID": i, "USER": "Xn1", "CITY": None, "AMOUNT": 1.5, "SCORE": 2.0, "THRESHOLD": 1.0,
+             "IS_ANOMALY": True, "LABEL": None, "MODEL_VERSION": 3, "EVENT_TS": 10, "SCORED_TS": 11}
+            for i in range(50)]
+    raw = WireEncoder(schema, 9, raw_tail="EXPLANATION").encode_many(recs, AvroTail(names).encode(*parts))
+    full = WireEncoder(schema, 9).encode_many(
+        [{**r, "EXPLANATION": e} for r, e in zip(recs, as_records(*parts, names))])
+    assert raw == full
+    parsed = fastavro.parse_schema(schema)
+    back = fastavro.schemaless_reader(io.BytesIO(raw[0][5:]), parsed)
+    assert [e["FEATURE"] for e in back["EXPLANATION"]] == [names[i] for i in parts[0][0]]
+    assert fastavro.schemaless_reader(io.BytesIO(raw[7][5:]), parsed)["EXPLANATION"] == []
