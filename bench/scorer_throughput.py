@@ -329,7 +329,7 @@ class FakeMessage:
         return (1, self._ts)
 
 
-def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int = 40, rounds: int = 7) -> dict:
+def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int = 40, rounds: int = 9) -> dict:
     """CPU microseconds per event of the processor alone (decode, features, forward pass,
     explanation, encode) for each variant `make[name]()`, alternating, median of rounds.
     Thread CPU time, so other processes on a shared machine do not count."""
@@ -352,15 +352,20 @@ def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int 
     procs = {name: m() for name, m in make.items()}
     for p in procs.values():
         p(msgs)  # warm up: plans, schemas
+    # The variants alternate batch by batch (in rotating order), so a change of load on
+    # the shared machine hits them alike; each round sums `batches` batches per variant.
     samples: dict[str, list[float]] = {name: [] for name in procs}
+    names = list(procs)
     for rnd in range(rounds):
-        names = list(procs)
-        for name in names[rnd % len(names):] + names[:rnd % len(names)]:
-            p = procs[name]
-            t0 = time.thread_time()
-            for _ in range(batches):
-                p(msgs)
-            samples[name].append((time.thread_time() - t0) / (batches * batch_size) * 1e6)
+        spent = dict.fromkeys(names, 0.0)
+        for b in range(batches):
+            shift = (rnd + b) % len(names)
+            for name in names[shift:] + names[:shift]:
+                t0 = time.thread_time()
+                procs[name](msgs)
+                spent[name] += time.thread_time() - t0
+        for name in names:
+            samples[name].append(spent[name] / (batches * batch_size) * 1e6)
     return {name: statistics.median(v) for name, v in samples.items()}
 
 
@@ -528,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     per_round = ", ".join(f"{v:.3f}" for v in results["explanation_ratio_per_round"])
     cpu = results["processor_cpu_us_per_event"]
     print(f"  processor CPU per event: {cpu['explanation']:.2f} us with explanation / {cpu['no_explanation']:.2f} us "
-          f"without = {cpu['explanation'] / cpu['no_explanation']:.3f} (thread CPU time, median of 7 alternating rounds)")
+          f"without = {cpu['explanation'] / cpu['no_explanation']:.3f} (thread CPU time, variants alternating batch by batch, median of 9 rounds)")
     print(f"  scorer / no explanation = {r['scorer_over_no_explanation']:5.3f}   (after / before the explanation; "
           f"per round: {per_round})")
     for wait_ms, lat in results["latency_ms"].items():

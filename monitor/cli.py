@@ -147,8 +147,16 @@ def run(args: argparse.Namespace) -> int:
                 out.print(render(summary, args.topic))
         else:
             with Live(render(stats.summary(), args.topic), console=out, refresh_per_second=args.refresh) as live:
-                last = 0.0
+                last = looked = 0.0
                 while not done():
+                    if time.monotonic() - looked >= 5.0:  # labels / drift topics created after the start
+                        looked = time.monotonic()
+                        for t in (args.labels_topic, args.drift_topic):
+                            parts = None if t in topics else _partitions(consumer, t)
+                            if parts is not None:
+                                topics[t] = parts
+                                contexts[t] = SerializationContext(t, MessageField.VALUE)
+                                consumer.incremental_assign([TopicPartition(t, p, OFFSET_BEGINNING) for p in parts])
                     consume_some()
                     if time.monotonic() - last >= 1.0 / max(args.refresh, 0.1):
                         live.update(render(stats.summary(), args.topic))

@@ -94,3 +94,26 @@ def test_monitor_on_a_missing_topic_fails_clearly(kafka_bootstrap: str, schema_r
                            "--once"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode != 0
     assert "does not exist yet" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_live_view_picks_up_a_labels_topic_created_after_it_started(kafka_bootstrap: str,
+                                                                        schema_registry_url: str,
+                                                                        topic_name: str):
+    from fraudstream.clients.labels import write_labels
+    from fraudstream.core.labels import Label
+
+    now = int(time.time() * 1000)
+    _scores(kafka_bootstrap, schema_registry_url, topic_name, [(True, None), (False, None)], now)
+    labels_topic = f"{topic_name}_labels"
+    env = dict(os.environ, KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap, SCHEMA_REGISTRY_URL=schema_registry_url,
+               COLUMNS="200")
+    proc = subprocess.Popen([sys.executable, "-m", "fraudstream.cli.main", "monitor", "--topic", topic_name,
+                             "--labels-topic", labels_topic, "--from-beginning", "--duration", "25"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    time.sleep(8)  # the monitor runs; the labels topic does not exist yet
+    write_labels(kafka_bootstrap, schema_registry_url, [Label(0, 1, "analyst", now), Label(1, 0, "analyst", now)],
+                 topic=labels_topic, scores_topic=topic_name)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert re.search(r"labels received\s+2 \(analyst: 2\)", out), out[-2000:]
+    assert re.search(r"live precision\s+1\.000", out)

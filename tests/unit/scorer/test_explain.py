@@ -67,7 +67,9 @@ def test_the_avro_tail_is_what_fastavro_writes_for_the_same_records():
     recs = [{"ID": i, "USER": "Xn1", "CITY": None, "AMOUNT": 1.5, "SCORE": 2.0, "THRESHOLD": 1.0,
              "IS_ANOMALY": True, "LABEL": None, "MODEL_VERSION": 3, "EVENT_TS": 10, "SCORED_TS": 11}
             for i in range(50)]
-    raw = WireEncoder(schema, 9, raw_tail="EXPLANATION").encode_many(recs, AvroTail(names).encode(*parts))
+    tails = AvroTail(names).encode(*parts)
+    assert bytes(tails[7]) == b"\x00"  # an empty array: the zero count alone
+    raw = WireEncoder(schema, 9, raw_tail="EXPLANATION").encode_many(recs, tails)
     full = WireEncoder(schema, 9).encode_many(
         [{**r, "EXPLANATION": e} for r, e in zip(recs, as_records(*parts, names))])
     assert raw == full
