@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 
 TOP_K = 3
+EMPTY_ARRAY = b"\x00"  # Avro's encoding of an empty array: the zero count alone
 
 
 def top_contributions(errors: np.ndarray, k: int = TOP_K) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

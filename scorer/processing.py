@@ -99,6 +99,8 @@ class ScoringProcessor:
                 tails = self._tail.encode(*parts)
             else:
                 explanations = explain.as_records(*parts, model.feature_names)
+        elif self.encoder.raw_tail == "EXPLANATION":
+            tails = [explain.EMPTY_ARRAY] * len(batch.index)  # explanations off: an empty array each
         out.features = batch.x
         threshold = model.threshold
         flags = scores > threshold
@@ -123,8 +125,8 @@ class ScoringProcessor:
                 "EVENT_TS": ts,
                 "SCORED_TS": scored_ts,
             })
-            if explanations is not None:
-                recs[-1]["EXPLANATION"] = explanations[j]
+            if tails is None:  # fastavro writes the field (a schema without it ignores the key)
+                recs[-1]["EXPLANATION"] = explanations[j] if explanations is not None else []
         values = self.encoder.encode_many(recs, tails)
         out.records = [(str(batch.ids[j]).encode(), values[j], stamps[j]) for j in range(len(values))]
         return out

@@ -77,3 +77,60 @@ def test_the_avro_tail_is_what_fastavro_writes_for_the_same_records():
     back = fastavro.schemaless_reader(io.BytesIO(raw[0][5:]), parsed)
     assert [e["FEATURE"] for e in back["EXPLANATION"]] == [names[i] for i in parts[0][0]]
     assert fastavro.schemaless_reader(io.BytesIO(raw[7][5:]), parsed)["EXPLANATION"] == []
+
+
+
+class _Msg:
+    def __init__(self, key: bytes, value: bytes, ts: int) -> None:
+        self._k, self._v, self._ts = key, value, ts
+
+    def key(self) -> bytes:
+        return self._k
+
+    def value(self) -> bytes:
+        return self._v
+
+    def timestamp(self) -> tuple[int, int]:
+        return (1, self._ts)
+
+
+def test_the_processor_writes_the_same_scores_through_the_raw_tail_as_through_fastavro():
+    """ScoringProcessor with the service's encoder (raw EXPLANATION tail) against the dict
+    path through fastavro: the same bytes apart from SCORED_TS; with explanations off
+    (explain_top=0) each score carries an empty explanation instead of failing."""
+    import io
+
+    import fastavro
+
+    from fraudstream.core.avro_wire import WireEncoder, WriterSchemas
+    from fraudstream.core.schemas import load
+    from fraudstream.scorer.models import ScoringModel
+    from fraudstream.scorer.processing import ScoringProcessor
+    from tests.unit.scorer.support import make_bundle, raw_rows, scoring_record, wire
+
+    in_schema = load("scoring_value")
+    parsed_in = fastavro.parse_schema(in_schema)
+    rows = raw_rows(40, seed=3)
+    msgs = [_Msg(str(i).encode(), wire(1, parsed_in, scoring_record(i, r)), 1_700_000_000_000 + i)
+            for i, r in enumerate(rows)]
+    model = ScoringModel.from_bundle(make_bundle(), mode="numpy")
+    schema = load("fraud_score")
+    parsed_out = fastavro.parse_schema(schema)
+
+    def run(raw_tail: str | None, top: int) -> list[dict]:
+        proc = ScoringProcessor(WriterSchemas(lambda sid: in_schema), WireEncoder(schema, 2, raw_tail=raw_tail),
+                                explain_top=top)
+        proc.set_model(model)
+        out = proc(msgs)
+        assert not out.dead and len(out.records) == len(msgs)
+        return [fastavro.schemaless_reader(io.BytesIO(v[5:]), parsed_out) for _, v, _ in out.records]
+
+    raw, dicts = run("EXPLANATION", 3), run(None, 3)
+    for a, b in zip(raw, dicts):
+        a.pop("SCORED_TS"), b.pop("SCORED_TS")
+    assert raw == dicts
+    assert all(len(r["EXPLANATION"]) == 3 for r in raw)
+    assert {f["FEATURE"] for r in raw for f in r["EXPLANATION"]} <= set(model.feature_names)
+    off = run("EXPLANATION", 0)
+    assert [r["EXPLANATION"] for r in off] == [[]] * len(msgs)
+    assert [r["SCORE"] for r in off] == [r["SCORE"] for r in raw]
