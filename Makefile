@@ -36,7 +36,7 @@ python:
 	  "fraudstream supports Python 3.11-3.13" >&2; exit 1;; esac
 	@echo "Python $(PYVER) ($(PYTHON)), virtualenv $(VENV)"
 
-$(STAMP): pyproject.toml requirements/image.lock
+$(STAMP): pyproject.toml setup.py requirements/image.lock
 	@if [ -n "$(VENV_VERSION)" ] && [ "$(VENV_VERSION)" != "$(PYVER)" ]; then \
 	  echo "$(VENV) was made with Python $(VENV_VERSION): making it anew with $(PYVER)"; rm -rf $(VENV); fi
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

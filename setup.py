@@ -17,6 +17,12 @@ PACKAGE_DIRS = {
     "fraudstream.console": "console",
     "fraudstream.embedded": "embedded",
 }
+# Folders of data files (no Python) installed as subpackages, their files as package data:
+# the KSQL statements `fraudstream ksql apply` and the demo run (fraudstream/cli/ksql_cmd.py).
+DATA_DIRS = {
+    "fraudstream.statements": "ksql",
+    "fraudstream.statements.monitoring": "ksql/monitoring",
+}
 
 
 def packages() -> list[str]:
@@ -24,7 +30,7 @@ def packages() -> list[str]:
     for name, folder in PACKAGE_DIRS.items():
         found.append(name)
         found += [f"{name}.{sub}" for sub in find_packages(folder)]
-    return found
+    return found + list(DATA_DIRS)
 
 
-setup(packages=packages(), package_dir=PACKAGE_DIRS)
+setup(packages=packages(), package_dir={**PACKAGE_DIRS, **DATA_DIRS})

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -29,7 +30,25 @@ from fraudstream.core.settings import Endpoints
 out = Console()
 err = Console(stderr=True)
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "ksql"
+
+
+def _statements_dir() -> Path:
+    """The pipeline's statements (the repository's ksql/ folder), wherever it is installed.
+
+    setup.py installs ksql/ as the data package `fraudstream.statements`: a wheel puts it
+    in site-packages/fraudstream/statements, an editable install maps it to the checkout.
+    Resolving a path relative to this file instead found site-packages/ksql, which is
+    ksql-python's package, after a plain `pip install .`. The checkout's folder is the
+    fallback for an editable install made before the mapping existed.
+    """
+    spec = importlib.util.find_spec("fraudstream.statements")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / "01_source.ksql").is_file():
+            return Path(location)
+    return Path(__file__).resolve().parents[2] / "ksql"
+
+
+DEFAULT_DIR = _statements_dir()
 
 
 def register(sub: argparse._SubParsersAction) -> None:
