@@ -34,13 +34,14 @@ What goes wrong, and what the loop does (issue 16: recover in seconds, by itself
   dropped (never flushed: that raises on a dead producer), a new one is built with the
   same `transactional.id`, `init_transactions()` retried with backoff until the broker
   answers, the consumer rewound, and the batch processed again.
-* **A real fence** is another live instance with the same transactional id. It cannot be
-  asked for directly (no DescribeTransactions in confluent-kafka), but it shows: the
-  consumer is fenced (`FENCED_INSTANCE_ID`: another process joined with our
-  `group.instance.id`), or the producer keeps being fenced right after being rebuilt
-  (more than `max_rebuilds` fatal errors within `rebuild_window_s`: each rebuild bumps the
-  epoch and the other instance's next rebuild bumps it back). A broker restart or a
-  transaction timeout costs one rebuild. Then the loop raises `FencedError` with a
+* **A real fence** is another live instance with the same transactional id (or
+  `group.instance.id`). It cannot be asked for directly (no DescribeTransactions in
+  confluent-kafka), but it shows: the producer or the consumer keeps being fenced right
+  after being rebuilt (more than `max_rebuilds` fatal errors within `rebuild_window_s`:
+  each rebuild bumps the epoch or rejoins with the instance id, and the other instance's
+  next rebuild takes it back). A broker restart or a transaction timeout costs one
+  rebuild (a restarted coordinator can fence a static member's own consumer while it
+  rejoins: seen after kill -9 of the broker). Then the loop raises `FencedError` with a
   one-line reason (the scorer exits with code 7).
 * **A record the batch cannot get past** (the processor raises on it, or an output is
   refused for its content: too large, invalid): the failing batch is retried once as it
@@ -58,6 +59,7 @@ Closing never raises over the error that ended the loop: a failing `consumer.clo
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from collections import deque
@@ -104,7 +106,10 @@ class LoopConfig:
     batch_size: int = 1000
     max_wait_ms: int = 100
     auto_offset_reset: str = "earliest"
-    session_timeout_ms: int = 10000
+    #: long enough to outlast a broker restart: a static member whose session expired
+    #: while the coordinator was away gets fenced when it comes back (seen with 10 s); a
+    #: restarted static member replaces its predecessor at once whatever the session
+    session_timeout_ms: int = 30000
     transaction_timeout_ms: int = 60000
     group_instance_id: str | None = None
     #: how long the first init_transactions() may take before the loop gives up (a wrong
@@ -115,6 +120,10 @@ class LoopConfig:
     #: instance holds the transactional id
     max_rebuilds: int = 3
     rebuild_window_s: float = 60.0
+    #: longest a send_offsets / commit / abort call may block (each is asked for 10 s);
+    #: librdkafka 2.16 was seen blocking in send_offsets_to_transaction for minutes after
+    #: a broker restart, whatever its timeout: then the producer is given up and replaced
+    call_timeout_s: float = 25.0
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
@@ -172,7 +181,7 @@ def _describe(exc: BaseException) -> str:
 
 
 class _Failure(NamedTuple):
-    kind: str    # "transient" | "fatal" | "content"
+    kind: str    # "transient" | "fatal" | "consumer_fenced" | "content"
     key: str     # "the same way": compared between attempts of one batch
     reason: str  # one line for logs, dead letters and hooks
 
@@ -209,11 +218,15 @@ class TransactionalLoop:
         self.quarantined = 0
         self.skipped = 0
         self._rebuild_times: deque[float] = deque()
+        self._consumer_rebuild_times: deque[float] = deque()
+        self._consumer_fatal = ""  # set by the consumer's error_cb
+        self.consumer_rebuilds = 0
         self._backoff = 0.0
         # batches held in memory while a failing one is retried or split: (msgs, suspect key)
         self._pending: deque[tuple[list, str | None]] = deque()
         self._failed_once: dict[tuple, str] = {}
         self._delivery_errors: list[tuple[str, str, str]] = []  # (code name, topic, message)
+        self._watchdog = _Watchdog(cfg.call_timeout_s)
 
     # ---- clients ---------------------------------------------------------------------
     def _make_consumer(self) -> None:
@@ -231,6 +244,9 @@ class TransactionalLoop:
             "enable.partition.eof": False,
             # a restarted broker is found within a second, not librdkafka's default 10 s
             "reconnect.backoff.max.ms": 1000,
+            # a fatal consumer error (a fenced static member) is reported here and only
+            # here: consume() then returns nothing, silently, for ever
+            "error_cb": self._on_consumer_error,
             **cfg.consumer_overrides,
         })
         if cfg.group_instance_id:
@@ -254,6 +270,14 @@ class TransactionalLoop:
             "on_delivery": self._on_delivery,
             **cfg.producer_overrides,
         }))
+
+    def _on_consumer_error(self, err) -> None:
+        from confluent_kafka import KafkaError
+
+        if err.fatal() or err.code() == KafkaError._FATAL:
+            self._consumer_fatal = err.str()
+        else:  # transport trouble while a broker is away: visible, once per 10 s per kind
+            self._consumer_error(err.str(), err.name())
 
     def _on_delivery(self, err, msg) -> None:
         if err is not None:
@@ -308,6 +332,58 @@ class TransactionalLoop:
                 return
             except _FatalProducer as exc:
                 reason = f"init_transactions after rebuilding: {exc}"
+
+    def _recover_from_fatal(self, reason: str) -> None:
+        """After a fatal producer error or a transactional call that never returned, the
+        outcome of the batch's transaction is not known for sure (a commit may have gone
+        through). The new producer's init_transactions() settles it (completes or aborts
+        what the old one left), and a new consumer then starts from the committed offsets:
+        whatever happened, nothing is redone that was committed, nothing skipped that was not."""
+        self._rebuild_producer(reason)
+        self._rebuild_consumer(reason, fenced=False)
+
+    def _rebuild_consumer(self, reason: str, fenced: bool = True) -> None:
+        """Replace a consumer in a fatal state (static membership: "fenced by other consumer
+        with same group.instance.id"). A broker restart can cause that too: the restarted
+        coordinator gives the rejoining member a new id while a request with the old one is
+        still in flight, and librdkafka fences its own consumer. Nothing is lost: no
+        transaction is open while consuming, and the new consumer starts from the committed
+        offsets. Fenced again and again within `rebuild_window_s`: another live process
+        really runs with this group.instance.id, FencedError."""
+        if fenced:
+            now = time.monotonic()
+            window = self.cfg.rebuild_window_s
+            times = self._consumer_rebuild_times
+            while times and now - times[0] > window:
+                times.popleft()
+            if len(times) >= self.cfg.max_rebuilds:
+                raise FencedError(f"the consumer of group {self.cfg.group!r} was fenced {len(times) + 1} times "
+                                  f"within {window:.0f}s: another process runs with group.instance.id "
+                                  f"{self.cfg.group_instance_id!r} (last: {reason})")
+            times.append(now)
+            self.consumer_rebuilds += 1
+            log.warning("the consumer of group %r failed fatally (%s); building a new one, which resumes from "
+                        "the committed offsets", self.cfg.group, reason)
+        else:
+            log.info("new consumer for group %r: it resumes from the committed offsets", self.cfg.group)
+        self._consumer_fatal = ""
+        old, self.consumer = self.consumer, None
+        try:
+            old.close()
+        except Exception as exc:  # noqa: BLE001 - a fenced consumer may refuse to close cleanly
+            log.info("closing the fenced consumer: %s", _describe(exc))
+        self._pending.clear()
+        self._failed_once.clear()
+        lost = sorted(self.assigned)
+        self._epoch += 1
+        self.assigned = set()
+        from confluent_kafka import TopicPartition
+
+        self.hooks.assignment_changed("lost", [TopicPartition(t, p) for t, p in lost], self.assigned)
+        if fenced:
+            self.hooks.rebuilt(f"consumer: {reason}")
+        self._make_consumer()
+        self._subscribe()
 
     # ---- rebalance callbacks (run inside consume()) ------------------------------------
     def _on_assign(self, consumer, partitions) -> None:
@@ -391,22 +467,25 @@ class TransactionalLoop:
 
         epoch = self._epoch
         raw = self.consumer.consume(num_messages=self.cfg.batch_size, timeout=self.cfg.max_wait_ms / 1000.0)
+        if self._consumer_fatal:
+            self._rebuild_consumer(self._consumer_fatal)
+            return []
         msgs = []
         for msg in raw:
             err = msg.error()
             if err is None:
                 msgs.append(msg)
                 continue
-            if err.fatal():
-                raise FencedError(f"the consumer of group {self.cfg.group!r} was fenced: {err.str()} (another "
-                                  f"process runs with group.instance.id {self.cfg.group_instance_id!r})")
+            if err.fatal() or err.code() == KafkaError._FATAL:  # _FATAL events do not say fatal()
+                self._rebuild_consumer(err.str())
+                return []
             if err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC):
                 topic = msg.topic() or ",".join(self.cfg.topics)
                 if topic not in self._missing_logged:
                     self._missing_logged.add(topic)
                     self.hooks.topic_missing(topic)
                 continue
-            self._consumer_error(err.str())
+            self._consumer_error(err.str(), err.name())
         if epoch != self._epoch and msgs:
             firsts: dict[tuple[str, int], int] = {}
             for m in msgs:
@@ -419,11 +498,13 @@ class TransactionalLoop:
             msgs = [m for m in msgs if (m.topic(), m.partition()) in self.assigned]
         return msgs
 
-    def _consumer_error(self, message: str) -> None:
-        """Transport errors repeat every poll while a broker is away: report each once per 10 s."""
+    def _consumer_error(self, message: str, kind: str = "") -> None:
+        """Transport errors repeat every poll while a broker is away: report each kind
+        (error code) once per 10 s."""
+        kind = kind or message
         now = time.monotonic()
-        if now - self._last_consumer_error.get(message, -1e9) >= 10.0:
-            self._last_consumer_error[message] = now
+        if now - self._last_consumer_error.get(kind, -1e9) >= 10.0:
+            self._last_consumer_error[kind] = now
             self.hooks.consumer_error(message)
 
     def _seek(self, tps) -> None:
@@ -464,8 +545,10 @@ class TransactionalLoop:
             self._failed_once.pop(_batch_key(msgs), None)
             return
         if failure.kind == "fatal":
-            self._rewind(msgs)
-            self._rebuild_producer(failure.reason)
+            self._recover_from_fatal(failure.reason)
+            return
+        if failure.kind == "consumer_fenced":
+            self._rebuild_consumer(failure.reason)  # resumes from the committed offsets
             return
         if failure.kind == "transient":
             self._rewind(msgs)
@@ -523,8 +606,9 @@ class TransactionalLoop:
 
     def _run_failure_of_fallback(self, msg: Any, failure: _Failure) -> None:
         if failure.kind == "fatal":
-            self._rewind([msg])
-            self._rebuild_producer(failure.reason)
+            self._recover_from_fatal(failure.reason)
+        elif failure.kind == "consumer_fenced":
+            self._rebuild_consumer(failure.reason)
         else:  # not this record's fault after all: the cluster; retry from the broker
             self._rewind([msg])
             self._wait_backoff(failure.reason)
@@ -553,10 +637,18 @@ class TransactionalLoop:
                     produced, result = produced
                 outputs = list(produced)
             self._produce(outputs)
+            if self._consumer_fatal:  # the group metadata would be refused (or hang librdkafka)
+                return self._abort(_Failure("consumer_fenced", "consumer_fenced", self._consumer_fatal))
             offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
-            self._retrying(lambda: producer.send_offsets_to_transaction(
-                offsets, self.consumer.consumer_group_metadata(), 30))
-            self._retrying(lambda: producer.commit_transaction(30))
+            metadata = self.consumer.consumer_group_metadata()
+            self._retrying(lambda: self._watchdog.call(
+                "send_offsets_to_transaction", lambda: producer.send_offsets_to_transaction(offsets, metadata, 10)))
+            self._retrying(lambda: self._watchdog.call(
+                "commit_transaction", lambda: producer.commit_transaction(10)))
+        except _Hung as exc:  # the producer is stuck: replaced, and the committed offsets decide
+            self.hooks.aborted(str(exc))
+            log.warning("transaction failed: %s", exc)
+            return _Failure("fatal", "hung", str(exc))
         except KafkaException as exc:
             failure = self._classify(exc)
             if failure.kind == "fatal":  # nothing to abort: the broker aborted it
@@ -582,9 +674,15 @@ class TransactionalLoop:
         return None
 
     def _classify(self, exc: BaseException) -> _Failure:
+        from confluent_kafka import KafkaError
+
         err = _kafka_error(exc)
         if err is not None and err.fatal():
             return _Failure("fatal", err.name(), err.str())
+        if err is not None and (err.code() == KafkaError.FENCED_INSTANCE_ID or "Static consumer fenced" in err.str()):
+            # the offsets were refused for the consumer's group.instance.id: the consumer is
+            # fenced even when it has not noticed yet (it learns it on its next heartbeat)
+            return _Failure("consumer_fenced", "consumer_fenced", err.str())
         content = [(code, topic, text) for code, topic, text in self._delivery_errors if code in _CONTENT_ERRORS]
         if err is not None and err.name() in _CONTENT_ERRORS and not content:
             content = [(err.name(), "", err.str())]
@@ -639,8 +737,11 @@ class TransactionalLoop:
 
         self.hooks.aborted(failure.reason)
         log.warning("transaction aborted: %s", failure.reason)
+        producer = self.producer
         try:
-            self._retrying(lambda: self.producer.abort_transaction(30))
+            self._retrying(lambda: self._watchdog.call("abort_transaction", lambda: producer.abort_transaction(10)))
+        except _Hung as exc:
+            return _Failure("fatal", "hung", f"aborting after {failure.reason}: {exc}")
         except KafkaException as exc:
             err = _kafka_error(exc)
             if err is not None and err.fatal():
@@ -648,6 +749,52 @@ class TransactionalLoop:
             # not retriable and not fatal: the producer's state is unknown; start it afresh
             return _Failure("fatal", "abort", f"aborting after {failure.reason}: {_describe(exc)}")
         return failure
+
+
+class _Hung(Exception):
+    """A client call did not return within the watchdog's time."""
+
+
+class _Watchdog:
+    """Runs blocking client calls in a worker thread and stops waiting after `timeout_s`.
+
+    A C call cannot be interrupted; when one hangs, its worker (and the producer it holds)
+    is abandoned and the next call gets a fresh worker. The abandoned producer's open
+    transaction is settled by the replacement producer's init_transactions()."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self._jobs: queue.SimpleQueue | None = None
+
+    def _start(self) -> queue.SimpleQueue:
+        jobs: queue.SimpleQueue = queue.SimpleQueue()
+
+        def work() -> None:
+            while True:
+                fn, box, done = jobs.get()
+                try:
+                    box.append(fn())
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    box.append(exc)
+                    box.append(True)
+                finally:
+                    done.set()
+
+        threading.Thread(target=work, name="transactional-calls", daemon=True).start()
+        self._jobs = jobs
+        return jobs
+
+    def call(self, what: str, fn: Callable[[], Any]) -> Any:
+        jobs = self._jobs or self._start()
+        box: list = []
+        done = threading.Event()
+        jobs.put((fn, box, done))
+        if not done.wait(self.timeout_s):
+            self._jobs = None  # that worker is stuck in the call: leave it
+            raise _Hung(f"{what} did not return within {self.timeout_s:.0f}s")
+        if len(box) == 2:
+            raise box[0]
+        return box[0]
 
 
 class _FatalProducer(Exception):

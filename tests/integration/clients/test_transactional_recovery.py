@@ -160,6 +160,18 @@ def test_a_record_whose_dead_letter_is_refused_too_is_skipped_and_counted(kafka_
                   {f"v{i}".encode() for i in range(n) if i != poison_at})
 
 
+def _feed(bootstrap: str, topic: str, stop: threading.Event) -> None:
+    """Steady input until `stop`: a fence shows when a transaction is attempted."""
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+    i = 0
+    while not stop.is_set():
+        p.produce(topic, key=str(i).encode(), value=f"v{i}".encode())
+        p.poll(0)
+        i += 1
+        time.sleep(0.002)
+    p.flush(30)
+
+
 def _fence(bootstrap: str, transactional_id: str) -> Producer:
     """What another instance (or an epoch bump) does to the loop's producer."""
     p = Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id})
@@ -204,18 +216,7 @@ def test_fenced_again_after_every_rebuild_is_a_real_fence(kafka_bootstrap, topic
     loop = TransactionalLoop(cfg, lambda msgs: [Produce(out, m.key(), m.value()) for m in msgs],
                              threading.Event(), hooks)
     stop_feeding = threading.Event()
-
-    def feed() -> None:
-        p = Producer({"bootstrap.servers": kafka_bootstrap, "linger.ms": 5})
-        i = 0
-        while not stop_feeding.is_set():
-            p.produce(topic_name, key=str(i).encode(), value=f"v{i}".encode())
-            p.poll(0)
-            i += 1
-            time.sleep(0.002)
-        p.flush(30)
-
-    feeder = threading.Thread(target=feed)
+    feeder = threading.Thread(target=_feed, args=(kafka_bootstrap, topic_name, stop_feeding))
     feeder.start()
     try:
         th = _run(loop, lambda: len(hooks.committed_keys) >= 100)
@@ -235,3 +236,66 @@ def test_fenced_again_after_every_rebuild_is_a_real_fence(kafka_bootstrap, topic
     message = str(th.errors[0])
     assert "held by another live instance" in message and "\n" not in message
     assert loop.rebuilds == 2  # two fences were taken for restarts of the broker's epoch; the third is not
+
+
+def _rival(bootstrap: str, cfg: LoopConfig, polls: int = 30):
+    """A consumer joining with the loop's group.instance.id (what a second process with the
+    same instance id does; a restarted coordinator can do the same to the loop's own
+    consumer). It fences the loop's consumer, then leaves."""
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": cfg.group, "group.instance.id": cfg.group_instance_id,
+                  "session.timeout.ms": 6000, "enable.auto.commit": False})
+    c.subscribe(cfg.topics)
+    for _ in range(polls):
+        c.poll(0.1)
+    return c
+
+
+def test_a_fenced_static_consumer_is_rebuilt_and_the_stream_stays_exactly_once(kafka_bootstrap, topic_name) -> None:
+    n = 4000
+    create_topic(kafka_bootstrap, topic_name, partitions=2)
+    out = f"{topic_name}_out"
+    cfg = _cfg(kafka_bootstrap, topic_name, batch_size=100, group_instance_id=f"{topic_name}_static")
+    hooks = Hooks(f"{topic_name}_dlq")
+    loop = TransactionalLoop(cfg, lambda msgs: [Produce(out, m.key(), m.value()) for m in msgs],
+                             threading.Event(), hooks)
+    feeder = threading.Thread(target=_fill, args=(kafka_bootstrap, topic_name, n, 2))
+    feeder.start()
+    th = _run(loop, lambda: len(hooks.committed_keys) >= 300)
+    rival = _rival(kafka_bootstrap, cfg)
+    deadline = time.monotonic() + 60
+    while loop.consumer_rebuilds == 0 and time.monotonic() < deadline and th.is_alive():
+        time.sleep(0.1)
+    rival.close()
+    while len(hooks.committed_keys) < n and time.monotonic() < deadline + 60 and th.is_alive():
+        time.sleep(0.05)
+    feeder.join(60)
+    _stop(loop, th)
+    assert not th.errors, th.errors
+    assert loop.consumer_rebuilds == 1
+    _exactly_once([r.raw for r in read_committed(kafka_bootstrap, out, n)], {f"v{i}".encode() for i in range(n)})
+
+
+def test_a_static_consumer_fenced_after_every_rebuild_is_a_real_fence(kafka_bootstrap, topic_name) -> None:
+    create_topic(kafka_bootstrap, topic_name, partitions=1)
+    cfg = _cfg(kafka_bootstrap, topic_name, batch_size=50, max_rebuilds=2, rebuild_window_s=120,
+               group_instance_id=f"{topic_name}_static")
+    hooks = Hooks(f"{topic_name}_dlq")
+    loop = TransactionalLoop(cfg, lambda msgs: [Produce(f"{topic_name}_out", m.key(), m.value()) for m in msgs],
+                             threading.Event(), hooks)
+    stop_feeding = threading.Event()
+    feeder = threading.Thread(target=_feed, args=(kafka_bootstrap, topic_name, stop_feeding))
+    feeder.start()
+    try:
+        th = _run(loop, lambda: len(hooks.committed_keys) >= 200)
+        deadline = time.monotonic() + 120
+        while th.is_alive() and time.monotonic() < deadline:  # the other process keeps coming back
+            _rival(kafka_bootstrap, cfg, polls=20).close()
+        th.join(30)
+    finally:
+        stop_feeding.set()
+        feeder.join(60)
+    assert not th.is_alive()
+    assert len(th.errors) == 1 and isinstance(th.errors[0], FencedError), th.errors
+    assert "group.instance.id" in str(th.errors[0]) and loop.consumer_rebuilds == 2
