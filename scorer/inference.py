@@ -119,7 +119,7 @@ class CallForward(ForwardPass):
 
 
 @dataclass
-class _Dense:
+class DenseLayer:
     kernel: np.ndarray
     bias: np.ndarray | None
     activation: str
@@ -130,7 +130,7 @@ class NumpyForward(ForwardPass):
 
     name = "numpy"
 
-    def __init__(self, layers: list[_Dense], n_features: int) -> None:
+    def __init__(self, layers: list[DenseLayer], n_features: int) -> None:
         if not layers:
             raise UnsupportedModelError("the model has no Dense layer")
         self.layers = layers
@@ -154,7 +154,7 @@ class NumpyForward(ForwardPass):
     def from_model(cls, model: "keras.Model", n_features: int, verify: bool = True) -> "NumpyForward":
         """Read the Dense chain from `model`; refuse what NumPy cannot reproduce exactly."""
         _check_linear_topology(model)
-        layers: list[_Dense] = []
+        layers: list[DenseLayer] = []
         for layer in model.layers:
             kind = type(layer).__name__
             if kind in IDENTITY_LAYERS:
@@ -182,7 +182,7 @@ class NumpyForward(ForwardPass):
             if layers and layers[-1].kernel.shape[1] != kernel.shape[0]:
                 raise UnsupportedModelError(f"layer {layer.name!r}: input width {kernel.shape[0]} does not follow "
                                             f"the previous layer's {layers[-1].kernel.shape[1]}")
-            layers.append(_Dense(kernel, bias, _activation_name(layer.name, cfg.get("activation"))))
+            layers.append(DenseLayer(kernel, bias, _activation_name(layer.name, cfg.get("activation"))))
         if layers and layers[0].kernel.shape[0] != n_features:
             raise UnsupportedModelError(f"the first Dense layer takes {layers[0].kernel.shape[0]} inputs, "
                                         f"the bundle names {n_features} features")

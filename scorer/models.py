@@ -30,7 +30,7 @@ from confluent_kafka import KafkaException
 from fraudstream.clients.kafka_config import consumer_config
 from fraudstream.clients.topic_reader import TopicReadError, read_range, watermarks
 from fraudstream.core.model_bundle import SCORE_KINDS, ModelBundle
-from fraudstream.scorer import inference
+from fraudstream.scorer import forward_cache, inference
 from fraudstream.scorer.errors import ModelError
 
 log = logging.getLogger("fraudstream.scorer.models")
@@ -86,6 +86,10 @@ class ScoringModel:
                              f"to this scorer (it computes {', '.join(SCORE_KINDS)})")
         if bundle.hybrid is not None:  # NumPy only: no Keras model to load or time
             return cls(bundle, inference.TREES)
+        if mode in ("auto", "numpy"):
+            cached = forward_cache.load(bundle)  # prepared before: no TensorFlow needed
+            if cached is not None:
+                return cls(bundle, cached, {"cached": 0.0})
         try:
             model = bundle.load_keras_model()
         except Exception as exc:
@@ -96,6 +100,8 @@ class ScoringModel:
             raise ModelError(f"model {bundle.name!r} v{bundle.version} takes input {shape}, "
                              f"but the bundle names {n} features")
         forward, timings = inference.choose(model, n, mode=mode, batch_size=batch_size)
+        if isinstance(forward, inference.NumpyForward):
+            forward_cache.save(bundle, forward)
         return cls(bundle, forward, timings)
 
 

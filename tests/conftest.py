@@ -32,6 +32,21 @@ def _docker_answers() -> bool:
         return False
 
 
+@pytest.fixture(scope="session", autouse=True)
+def scorer_forward_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The scorer keeps prepared forward passes on disk (fraudstream.scorer.forward_cache);
+    tests get a cache of their own per session, never the user's, and scorer processes
+    they start inherit it."""
+    path = tmp_path_factory.mktemp("scorer-forward-cache")
+    before = os.environ.get("FRAUDSTREAM_SCORER_CACHE")
+    os.environ["FRAUDSTREAM_SCORER_CACHE"] = str(path)
+    yield path
+    if before is None:
+        os.environ.pop("FRAUDSTREAM_SCORER_CACHE", None)
+    else:
+        os.environ["FRAUDSTREAM_SCORER_CACHE"] = before
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     mode = os.environ.get("FRAUDSTREAM_TEST_KAFKA", "auto")
