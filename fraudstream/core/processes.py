@@ -49,7 +49,10 @@ def pid_alive(pid: int | None, marker: str = "") -> bool:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
         except OSError:
             return False
-        if marker not in cmdline:
+        # An empty command line is a process on its way out (or a zombie): decided by its
+        # state below, not taken for another program (a supervisor would start a second
+        # copy while the first still holds its port).
+        if cmdline.strip() and marker not in cmdline:
             return False
     try:
         os.kill(pid, 0)

@@ -98,8 +98,9 @@ class StackState:
 class Stack:
     """Start, find, check and stop the embedded services under one home directory."""
 
-    def __init__(self, home: Path | None = None) -> None:
+    def __init__(self, home: Path | None = None, port_wait_s: float = 3.0) -> None:
         self.home = (home or home_dir()).resolve()
+        self.port_wait_s = port_wait_s
         self.state_file = self.home / "stack.json"
         self.ports_file = self.home / "ports.json"
         self.supervisor_log = self.home / "logs" / "supervisor.log"
@@ -148,8 +149,15 @@ class Stack:
             return {}
 
     def _preferred_port(self, service: str) -> int:
+        """The port this service had before, so clients' URLs stay valid; a new free one
+        only when that stays taken for `port_wait_s` (a process that was just killed may
+        hold it for a moment while it exits)."""
         ports = self._ports()
         port = ports.get(service)
+        if port:
+            deadline = time.monotonic() + self.port_wait_s
+            while not processes.port_is_free(port) and time.monotonic() < deadline:
+                time.sleep(0.2)
         if not port or not processes.port_is_free(port):
             port = processes.free_port()
             ports[service] = port

@@ -110,6 +110,7 @@ class Supervisor:
         b = self.backoff[name]
         now = time.monotonic()
         if b.next_try == 0.0:  # first look at this death
+            self._reap()  # it may have become a zombie after this round's first reap
             svc.last_exit = self.exits.pop(svc.pid, "process gone")
             quick = bool(svc.last_restart_at) and time.time() - svc.last_restart_at < self.stable_s
             b.failures = b.failures + 1 if quick else 0
@@ -152,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the health polls of every start
-    supervisor = Supervisor(Stack(Path(args.home)), interval_s=args.interval)
+    # a restarted service waits for its own port: its clients know no other
+    supervisor = Supervisor(Stack(Path(args.home), port_wait_s=30.0), interval_s=args.interval)
 
     def on_signal(_signum, _frame) -> None:
         supervisor.stopping.set()
