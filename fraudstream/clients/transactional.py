@@ -120,10 +120,11 @@ class LoopConfig:
     #: instance holds the transactional id
     max_rebuilds: int = 3
     rebuild_window_s: float = 60.0
-    #: longest a send_offsets / commit / abort call may block (each is asked for 10 s);
-    #: librdkafka 2.16 was seen blocking in send_offsets_to_transaction for minutes after
-    #: a broker restart, whatever its timeout: then the producer is given up and replaced
-    call_timeout_s: float = 25.0
+    #: longest a send_offsets / commit / abort call may block (each is asked for 10 s, so
+    #: past 12 s it is stuck): librdkafka 2.x was seen blocking for minutes in a
+    #: send_offsets_to_transaction retried after a broker restart, whatever its timeout;
+    #: then the producer is given up and replaced (not counted as a sign of a fence)
+    call_timeout_s: float = 12.0
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
@@ -307,19 +308,23 @@ class TransactionalLoop:
                 delay = min(self.cfg.backoff_max_s, delay * 2)
         raise _Stopped()
 
-    def _rebuild_producer(self, reason: str) -> None:
-        """Replace a producer in a fatal state; FencedError when that keeps happening."""
+    def _rebuild_producer(self, reason: str, fenced: bool = True) -> None:
+        """Replace a producer in a fatal state; FencedError when it keeps being fenced.
+        `fenced=False`: replaced for another reason (a call that never returned), which
+        says nothing about another instance and is not counted towards a fence."""
         while True:
             now = time.monotonic()
             window = self.cfg.rebuild_window_s
             while self._rebuild_times and now - self._rebuild_times[0] > window:
                 self._rebuild_times.popleft()
-            if len(self._rebuild_times) >= self.cfg.max_rebuilds:
+            if fenced and len(self._rebuild_times) >= self.cfg.max_rebuilds:
                 raise FencedError(
                     f"transactional id {self.cfg.transactional_id!r} is held by another live instance: its "
                     f"producer was fenced {len(self._rebuild_times) + 1} times within {window:.0f}s, each time "
                     f"right after re-initialising (last: {reason})")
-            self._rebuild_times.append(now)
+            if fenced:
+                self._rebuild_times.append(now)
+            fenced = True  # a fatal error from init_transactions below is a fence again
             self.rebuilds += 1
             log.warning("the producer of %r failed fatally (%s); nothing committed is lost: building a new "
                         "one and re-initialising transactions", self.cfg.transactional_id, reason)
@@ -333,13 +338,13 @@ class TransactionalLoop:
             except _FatalProducer as exc:
                 reason = f"init_transactions after rebuilding: {exc}"
 
-    def _recover_from_fatal(self, reason: str) -> None:
+    def _recover_from_fatal(self, reason: str, fenced: bool = True) -> None:
         """After a fatal producer error or a transactional call that never returned, the
         outcome of the batch's transaction is not known for sure (a commit may have gone
         through). The new producer's init_transactions() settles it (completes or aborts
         what the old one left), and a new consumer then starts from the committed offsets:
         whatever happened, nothing is redone that was committed, nothing skipped that was not."""
-        self._rebuild_producer(reason)
+        self._rebuild_producer(reason, fenced)
         self._rebuild_consumer(reason, fenced=False)
 
     def _rebuild_consumer(self, reason: str, fenced: bool = True) -> None:
@@ -545,7 +550,7 @@ class TransactionalLoop:
             self._failed_once.pop(_batch_key(msgs), None)
             return
         if failure.kind == "fatal":
-            self._recover_from_fatal(failure.reason)
+            self._recover_from_fatal(failure.reason, fenced=failure.key != "hung")
             return
         if failure.kind == "consumer_fenced":
             self._rebuild_consumer(failure.reason)  # resumes from the committed offsets
@@ -606,7 +611,7 @@ class TransactionalLoop:
 
     def _run_failure_of_fallback(self, msg: Any, failure: _Failure) -> None:
         if failure.kind == "fatal":
-            self._recover_from_fatal(failure.reason)
+            self._recover_from_fatal(failure.reason, fenced=failure.key != "hung")
         elif failure.kind == "consumer_fenced":
             self._rebuild_consumer(failure.reason)
         else:  # not this record's fault after all: the cluster; retry from the broker
