@@ -266,14 +266,3 @@ class Checker:
         return (f"{name}: {self.sent} fuzzed requests in {time.monotonic() - self.started:.0f}s, "
                 f"answers {dict(sorted(by_class.items()))}, statuses {dict(sorted(self.statuses.items()))}")
 
-
-def report(config, line: str) -> None:
-    """Print `line` in the test run's output even while pytest captures (the fuzz counts
-    belong in CI's log, not only in a failure report)."""
-    capture = config.pluginmanager.getplugin("capturemanager")
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if capture is not None and reporter is not None:
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-    else:  # pragma: no cover - plugins off
-        print(line)

@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 
 from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 from tests.support.http_fuzz import (ODD_TEXT, Checker, Request, bodies, byte_mutation, headers, is_loopback,
-                                     json_values, report, routes)
+                                     json_values, routes)
+from tests.support.reporting import report
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

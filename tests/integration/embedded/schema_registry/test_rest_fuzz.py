@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
-from tests.support.http_fuzz import Checker, Request, bodies, headers, is_loopback, query_params, report, routes
+from tests.support.http_fuzz import Checker, Request, bodies, headers, is_loopback, query_params, routes
+from tests.support.reporting import report
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
