@@ -177,11 +177,16 @@
   }
 
   // ---- charts (uPlot, vendored) ---------------------------------------------------------
+  // the y axis as wide as its longest tick label ("125,000" was cut at a fixed 60 px)
+  function axisWidth(u, values) {
+    const longest = values ? Math.max(0, ...values.map((v) => String(v).length)) : 4;
+    return Math.max(40, 14 + 8 * longest);
+  }
   function chart(el, series, data, opts) {
     if (!window.uPlot || !el) return null;
     const width = Math.max(300, el.clientWidth || 480);
     const u = new uPlot(Object.assign({ width, height: 200, series, scales: { x: { time: true } },
-      axes: [{}, { size: 60 }], legend: { live: false } }, opts || {}), data, el);
+      axes: [{}, { size: axisWidth }], legend: { live: false } }, opts || {}), data, el);
     new ResizeObserver(() => u.setSize({ width: Math.max(300, el.clientWidth), height: u.height })).observe(el);
     return u;
   }

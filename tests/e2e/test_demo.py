@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.integration.stack.test_stack_cli import pids_under
@@ -39,10 +41,16 @@ def test_demo_runs_the_whole_pipeline_and_stops_everything(tmp_path: Path):
     assert "stopped: ksqldb, schema-registry, kafka" in output
     assert pids_under(home) == []
 
-    # again, on the data the first run kept: counts only what this run adds, new Ids
+    # again, on the data the first run kept: counts only what this run adds, new Ids; with
+    # the browser console, which is announced first and stopped at the end
     again = subprocess.run([sys.executable, "-m", "fraudstream.cli.main", "demo", "--history", "5000",
-                            "--live", "500", "--rate", "1000", "--epochs", "2"],
+                            "--live", "500", "--rate", "1000", "--epochs", "2", "--console"],
                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
     assert "5,500 of 5,500 events scored" in again.stdout
+    console_url = re.search(r"the browser console: (http://127\.0\.0\.1:\d+/)", again.stdout)
+    assert console_url, again.stdout[:3000]
+    assert not (home / "console.json").exists()
+    with pytest.raises(httpx.TransportError):  # nothing listens there any more
+        httpx.get(console_url.group(1) + "health", timeout=5)
     assert pids_under(home) == []

@@ -133,3 +133,27 @@ def test_the_event_stream_carries_a_new_alert_as_a_rendered_row(open_console):
     kind, data = got[-1]
     assert kind == "alert" and data["id"] == 77 and '<tr id="alert-77"' in data["html"]
     assert 'data-verdict="fraud"' in data["html"]
+
+
+def test_a_kept_row_is_never_shown_for_a_changed_alert(open_console):
+    # rows are rendered once and kept: a claim and then a verdict must each show anew
+    svc, url = open_console
+    svc.book.add_alerts([(struct.pack(">q", 21), alert_value(ts=1000)), (struct.pack(">q", 22), alert_value(ts=2000))])
+
+    def row(html: str, ident: int) -> str:
+        return re.search(rf'<tr id="alert-{ident}".*?</tr>', html, re.S).group(0)
+
+    with httpx.Client(base_url=url, timeout=10) as c:
+        first = c.get("/alerts?time=all").text
+        assert c.get("/alerts?time=all").text == first
+        assert 'data-verdict="fraud"' in row(first, 21)
+        claim = svc.book.claim(21, "bob")
+        busy = c.get("/alerts?time=all").text
+        assert "being labelled by <strong>bob</strong>" in row(busy, 21) and row(busy, 22) == row(first, 22)
+        svc.book.release(claim)
+        assert row(c.get("/alerts?time=all").text, 21) == row(first, 21)
+        svc.book.add_labels([({"ID": 21, "LABEL": 0, "SOURCE": "analyst", "LABELLED_AT": 5, "NOTE": "known customer",
+                               "GIVEN_BY": "carol"}, 0, 1)])
+        done = row(c.get("/alerts?time=all").text, 21)
+        assert "labelled by <strong>carol</strong>" in done and "known customer" in done
+        assert 'data-verdict="fraud"' not in done
