@@ -145,3 +145,12 @@ def test_the_console_runs_from_the_image_behind_a_login(compose: dict):
     assert env["FRAUDSTREAM_CONSOLE_USERS"] == ""
     assert "FRAUDSTREAM_CONSOLE_USERS: ${CONSOLE_USERS:-}" in (deploy_files.ROOT / "docker-compose.yml").read_text()
     assert svc["ports"] == ["127.0.0.1:8480:8480"], "the console is published on this machine only"
+
+
+def test_long_running_services_are_restarted_when_they_die(compose: dict):
+    """Issue 16: a broker, registry or KSQL server killed is started again (the embedded
+    stack's supervisor does the same); the scorer and producer restart on failure."""
+    for name in ("kafka", "schema-registry", "ksqldb-server"):
+        assert compose["services"][name]["restart"] == "unless-stopped", name
+    for name in ("scorer", "producer", "console"):
+        assert compose["services"][name]["restart"] in ("on-failure", "unless-stopped", "always"), name
