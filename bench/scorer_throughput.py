@@ -26,7 +26,10 @@ Throughput figures, all through the same transactional consume-transform-produce
                   producer) to the moment a read-committed consumer receives the score.
 
 Events/s = events / (time of the last commit - time the first batch arrived); the fast
-runs alternate for --rounds rounds and the median is reported.
+runs alternate for --rounds rounds and the median is reported, with each run's processor
+CPU time per event (thread CPU time: what the processor itself costs, whatever else the
+machine runs). `--explanation-only` runs just the processor measurement and the scorer
+against "no explanation" (issue 13's before/after ratio), for more rounds in less time.
 Also printed: the forward pass alone, per batch size, for predict / call / call compiled
 with tf.function / NumPy. Goals (issue "Scorer"): scorer >= 100 x naive and >= 0.5 x
 passthrough.
@@ -212,11 +215,16 @@ class Timed:
         self.first: float | None = None
         self.last = 0.0
         self.done = 0
+        self.cpu = 0.0  # thread CPU time spent in the processor
 
     def __call__(self, msgs):
         if self.first is None:
             self.first = time.perf_counter()
-        return self.inner(msgs)
+        t0 = time.thread_time()
+        try:
+            return self.inner(msgs)
+        finally:
+            self.cpu += time.thread_time() - t0
 
     def committed(self, msgs, out) -> None:
         self.done += len(msgs)
@@ -226,6 +234,10 @@ class Timed:
 
     def rate(self) -> float:
         return self.done / (self.last - self.first) if self.first and self.last > self.first else 0.0
+
+    def cpu_us(self) -> float:
+        """Processor CPU microseconds per event in this run."""
+        return self.cpu / self.done * 1e6 if self.done else 0.0
 
 
 def run_loop(cfg, processor, limit: int, timeout: float) -> Timed:
@@ -384,6 +396,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-wait-ms", type=lambda v: [int(x) for x in v.split(",")], default=[100, 20],
                     help="--max-wait-ms values for the latency runs (default: 100,20)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--explanation-only", action="store_true",
+                    help="only what the explanation costs: the processor's CPU, then the scorer and the scorer "
+                         "without the explanation alternating for --rounds rounds (no naive, passthrough, "
+                         "no-model or latency runs)")
     args = ap.parse_args(argv)
 
     import logging
@@ -480,37 +496,43 @@ def main(argv: list[str] | None = None) -> int:
             "no_model": lambda c: scoring_processor(c, NoModel()),
             "no_explanation": lambda c: scoring_processor(c, explain=False),
         }
+        if args.explanation_only:
+            makers = {k: makers[k] for k in ("scorer", "no_explanation")}
         runs: dict[str, list[float]] = {k: [] for k in makers}
+        run_cpu: dict[str, list[float]] = {k: [] for k in makers}
         order = list(makers)
         for rnd in range(args.rounds):
             for name in order[rnd % len(order):] + order[:rnd % len(order)]:
                 make = makers[name]
                 c = cfg(f"{name}{rnd}")
-                rate = run_loop(c, make(c), args.events, timeout=600).rate()
+                timed = run_loop(c, make(c), args.events, timeout=600)
+                rate = timed.rate()
                 runs[name].append(rate)
-                print(f"round {rnd + 1} {name:12s} {rate:10.0f} events/s", flush=True)
+                run_cpu[name].append(timed.cpu_us())
+                print(f"round {rnd + 1} {name:14s} {rate:10.0f} events/s   processor {timed.cpu_us():6.1f} us CPU "
+                      f"per event", flush=True)
         results["runs_events_per_s"] = runs
+        results["runs_processor_cpu_us"] = run_cpu
         med = {k: statistics.median(v) for k, v in runs.items()}
         scorer_rate = med["scorer"]
 
-        # -- 3. naive ----------------------------------------------------------------------------
-        naive_cfg = cfg("naive")
-        naive_proc = scoring_processor(naive_cfg, PerEventPredict(model))
-        nv = run_loop(naive_cfg, naive_proc, args.naive_events, timeout=900)
-        print(f"naive:       {nv.rate():10.1f} events/s", flush=True)
+        results["events_per_s"] = dict(med)
+        results["ratios"] = {f"scorer_over_{k}": scorer_rate / v for k, v in med.items() if k != "scorer"}
 
-        results["events_per_s"] = {"scorer": scorer_rate, "passthrough": med["passthrough"], "naive": nv.rate(),
-                                   "no_model": med["no_model"], "no_explanation": med["no_explanation"]}
-        results["ratios"] = {"scorer_over_naive": scorer_rate / nv.rate(),
-                             "scorer_over_passthrough": scorer_rate / med["passthrough"],
-                             "scorer_over_no_model": scorer_rate / med["no_model"],
-                             "scorer_over_no_explanation": scorer_rate / med["no_explanation"]}
+        # -- 3. naive ----------------------------------------------------------------------------
+        if not args.explanation_only:
+            naive_cfg = cfg("naive")
+            naive_proc = scoring_processor(naive_cfg, PerEventPredict(model))
+            nv = run_loop(naive_cfg, naive_proc, args.naive_events, timeout=900)
+            print(f"naive:       {nv.rate():10.1f} events/s", flush=True)
+            results["events_per_s"]["naive"] = nv.rate()
+            results["ratios"]["scorer_over_naive"] = scorer_rate / nv.rate()
         # per round, scorer / no explanation of the same round: the spread is the noise
         results["explanation_ratio_per_round"] = [a / b for a, b in zip(runs["scorer"], runs["no_explanation"])]
 
         # -- 4. latency at a fixed rate, for each --latency-wait-ms --------------------------------
         results["latency_ms"] = {}
-        for wait_ms in args.latency_wait_ms:
+        for wait_ms in ([] if args.explanation_only else args.latency_wait_ms):
             results["latency_ms"][str(wait_ms)] = measure_latency(
                 bootstrap, registry, cfg(f"latency{wait_ms}"), f"{run_id}_lat{wait_ms}", wait_ms, args)
             lat = results["latency_ms"][str(wait_ms)]
@@ -523,13 +545,19 @@ def main(argv: list[str] | None = None) -> int:
     print(f"end to end, {args.events} events, batch {args.batch_size}, {args.partitions} partitions, "
           f"{os.cpu_count()} CPUs (broker on the same machine)")
     print(f"  scorer       {eps['scorer']:10.0f} events/s   ({results['inference_path']} forward pass)")
-    print(f"  naive        {eps['naive']:10.1f} events/s   (model.predict per event, {args.naive_events} events)")
-    print(f"  passthrough  {eps['passthrough']:10.0f} events/s   (decode + re-encode, no model)")
-    print(f"  no model     {eps['no_model']:10.0f} events/s   (the scorer's path, identity forward pass)")
+    if "naive" in eps:
+        print(f"  naive        {eps['naive']:10.1f} events/s   (model.predict per event, {args.naive_events} events)")
+    if "passthrough" in eps:
+        print(f"  passthrough  {eps['passthrough']:10.0f} events/s   (decode + re-encode, no model)")
+    if "no_model" in eps:
+        print(f"  no model     {eps['no_model']:10.0f} events/s   (the scorer's path, identity forward pass)")
     print(f"  no explanation {eps['no_explanation']:8.0f} events/s   (the scorer before the top-3 explanation)")
-    print(f"  scorer / naive       = {r['scorer_over_naive']:8.1f}   (goal >= 100)")
-    print(f"  scorer / passthrough = {r['scorer_over_passthrough']:8.2f}   (goal >= 0.5)")
-    print(f"  scorer / no model    = {r['scorer_over_no_model']:8.2f}   (what the forward pass costs end to end)")
+    if "naive" in eps:
+        print(f"  scorer / naive       = {r['scorer_over_naive']:8.1f}   (goal >= 100)")
+    if "passthrough" in eps:
+        print(f"  scorer / passthrough = {r['scorer_over_passthrough']:8.2f}   (goal >= 0.5)")
+    if "no_model" in eps:
+        print(f"  scorer / no model    = {r['scorer_over_no_model']:8.2f}   (what the forward pass costs end to end)")
     per_round = ", ".join(f"{v:.3f}" for v in results["explanation_ratio_per_round"])
     cpu = results["processor_cpu_us_per_event"]
     print(f"  processor CPU per event: {cpu['explanation']:.2f} us with explanation / {cpu['no_explanation']:.2f} us "
