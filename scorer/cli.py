@@ -18,6 +18,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-topic", default=TOPICS.scores, help="topic for scores (default: %(default)s)")
     p.add_argument("--dlq-topic", default=TOPICS.dlq, help="dead-letter topic (default: %(default)s)")
     p.add_argument("--models-topic", default=TOPICS.models, help="published models (default: %(default)s)")
+    p.add_argument("--shadow-topic", default=TOPICS.scores_shadow,
+                   help="the challenger's scores, same schema as the scores (default: %(default)s)")
     p.add_argument("--group", default=DEFAULT_GROUP, help="consumer group (default: %(default)s)")
     p.add_argument("--model-name", default=DEFAULT_MODEL, help="model to follow (default: %(default)s)")
     p.add_argument("--instance-id", default="",
@@ -64,6 +66,7 @@ def config_from_args(args: argparse.Namespace, endpoints: Endpoints | None = Non
         output_topic=args.output_topic,
         dlq_topic=args.dlq_topic,
         models_topic=args.models_topic,
+        shadow_topic=args.shadow_topic,
         group=args.group,
         instance_id=args.instance_id,
         transactional_id=args.transactional_id,

@@ -24,6 +24,7 @@ class ScorerConfig:
     schema_registry_url: str
     input_topic: str = TOPICS.scoring
     output_topic: str = TOPICS.scores
+    shadow_topic: str = TOPICS.scores_shadow
     dlq_topic: str = TOPICS.dlq
     models_topic: str = TOPICS.models
     group: str = DEFAULT_GROUP

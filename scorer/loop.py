@@ -58,9 +58,11 @@ def dead_letter(msg, category: str, reason: str, cfg: ScorerConfig) -> tx.Produc
 
 
 def to_records(out: Output, cfg: ScorerConfig) -> list[tx.Produce]:
-    """The produce records of one batch: scores to the output topic, dead letters to the DLQ."""
+    """The produce records of one batch: scores to the output topic, the challenger's to the
+    shadow topic (same transaction: both or neither), dead letters to the DLQ."""
     topic = cfg.output_topic
     records = [tx.Produce(topic, key, value, ts) for key, value, ts in out.records]
+    records += [tx.Produce(cfg.shadow_topic, key, value, ts) for key, value, ts in out.shadow]
     for msg, bad in out.dead:
         records.append(dead_letter(msg, bad.category, bad.reason, cfg))
     return records
@@ -205,12 +207,14 @@ class ScoringLoop:
         m.events.inc(len(msgs))
         m.scores.inc(len(out.records))
         m.anomalies.inc(out.anomalies)
+        m.shadow_scores.inc(len(out.shadow))
+        m.shadow_anomalies.inc(out.shadow_anomalies)
         for _, bad in out.dead:
             m.dlq.labels(bad.category).inc()
         m.batch_size.observe(len(msgs))
         m.batch_latency.observe(seconds)
         if out.records:
-            m.inference_latency.observe(out.inference_s)
+            m.inference_latency.observe(out.inference_s + out.shadow_inference_s)
         if out.dead:
             log.info("%d record(s) dead-lettered to %s", len(out.dead), self.cfg.dlq_topic,
                      extra={"event": "dead_lettered", "count": len(out.dead),

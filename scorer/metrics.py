@@ -36,6 +36,12 @@ class ScorerMetrics:
                                registry=r)
         self.model_version = Gauge(f"{PREFIX}_model_version", "Version of the model scoring now (0 = none yet)",
                                    registry=r)
+        self.shadow_scores = Counter(f"{PREFIX}_shadow_scores", "Challenger scores written to the shadow topic",
+                                     registry=r)
+        self.shadow_anomalies = Counter(f"{PREFIX}_shadow_anomalies", "Challenger scores above its threshold",
+                                        registry=r)
+        self.challenger_version = Gauge(f"{PREFIX}_challenger_version",
+                                        "Version of the challenger shadow-scoring now (0 = none)", registry=r)
         self.model_swaps = Counter(f"{PREFIX}_model_swaps", "Models taken into use", registry=r)
         self.model_errors = Counter(f"{PREFIX}_model_errors", "Published models that could not be used",
                                     registry=r)

@@ -1,17 +1,21 @@
-"""The model the scorer uses now, and the watcher that brings the next one in.
+"""The models the scorer uses now, and the watcher that brings the next ones in.
 
 `ModelWatcher` follows the compacted `fraud_models` topic in a background thread
-(assigned partitions, no consumer group, nothing committed). On start it reads up to the
-end and prepares only the newest bundle for the configured name; afterwards each newer
-version is decoded, its Keras model loaded and its forward pass chosen *off* the scoring
-thread, then handed over as a ready `ScoringModel`. The scoring loop calls `take()`
-between transactions, so a swap happens exactly at a batch boundary and every batch is
-scored by one model whose version goes into each score.
+(assigned partitions, no consumer group, nothing committed, read-committed) and keeps the
+state of the configured model name (`fraudstream.clients.models_topic.ModelsState`): every
+published version and the roles record (`fraudstream.core.model_roles`). Whenever the
+roles change it prepares the champion and, if there is one, the challenger *off* the
+scoring thread (decode, load the Keras model, choose the forward pass; a version already
+prepared is reused, so promoting the challenger or rolling back to the last champion
+costs nothing), then hands the pair over as one `ModelSet`. The scoring loop calls
+`take()` between transactions, so a change happens exactly at a batch boundary: every
+batch is scored by one champion (and at most one challenger), whose versions go into
+each score.
 
-A bundle that cannot be used (does not decode, wrong features, Keras load error) is
-logged and counted and the current model stays; a tombstone (model withdrawn) is logged
-and the current model stays too, because scoring with the last good model is better than
-stopping the stream — withdraw by publishing a replacement.
+A version that cannot be used (does not decode, wrong features, Keras load error) is
+logged and counted and the current pair stays; a tombstone on the roles (model
+withdrawn) is logged and the current pair stays too, because scoring with the last good
+model is better than stopping the stream: withdraw by publishing a replacement.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from confluent_kafka import KafkaException
 
 from fraudstream.clients.kafka_config import consumer_config
+from fraudstream.clients.models_topic import ModelsState
 from fraudstream.clients.topic_reader import TopicReadError, read_range, watermarks
 from fraudstream.core.model_bundle import SCORE_KINDS, ModelBundle
 from fraudstream.scorer import forward_cache, inference
@@ -105,8 +110,21 @@ class ScoringModel:
         return cls(bundle, forward, timings)
 
 
+@dataclass
+class ModelSet:
+    """What scores the next batches: the champion (`fraud_scores`) and the challenger
+    (`fraud_scores_shadow`, or None), as one roles record (`seq`) named them."""
+
+    champion: ScoringModel
+    challenger: ScoringModel | None
+    seq: int
+    reason: str = ""
+
+
 class ModelWatcher:
-    """Follows `topic` for bundles named `name` and prepares each newer version."""
+    """Follows `topic` for the roles and versions of model `name` and prepares each new pair."""
+
+    KEEP = 4  # prepared models kept: champion, challenger and the champions to roll back to
 
     def __init__(self, bootstrap: str, topic: str, name: str, mode: str = "auto", batch_size: int = 500,
                  on_error: Callable[[str], None] | None = None, poll_s: float = 0.5) -> None:
@@ -117,18 +135,20 @@ class ModelWatcher:
         self.batch_size = batch_size
         self.on_error = on_error or (lambda reason: None)
         self.poll_s = poll_s
-        self._key = name.encode("utf-8")
         self._lock = threading.Lock()
-        self._ready: ScoringModel | None = None
+        self._ready: ModelSet | None = None
         self._have_first = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._newest_seen = -1
+        self.state = ModelsState(name)
+        self._prepared: dict[int, ScoringModel] = {}
+        self._failed: set[int] = set()
+        self._handed: tuple | None = None  # (champion, challenger) of the last pair prepared
         self.failure: BaseException | None = None
 
     # ---- used by the scoring loop -----------------------------------------------------
-    def take(self) -> ScoringModel | None:
-        """The prepared model newer than what the loop has, once; None if nothing new."""
+    def take(self) -> ModelSet | None:
+        """The pair prepared since the last call, once; None if nothing changed."""
         with self._lock:
             ready, self._ready = self._ready, None
         return ready
@@ -171,55 +191,54 @@ class ModelWatcher:
             ends = self._catch_up(consumer, partitions)
             if ends is None:
                 return
-            # Then follow from the end offsets the catch-up stopped at; prepare only the
-            # newest bundle of each poll.
+            # Then follow from the end offsets the catch-up stopped at; prepare after
+            # each poll that changed something.
             consumer.assign([TopicPartition(self.topic, p, ends[p]) for p in partitions])
             while not self._stop.is_set():
-                newest = self._newest(consumer.consume(num_messages=100, timeout=self.poll_s))
-                if newest is not None:
-                    self._prepare(*newest)
+                if self._apply(consumer.consume(num_messages=100, timeout=self.poll_s)):
+                    self._prepare()
         finally:
             consumer.close()
 
     def _catch_up(self, consumer, partitions: list[int]) -> dict[int, int] | None:
-        """Read up to the end offsets of now and prepare only the newest bundle there.
+        """Read up to the end offsets of now, then prepare the pair the roles name.
         Returns those end offsets; None when stopped first."""
         while not self._stop.is_set():
+            self.state = ModelsState(self.name)
             try:
                 ranges = watermarks(consumer, self.topic, partitions)
-                newest = None
                 for batch in read_range(consumer, self.topic, ranges, batch_size=100, timeout=60.0,
                                         poll_s=self.poll_s, stop=self._stop.is_set):
-                    newest = self._newest(batch, newest)
+                    self._apply(batch)
             except (TopicReadError, KafkaException) as exc:
                 log.warning("reading %s: %s; starting over", self.topic, exc, extra={"event": "model_topic_error"})
                 time.sleep(1.0)
                 continue
             if self._stop.is_set():
                 return None
-            if newest is not None:
-                self._prepare(*newest)
+            self._prepare()
             return {p: high for p, (_low, high) in ranges.items()}
         return None
 
-    def _newest(self, msgs: list, newest: tuple[bytes, str] | None = None) -> tuple[bytes, str] | None:
-        """The newest bundle for our name among `msgs`, else `newest` (a tombstone is
-        logged and cancels what came before it)."""
+    def _apply(self, msgs: list) -> bool:
+        """Fold `msgs` into the state; True when one of them concerned our model."""
+        changed = False
         for msg in msgs:
             err = msg.error()
             if err is not None:
                 log.warning("reading %s: %s", self.topic, err, extra={"event": "model_topic_error"})
                 continue
-            if msg.key() != self._key:
-                continue
             where = f"partition {msg.partition()} offset {msg.offset()}"
-            if msg.value() is None:
+            try:
+                mine = self.state.apply(msg.key(), msg.value(), where)
+            except Exception as exc:  # a roles record or legacy bundle that does not decode
+                self._reject(f"the record at {where} of {self.topic!r} does not decode: {exc}")
+                continue
+            if mine and msg.value() is None and msg.key() == self.name.encode("utf-8"):
                 log.warning("model %r was withdrawn (tombstone at %s); scoring goes on with the current "
                             "model", self.name, where, extra={"event": "model_withdrawn"})
-                newest = None
-            else:
-                newest = (msg.value(), where)
-        return newest
+            changed = changed or mine
+        return changed
 
     def _wait_topic(self, consumer) -> list[int] | None:
         waited = 0.0
@@ -241,29 +260,48 @@ class ModelWatcher:
             waited += 1.0
         return None
 
-    def _prepare(self, value: bytes, where: str) -> None:
-        try:
-            bundle = ModelBundle.from_bytes(value)
-        except Exception as exc:
-            self._reject(f"the bundle at {where} of {self.topic!r} does not decode: {exc}")
-            return
-        if bundle.version <= self._newest_seen:
-            log.info("ignoring model %r v%d at %s: not newer than v%d", bundle.name, bundle.version, where,
-                     self._newest_seen, extra={"event": "model_ignored", "version": bundle.version})
-            return
+    def _model(self, version: int) -> ScoringModel | None:
+        """The prepared model of `version`, preparing it if needed; None if it cannot be used."""
+        if version in self._prepared:
+            return self._prepared[version]
+        if version in self._failed or version not in self.state.bundles:
+            if version not in self.state.bundles:
+                self._reject(f"model {self.name!r} v{version} is named by the roles but not published")
+            return None
+        where = self.state.where.get(version, "?")
         t0 = time.perf_counter()
         try:
+            bundle = ModelBundle.from_bytes(self.state.bundles[version])
             ready = ScoringModel.from_bundle(bundle, mode=self.mode, batch_size=self.batch_size)
         except Exception as exc:
-            self._reject(f"model {bundle.name!r} v{bundle.version} at {where} cannot be used: {exc}")
-            return
-        self._newest_seen = bundle.version
-        log.info("model %r v%d ready (%s forward pass, prepared in %.2fs)", bundle.name, bundle.version,
-                 ready.forward.name, time.perf_counter() - t0,
+            self._failed.add(version)
+            self._reject(f"model {self.name!r} v{version} at {where} of {self.topic!r} cannot be used: {exc}")
+            return None
+        log.info("model %r v%d ready (%s, %s forward pass, prepared in %.2fs)", bundle.name, bundle.version,
+                 bundle.kind, ready.forward.name, time.perf_counter() - t0,
                  extra={"event": "model_ready", "version": bundle.version, "inference": ready.forward.name,
+                        "kind": bundle.kind,
                         "timings_ms": {k: round(v * 1e3, 4) for k, v in ready.timings.items()}})
+        self._prepared[version] = ready
+        return ready
+
+    def _prepare(self) -> None:
+        roles = self.state.roles
+        if roles is None or roles.champion is None:
+            return
+        pair = (roles.champion, roles.challenger)
+        if pair == self._handed:
+            return
+        champion = self._model(roles.champion)
+        if champion is None:
+            return  # the current pair stays (rejected and counted)
+        challenger = self._model(roles.challenger) if roles.challenger is not None else None
+        self._handed = pair
+        keep = {roles.champion, roles.challenger, *roles.previous[-(self.KEEP - 2):]}
+        for version in [v for v in self._prepared if v not in keep]:
+            del self._prepared[version]
         with self._lock:
-            self._ready = ready
+            self._ready = ModelSet(champion, challenger, roles.seq, roles.reason)
         self._have_first.set()
 
     def _reject(self, reason: str) -> None:

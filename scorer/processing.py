@@ -30,6 +30,10 @@ class Output:
     anomalies: int = 0
     inference_s: float = 0.0
     model_version: int | None = None
+    shadow: list[tuple[bytes | None, bytes, int]] = field(default_factory=list)  # the challenger's scores
+    shadow_version: int | None = None
+    shadow_anomalies: int = 0
+    shadow_inference_s: float = 0.0
     features: np.ndarray | None = None  # raw feature rows of the scored records
 
 
@@ -46,20 +50,32 @@ class ScoringProcessor:
     matrix travels in `Output.features`, so whoever sees committed batches (the drift
     tracker) counts each event once even when a transaction is retried."""
 
-    def __init__(self, schemas: WriterSchemas, encoder: WireEncoder, explain_top: int = explain.TOP_K) -> None:
+    def __init__(self, schemas: WriterSchemas, encoder: WireEncoder, explain_top: int = explain.TOP_K,
+                 shadow_encoder: WireEncoder | None = None) -> None:
         self.schemas = schemas
         self.encoder = encoder
+        self.shadow_encoder = shadow_encoder or encoder
+        if self.shadow_encoder.raw_tail != encoder.raw_tail:
+            raise ValueError("the shadow encoder must write the explanation the way the scores' encoder does")
         self.explain_top = explain_top
         # the explanation as raw Avro bytes when the encoder lets us write that field
         self._tail: explain.AvroTail | None = None
         self.model: ScoringModel | None = None
+        self.challenger: ScoringModel | None = None
         self._plans: dict[int, features.Plan] = {}
 
-    def set_model(self, model: ScoringModel) -> None:
+    def set_model(self, model: ScoringModel, challenger: ScoringModel | None = None) -> None:
+        """The champion (and the challenger, shadow-scored on the same rows: it must read
+        the same features, so one feature plan and one explanation encoder serve both)."""
+        if challenger is not None and challenger.feature_names != model.feature_names:
+            raise ValueError(f"challenger v{challenger.version} reads {challenger.feature_names}, the champion "
+                             f"v{model.version} {model.feature_names}")
+        if self.model is None or model.feature_names != self.model.feature_names:
+            self._plans.clear()  # plans depend on the model's feature names
+            if self.explain_top and self.encoder.raw_tail == "EXPLANATION":
+                self._tail = explain.AvroTail(model.feature_names)
         self.model = model
-        if self.explain_top and self.encoder.raw_tail == "EXPLANATION":
-            self._tail = explain.AvroTail(model.feature_names)
-        self._plans.clear()  # plans depend on the model's feature names
+        self.challenger = challenger
 
     def _plan(self, schema_id: int) -> features.Plan:
         plan = self._plans.get(schema_id)
@@ -89,9 +105,24 @@ class ScoringProcessor:
         out.dead = [(msgs[i], bad) for i, bad in sorted(batch.bad.items())]
         if not batch.index:
             return out
+        out.features = batch.x
+        scored_ts = int(time.time() * 1000)
+        stamps = [event_ts(msgs[i]) for i in batch.index]
+        keys = [str(i).encode() for i in batch.ids]
+        out.records, out.anomalies, out.inference_s = self._score(model, batch, stamps, keys, scored_ts, self.encoder)
+        challenger = self.challenger
+        if challenger is not None:
+            out.shadow_version = challenger.version
+            out.shadow, out.shadow_anomalies, out.shadow_inference_s = self._score(
+                challenger, batch, stamps, keys, scored_ts, self.shadow_encoder)
+        return out
+
+    def _score(self, model: ScoringModel, batch: features.Batch, stamps: list[int], keys: list[bytes],
+               scored_ts: int, encoder: WireEncoder) -> tuple[list[tuple[bytes | None, bytes, int]], int, float]:
+        """(records, anomalies, forward-pass seconds) of one model on the batch's rows."""
         t0 = time.perf_counter()
         scores, errors = model.score_with_errors(batch.x)
-        out.inference_s = time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
         explanations = tails = None
         if self.explain_top:
             parts = explain.top_contributions(errors, self.explain_top)
@@ -99,19 +130,13 @@ class ScoringProcessor:
                 tails = self._tail.encode(*parts)
             else:
                 explanations = explain.as_records(*parts, model.feature_names)
-        elif self.encoder.raw_tail == "EXPLANATION":
+        elif encoder.raw_tail == "EXPLANATION":
             tails = [explain.EMPTY_ARRAY] * len(batch.index)  # explanations off: an empty array each
-        out.features = batch.x
         threshold = model.threshold
         flags = scores > threshold
-        out.anomalies = int(np.count_nonzero(flags))
-        scored_ts = int(time.time() * 1000)
         version = model.version
         recs = []
-        stamps = []
-        for j, i in enumerate(batch.index):
-            ts = event_ts(msgs[i])
-            stamps.append(ts)
+        for j in range(len(batch.index)):
             recs.append({
                 "ID": batch.ids[j],
                 "USER": batch.users[j],
@@ -122,11 +147,10 @@ class ScoringProcessor:
                 "IS_ANOMALY": bool(flags[j]),
                 "LABEL": batch.labels[j],
                 "MODEL_VERSION": version,
-                "EVENT_TS": ts,
+                "EVENT_TS": stamps[j],
                 "SCORED_TS": scored_ts,
             })
             if tails is None:  # fastavro writes the field (a schema without it ignores the key)
                 recs[-1]["EXPLANATION"] = explanations[j] if explanations is not None else []
-        values = self.encoder.encode_many(recs, tails)
-        out.records = [(str(batch.ids[j]).encode(), values[j], stamps[j]) for j in range(len(values))]
-        return out
+        values = encoder.encode_many(recs, tails)
+        return [(keys[j], values[j], stamps[j]) for j in range(len(values))], int(np.count_nonzero(flags)), seconds

@@ -45,6 +45,7 @@ class ScorerService:
         self.processor: ScoringProcessor | None = None
         self.loop: ScoringLoop | None = None
         self.model: ScoringModel | None = None
+        self.challenger: ScoringModel | None = None
         self.drift = DriftTracker(self.metrics, cfg.instance_id, cfg.drift_window, cfg.drift_interval_s)
         self.drift_publisher: DriftPublisher | None = None
         # Called after each committed transaction with (messages, output); tests and the
@@ -65,14 +66,32 @@ class ScorerService:
         assert self.watcher is not None and self.processor is not None
         if self.watcher.failure is not None:
             raise ScorerError(f"the model watcher stopped: {self.watcher.failure}")
-        new = self.watcher.take()
-        if new is None:
+        pair = self.watcher.take()
+        if pair is None:
             return
-        old = self.model
-        self.model = new
-        self.processor.set_model(new)
-        self.drift.set_model(new)
+        new, challenger = pair.champion, pair.challenger
+        try:
+            self.processor.set_model(new, challenger)
+        except ValueError as exc:  # a challenger reading other features: shadow nothing
+            log.error("challenger refused: %s", exc, extra={"event": "model_rejected"})
+            self.metrics.model_errors.inc()
+            challenger = None
+            self.processor.set_model(new, None)
+        old, old_challenger = self.model, self.challenger
+        self.challenger = challenger
         m = self.metrics
+        m.challenger_version.set(challenger.version if challenger else 0)
+        if challenger is not old_challenger and (challenger is None or old_challenger is None
+                                                 or challenger.version != old_challenger.version):
+            log.info("shadow-scoring with challenger %s (was %s)",
+                     f"v{challenger.version}" if challenger else "none",
+                     f"v{old_challenger.version}" if old_challenger else "none",
+                     extra={"event": "challenger_swapped", "version": challenger.version if challenger else None,
+                            "previous": old_challenger.version if old_challenger else None, "seq": pair.seq})
+        if old is not None and old.version == new.version:
+            return
+        self.model = new
+        self.drift.set_model(new)
         m.model_version.set(new.version)
         m.model_swaps.inc()
         for path in ("numpy", "call", "predict", "trees"):
@@ -162,20 +181,24 @@ class ScorerService:
             if not cfg.dlq_max_bytes:
                 cfg.dlq_max_bytes = topic_max_bytes(cfg.bootstrap_servers, cfg.dlq_topic)
 
-            ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.dlq_topic, cfg.drift_topic],
-                          partitions=scores_partitions(cfg))
+            partitions = scores_partitions(cfg)
+            partitions[cfg.shadow_topic] = partitions[cfg.output_topic]  # compared by ID with the scores
+            ensure_topics(cfg.bootstrap_servers, [cfg.output_topic, cfg.shadow_topic, cfg.dlq_topic,
+                                                  cfg.drift_topic], partitions=partitions)
             client = registry_client(cfg.schema_registry_url)
             schema = load_schema("fraud_score")
-            schema_id = 0
+            schema_id = shadow_id = 0
 
             def register() -> None:
-                nonlocal schema_id
+                nonlocal schema_id, shadow_id
                 schema_id = register_value_schema(client, cfg.output_topic, schema)
+                shadow_id = register_value_schema(client, cfg.shadow_topic, schema)
 
             if not self._until_available("the schema registry", register):
                 return self._stopped_early()
             self.processor = ScoringProcessor(WriterSchemas(client),
-                                              WireEncoder(schema, schema_id, raw_tail="EXPLANATION"))
+                                              WireEncoder(schema, schema_id, raw_tail="EXPLANATION"),
+                                              shadow_encoder=WireEncoder(schema, shadow_id, raw_tail="EXPLANATION"))
             self.drift_publisher = DriftPublisher(cfg.bootstrap_servers, client, cfg.drift_topic, cfg.instance_id)
             self.drift.publish = self.drift_publisher
             self.watcher = ModelWatcher(cfg.bootstrap_servers, cfg.models_topic, cfg.model_name, mode=cfg.inference,

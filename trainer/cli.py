@@ -9,6 +9,7 @@ import argparse
 import time
 from pathlib import Path
 
+from fraudstream.core.argtypes import duration as _duration
 from fraudstream.core.argtypes import open_fraction as _fraction
 from fraudstream.core.argtypes import positive_float as _positive_float
 from fraudstream.core.argtypes import positive_int as _positive_int
@@ -55,6 +56,8 @@ def register(subparsers) -> None:
     data = p.add_argument_group("data")
     data.add_argument("--topic", default=TOPICS.preprocessed, help="input topic (default: %(default)s)")
     data.add_argument("--max-records", type=_positive_int, help="read at most this many records")
+    data.add_argument("--window", type=_duration, metavar="DURATION",
+                      help="only the records of the last DURATION (e.g. 30d): a rolling window of history")
     data.add_argument("--wait-records", type=_positive_int, metavar="N",
                       help="first wait until the topic holds at least N records (offsets), e.g. in compose "
                            "where the trainer starts before the history has arrived")
@@ -91,7 +94,19 @@ def register(subparsers) -> None:
     out.add_argument("--model-name", default="fraud-autoencoder", help="key in the models topic (default: %(default)s)")
     out.add_argument("--models-topic", default=TOPICS.models, help="compacted models topic (default: %(default)s)")
     out.add_argument("--no-publish", action="store_true", help="do not publish the model to the models topic")
+    out.add_argument("--publish-as", choices=("challenger", "champion"), default="challenger",
+                     help="role of the new version: challenger (shadow-scored next to the champion until "
+                          "`fraudstream models promote`) or champion (scorers switch at once); the first version "
+                          "of a model is always champion (default: %(default)s)")
     out.add_argument("--no-progress", action="store_true", help="no progress bar")
+    sched = p.add_argument_group("retraining on schedule")
+    sched.add_argument("--every", type=_duration, metavar="DURATION",
+                       help="train again every DURATION (e.g. 6h), each time publishing a challenger; runs until "
+                            "stopped (SIGTERM/SIGINT); a failed run is reported and the next one tried")
+    sched.add_argument("--auto-promote", metavar="METRIC:MARGIN@N",
+                       help="with --every: promote the challenger when its METRIC (f1, precision, recall) beats the "
+                            "champion's by MARGIN on at least N labelled events both scored (the KSQL comparison "
+                            "tables), checked every minute; without it nothing is ever promoted automatically")
     ev = p.add_argument_group("evaluation on a CSV (Kaggle layout)")
     ev.add_argument("--evaluate-csv", type=Path, metavar="PATH",
                     help="also score this CSV with the model and write its metrics and plots (never trained on)")
@@ -114,9 +129,10 @@ def _options(args):
     trees = HybridConfig(max_iter=args.trees, max_depth=args.tree_depth, learning_rate=args.tree_learning_rate,
                          calibration=args.calibration, seed=args.seed)
     return TrainOptions(topic=args.topic, max_records=args.max_records, model=cfg, kind=args.kind, hybrid=trees,
+                        window_s=args.window,
                         rule=threshold.parse_rule(args.threshold_rule), out=args.out,
                         tensorboard_dir=args.tensorboard_dir, publish=not args.no_publish,
-                        model_name=args.model_name, models_topic=args.models_topic,
+                        model_name=args.model_name, models_topic=args.models_topic, publish_as=args.publish_as,
                         val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                         progress=not args.no_progress, threads=args.threads)
 
@@ -139,6 +155,12 @@ def run_train(args) -> int:
 
     from fraudstream.trainer import pipeline
 
+    if args.auto_promote and not args.every:
+        raise OptionError("--auto-promote goes with --every (or run `fraudstream models auto-promote RULE`)")
+    if args.every:
+        from fraudstream.trainer.schedule import run_every
+
+        return run_every(args, opts, endpoints, out, err)
     if args.wait_records:
         _wait_for_records(endpoints.bootstrap_servers, args.topic, args.wait_records, args.wait_timeout, err)
     result = pipeline.run(opts, endpoints, console=err)
@@ -147,8 +169,9 @@ def run_train(args) -> int:
     out.print(f"artifacts: {result.run_dir} (report: {result.run_dir / 'report.html'})", highlight=False)
     out.print(f"TensorBoard run: {result.tensorboard_run}", highlight=False)
     if result.published:
-        out.print(f"published {opts.model_name} v{result.bundle.version} to {opts.models_topic} "
-                  f"(partition {result.published[0]}, offset {result.published[1]})", highlight=False)
+        out.print(f"published {opts.model_name} v{result.bundle.version} to {opts.models_topic} as "
+                  f"{result.published[2]} (partition {result.published[0]}, offset {result.published[1]})",
+                  highlight=False)
     else:
         out.print("not published (--no-publish)", highlight=False)
     if args.evaluate_csv:

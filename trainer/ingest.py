@@ -97,8 +97,11 @@ def _progress(console, enabled: bool) -> Progress:
                     TimeElapsedColumn(), console=console, disable=not enabled, transient=False)
 
 
-def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int, tuple[int, int]]:
-    """{partition: (earliest, last stable offset)}; raises TopicError when the topic is missing."""
+def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0,
+                 since_ms: int | None = None) -> dict[int, tuple[int, int]]:
+    """{partition: (earliest, last stable offset)}; raises TopicError when the topic is missing.
+    With `since_ms` the range starts at the first record whose timestamp is at least that
+    (a rolling window of history; empty where no record is that recent)."""
     from confluent_kafka import IsolationLevel, KafkaException, TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
@@ -112,12 +115,15 @@ def topic_ranges(bootstrap: str, topic: str, timeout: float = 30.0) -> dict[int,
         )
     parts = sorted(tmeta.partitions)
     out: dict[int, list[int]] = {p: [0, 0] for p in parts}
-    for idx, spec in ((0, OffsetSpec.earliest()), (1, OffsetSpec.latest())):
+    start = OffsetSpec.earliest() if since_ms is None else OffsetSpec.for_timestamp(int(since_ms))
+    for idx, spec in ((1, OffsetSpec.latest()), (0, start)):
         futs = admin.list_offsets({TopicPartition(topic, p): spec for p in parts},
                                   isolation_level=IsolationLevel.READ_COMMITTED, request_timeout=timeout)
         for tp, fut in futs.items():
             try:
-                out[tp.partition][idx] = fut.result(timeout=timeout).offset
+                offset = fut.result(timeout=timeout).offset
+                # no record that recent: an empty range at the end
+                out[tp.partition][idx] = out[tp.partition][1] if offset < 0 else offset
             except KafkaException as exc:
                 raise KafkaUnavailableError(f"cannot list offsets of {topic}[{tp.partition}]: {exc}") from exc
     return {p: (lo, hi) for p, (lo, hi) in out.items()}
@@ -134,8 +140,10 @@ def read_topic(
     console=None,
     timeout: float = 60.0,
     batch_size: int = 10_000,
+    since_ms: int | None = None,
 ) -> IngestResult:
-    """Read `topic` from the beginning to the end offsets taken now (or `max_records`)."""
+    """Read `topic` from the beginning (or from the first record at `since_ms`) to the end
+    offsets taken now (or `max_records`)."""
     from confluent_kafka import Consumer
 
     if schemas is None:
@@ -145,7 +153,7 @@ def read_topic(
     if max_records is not None and max_records <= 0:
         raise TopicError(f"--max-records must be positive, got {max_records}")
     started = time.perf_counter()
-    ranges = topic_ranges(bootstrap, topic, timeout=timeout)
+    ranges = topic_ranges(bootstrap, topic, timeout=timeout, since_ms=since_ms)
     available = sum(hi - lo for lo, hi in ranges.values())
     if available == 0:
         raise TopicError(f"topic {topic!r} on {bootstrap} is empty (no committed records in "

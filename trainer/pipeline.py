@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fraudstream.clients.models_topic import latest_bundle, publish_bundle
+from fraudstream.clients.models_topic import publish_bundle, read_state
 from fraudstream.core.model_bundle import ModelBundle, ModelBundleError
 from fraudstream.core.settings import TOPICS, Endpoints
 from fraudstream.trainer import artifacts, ingest, prepare, report, steps, tensorboard, threshold
@@ -25,6 +25,7 @@ DEFAULT_MODEL_NAME = "fraud-autoencoder"
 class TrainOptions:
     topic: str = TOPICS.preprocessed
     max_records: int | None = None
+    window_s: float | None = None  # only records of the last window_s seconds (rolling history)
     model: ModelConfig = field(default_factory=ModelConfig)
     kind: str = "auto"  # auto | autoencoder | hybrid
     hybrid: HybridConfig = field(default_factory=HybridConfig)
@@ -32,6 +33,7 @@ class TrainOptions:
     out: Path = Path("artifacts")
     tensorboard_dir: Path | None = None  # default: <out>/tensorboard
     publish: bool = True
+    publish_as: str = "challenger"  # or champion; the first version of a name is champion anyway
     model_name: str = DEFAULT_MODEL_NAME
     models_topic: str = TOPICS.models
     val_fraction: float = 0.2
@@ -55,7 +57,7 @@ class RunResult:
     bundle: ModelBundle
     metrics: dict
     tensorboard_run: Path
-    published: tuple[int, int] | None  # (partition, offset)
+    published: tuple[int, int, str] | None  # (partition, offset, role)
     ingest: ingest.IngestResult
 
 
@@ -71,11 +73,11 @@ def next_version(endpoints: Endpoints, opts: TrainOptions, console: Console) -> 
 
 
 def publish_version(bootstrap: str, models_topic: str, model_name: str, timeout: float = 60.0) -> int:
-    """The version a new model gets: ms since epoch, above the one published under the name."""
+    """The version a new model gets: ms since epoch, above every version published under the name."""
     version = int(time.time() * 1000)
-    current = latest_bundle(bootstrap, models_topic, model_name, timeout=timeout)
-    if current is not None and current.version >= version:
-        version = current.version + 1
+    newest = read_state(bootstrap, models_topic, model_name, timeout=timeout).newest_version
+    if newest is not None and newest >= version:
+        version = newest + 1
     return version
 
 
@@ -98,7 +100,8 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
 
     got = ingest.read_topic(endpoints.bootstrap_servers, opts.topic, registry_url=endpoints.schema_registry_url,
                             max_records=opts.max_records, progress=opts.progress, console=console,
-                            timeout=opts.timeout)
+                            timeout=opts.timeout,
+                            since_ms=None if opts.window_s is None else int((time.time() - opts.window_s) * 1000))
     say(f"read {got.read:,} records from {opts.topic} in {got.seconds:.1f}s ({got.rate:,.0f} records/s); "
         f"{got.skip_summary()}")
     data = prepare.extract(got.frame)
@@ -177,8 +180,13 @@ def run(opts: TrainOptions, endpoints: Endpoints, console: Console | None = None
 
     published = None
     if opts.publish:
-        published = publish_bundle(endpoints.bootstrap_servers, bundle, topic=opts.models_topic, timeout=opts.timeout)
+        published = publish_bundle(endpoints.bootstrap_servers, bundle, topic=opts.models_topic, timeout=opts.timeout,
+                                   role=opts.publish_as)
+        roles = read_state(endpoints.bootstrap_servers, opts.models_topic, opts.model_name, timeout=opts.timeout).roles
+        role = "champion" if roles and roles.champion == version else "challenger"
+        published = (*published, role)
         artifacts.write_json(run_dir / "published.json", {"topic": opts.models_topic, "key": opts.model_name,
+                                                          "role": role,
                                                           "partition": published[0], "offset": published[1],
                                                           "version": version})
     return RunResult(run_dir=run_dir, bundle=bundle, metrics=metrics, tensorboard_run=tb_run,

@@ -322,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
         out.print("the scorer registered the fraud_scores schema: applying the KSQL monitoring tables "
                   "(alerts topic, scores joined with late labels, live precision / recall)")
         _cli(["ksql", "apply", str(KSQL_DIR / "monitoring"), "--wait", "60", "--wait-subject",
-              f"{TOPICS.labels}-value"])
+              f"{TOPICS.labels}-value", "--wait-subject", f"{TOPICS.scores_shadow}-value"])
 
         _step("8/8 the monitor: scores, late labels, alerts with their explanation, drift")
         duration = max(10.0, args.live / max(args.rate, 1.0) + 8)

@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "fraudstream.cli.label_cmd",
     "fraudstream.cli.ksql_cmd",
     "fraudstream.trainer.cli",
+    "fraudstream.cli.models_cmd",
     "fraudstream.scorer.cli",
     "fraudstream.monitor.cli",
     "fraudstream.cli.console_cmd",

@@ -49,3 +49,17 @@ def open_fraction(text: str) -> float:
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (exclusive), got {text}")
     return float(value)
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration(text: str) -> float:
+    """Seconds of '500ms', '5s', '30m', '1h', '7d' (a bare number is refused: say the unit)."""
+    import re
+
+    m = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)\s*", text)
+    if m is None or not float(m.group(1)) > 0:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (a positive number and a unit: ms, s, m, h, "
+                                         f"d, e.g. 30m)")
+    return float(m.group(1)) * _UNITS[m.group(2)]

@@ -27,6 +27,7 @@ class Topics:
     preprocessed: str = "creditcardfraud_preprocessed_avro"
     models: str = "fraud_models"
     scores: str = "fraud_scores"
+    scores_shadow: str = "fraud_scores_shadow"
     dlq: str = "creditcardfraud_dlq"
     labels: str = "fraud_labels"
     alerts: str = "fraud_alerts"

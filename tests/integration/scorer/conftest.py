@@ -79,8 +79,8 @@ def scorer_service(kafka_bootstrap: str, schema_registry_url: str):
         cfg = ScorerConfig(bootstrap_servers=kafka_bootstrap, schema_registry_url=schema_registry_url,
                            input_topic=topics.input, output_topic=topics.output, dlq_topic=topics.dlq,
                            models_topic=topics.models, group=topics.group, drift_topic=topics.drift,
-                           instance_id="t1",
-                           metrics_port=0, session_timeout_ms=6000, **overrides)
+                           shadow_topic=topics.shadow, **{"instance_id": "t1", "metrics_port": 0,
+                                                          "session_timeout_ms": 6000, **overrides})
         svc = RunningService(cfg)
         started.append(svc)
         svc.thread.start()

@@ -31,14 +31,17 @@ class Topics:
     models: str
     group: str
     drift: str = ""
+    shadow: str = ""
 
     @classmethod
     def for_test(cls, base: str) -> "Topics":
-        return cls(base, f"{base}_scores", f"{base}_dlq", f"{base}_models", f"{base}_group", f"{base}_drift")
+        return cls(base, f"{base}_scores", f"{base}_dlq", f"{base}_models", f"{base}_group", f"{base}_drift",
+                   f"{base}_shadow")
 
     def cli_args(self) -> list[str]:
         return ["--input-topic", self.input, "--output-topic", self.output, "--dlq-topic", self.dlq,
-                "--models-topic", self.models, "--group", self.group, "--drift-topic", self.drift]
+                "--models-topic", self.models, "--group", self.group, "--drift-topic", self.drift,
+                "--shadow-topic", self.shadow]
 
 
 def create_topic(bootstrap: str, name: str, partitions: int = 1) -> None:
@@ -123,8 +126,8 @@ def stream_rows(writer: InputWriter, n: int, rate: float, seed: int = 0, stop: t
     return out
 
 
-def publish(bootstrap: str, topic: str, bundle: ModelBundle) -> None:
-    publish_bundle(bootstrap, bundle, topic=topic)
+def publish(bootstrap: str, topic: str, bundle: ModelBundle, role: str = "champion") -> None:
+    publish_bundle(bootstrap, bundle, topic=topic, role=role)
 
 
 @dataclass

@@ -28,13 +28,13 @@ def test_hot_swap_under_load(kafka_bootstrap, schema_registry_url, topics, score
     with scorer_service(topics, batch_size=100, max_wait_ms=20) as svc:
         svc.service.on_commit = lambda msgs, out: batches.append(([m.offset() for m in msgs], out.model_version))
         sent: dict = {}
-        producer = threading.Thread(target=lambda: sent.update(stream_rows(writer, N, rate=1000, seed=5)))
+        producer = threading.Thread(target=lambda: sent.update(stream_rows(writer, N, rate=500, seed=5)))
         producer.start()
         deadline = time.monotonic() + 60
         while sum(len(b[0]) for b in batches) < N // 5:
             assert time.monotonic() < deadline, "scoring did not start"
             time.sleep(0.05)
-        publish(kafka_bootstrap, topics.models, v2)  # mid-stream
+        publish(kafka_bootstrap, topics.models, v2)  # mid-stream (a transaction: a second or two)
         producer.join(120)
         scores = read_committed(kafka_bootstrap, topics.output, N, schema_registry_url)
         assert svc.metric("fraudstream_scorer_model_swaps_total") == 2  # first load + v2

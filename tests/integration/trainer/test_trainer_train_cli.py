@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from fraudstream.clients.models_topic import latest_bundle
+from fraudstream.clients.models_topic import latest_bundle, read_state
 from fraudstream.core.model_bundle import ModelBundle
 from fraudstream.trainer.tensorboard import event_summary
 from fraudstream.trainer.topic_fill import fill_preprocessed
@@ -81,10 +81,13 @@ def test_train_100k_records_writes_artifacts_and_publishes(filled_topic, kafka_b
     assert tb["graph_events"] == 1 and tb["tags"]["train/epoch_loss"] == metrics["training"]["epochs_run"]
     assert tb["bytes"] < 100_000, tb
 
-    # a second run publishes a newer version; the reader sees it; its TensorBoard run is separate
+    # a second run publishes a newer version as challenger (the champion stays); its
+    # TensorBoard run is separate
     assert main([*argv, "--max-records", "30000", "--epochs", "2"]) == 0
-    newer = latest_bundle(kafka_bootstrap, models, "it-model", timeout=30)
-    assert newer.version > got.version
+    assert "as challenger" in capsys.readouterr().out
+    state = read_state(kafka_bootstrap, models, "it-model", timeout=30)
+    assert state.roles.champion == got.version and state.roles.challenger > got.version
+    assert latest_bundle(kafka_bootstrap, models, "it-model", timeout=30) == got
     runs = sorted((tmp_path / "art" / "tensorboard").iterdir())
     assert len(runs) == 2 and all(event_summary(r)["graph_events"] == 1 for r in runs)
 
