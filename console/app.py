@@ -272,22 +272,14 @@ def make_app(service: ConsoleService, access: Access, *, manage_service: bool = 
         versions, error = service.models.get(ep.bootstrap_servers, service.settings.models_topic)
         quality = {int(r.get("MODEL_VERSION") or r.get("VERSION") or 0): r for r in service.probe.quality.rows}
         live = service.scores.snapshot()["by_model"]
-        life = models_mod.lifecycle()
-        roles: dict[int, str] = {}
-        if life is not None and hasattr(life, "roles"):
-            try:
-                roles = {int(k): str(v) for k, v in life.roles(ep).items()}
-            except Exception as exc:  # the lifecycle's tables may not exist yet
-                error = error or f"model roles unavailable: {' '.join(str(exc).split())[:200]}"
         rows = []
         for m in versions:
-            d = m.as_dict()
-            d["role"] = roles.get(m.version) or ("current" if m.current else "")
+            d = m.as_dict()  # its role: champion, challenger, ... (the roles record in the topic)
             d["live"] = quality.get(m.version)
             d["scores_last_minute"] = live.get(str(m.version), 0)
             rows.append(d)
         return {"versions": rows, "error": error, "quality_error": service.probe.quality.error,
-                "lifecycle": life is not None, "topic": service.settings.models_topic}
+                "lifecycle": True, "topic": service.settings.models_topic}
 
     async def api_alerts(request: Request) -> Response:
         filters, chosen = _filters(request)
@@ -346,10 +338,7 @@ def make_app(service: ConsoleService, access: Access, *, manage_service: bool = 
         action = request.path_params["action"]
         if action not in ("promote", "rollback"):
             return JSONResponse({"status": "not-found", "message": f"no model action {action!r}"}, 404)
-        life = models_mod.lifecycle()
-        if life is None or not hasattr(life, action):
-            return JSONResponse({"status": "unsupported", "message": f"{action} needs `fraudstream models` "
-                                                                   "(the model lifecycle), which is not installed"}, 501)
+        life = models_mod.lifecycle(service.settings.models_topic)
         try:
             body = await request.json()
         except ValueError:
@@ -360,7 +349,8 @@ def make_app(service: ConsoleService, access: Access, *, manage_service: bool = 
             if action == "promote":
                 result = await run_in_threadpool(life.promote, ep, int(body["version"]))
             else:
-                result = await run_in_threadpool(life.rollback, ep)
+                current = body.get("version")  # the champion the page showed (finds its model)
+                result = await run_in_threadpool(life.rollback, ep, None if current is None else int(current))
         except (KeyError, ValueError, TypeError):
             return JSONResponse({"status": "bad-request", "message": "promote needs {\"version\": N}"}, 400)
         except Exception as exc:

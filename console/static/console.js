@@ -231,7 +231,8 @@
       document.addEventListener("click", (e) => {
         const b = e.target.closest("button.promote, button.rollback");
         if (!b) return;
-        pending = b.classList.contains("promote") ? { action: "promote", version: Number(b.dataset.version) } : { action: "rollback" };
+        pending = b.classList.contains("promote") ? { action: "promote", version: Number(b.dataset.version) }
+          : { action: "rollback", version: Number(b.dataset.version) };
         $("#confirm-text").textContent = pending.action === "promote"
           ? `Make version ${pending.version} the champion? Every scorer switches to it at its next batch.`
           : "Roll back to the previous champion? Every scorer switches at its next batch.";

@@ -18,7 +18,7 @@ from tests.unit.scorer.support import make_bundle, make_hybrid_bundle, reference
 
 pytestmark = pytest.mark.integration
 
-N = 9000
+MAX_EVENTS = 40_000  # the producer stops once every phase was seen on every partition
 
 
 def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, schema_registry_url, topics,
@@ -28,7 +28,8 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
     v2 = make_hybrid_bundle(version=2, seed=32, threshold=0.5)  # the other kind: one bundle format
     publish(kafka_bootstrap, topics.models, v1)
     writer = InputWriter(kafka_bootstrap, schema_registry_url, topics.input)
-    batches: list[tuple[str, int, list[int], int | None, int | None]] = []  # scorer, partition, offsets, versions
+    # (scorer, partition, offsets, champion, challenger, commit sequence number)
+    batches: list[tuple[str, int, list[int], int | None, int | None, int]] = []
     lock = threading.Lock()
 
     def observer(name):
@@ -38,16 +39,22 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
                 by_part[m.partition()].append(m.offset())
             with lock:
                 for p, offs in by_part.items():
-                    batches.append((name, p, offs, out.model_version, out.shadow_version))
+                    batches.append((name, p, offs, out.model_version, out.shadow_version, len(batches)))
         return on_commit
 
     def scored() -> int:
         with lock:
             return sum(len(b[2]) for b in batches)
 
-    def wait_for(count: int, what: str) -> None:
-        deadline = time.monotonic() + 90
-        while scored() < count:
+    def wait_for(what: str, done) -> None:
+        """Until `done(batches of partition p)` holds for both partitions (each phase must
+        be seen on each partition, however the machine's load spreads the work)."""
+        deadline = time.monotonic() + 120
+        while True:
+            with lock:
+                per_part = {p: [b for b in batches if b[1] == p] for p in (0, 1)}
+            if all(done(rows) for rows in per_part.values()):
+                return
             assert time.monotonic() < deadline, what
             time.sleep(0.05)
 
@@ -56,17 +63,28 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
         a.service.on_commit = observer("a")
         b.service.on_commit = observer("b")
         sent: dict = {}
-        producer = threading.Thread(target=lambda: sent.update(stream_rows(writer, N, rate=700, seed=6)))
+        stop = threading.Event()
+        producer = threading.Thread(target=lambda: sent.update(stream_rows(writer, MAX_EVENTS, rate=500, seed=6,
+                                                                           stop=stop)))
         producer.start()
-        wait_for(N // 6, "scoring did not start")
+        wait_for("scoring did not start", lambda rows: len(rows) >= 3)
         publish(kafka_bootstrap, topics.models, v2, role="challenger")
-        wait_for(2 * N // 6, "no progress after the challenger")
+        wait_for("the challenger shadowed nothing", lambda rows: sum(r[4] == 2 for r in rows) >= 3)
         before, after = model_admin.promote(kafka_bootstrap, "fraud-autoencoder", 2, topic=topics.models)
         assert (before.champion, after.champion, after.challenger, after.previous) == (1, 2, None, (1,))
-        wait_for(4 * N // 6, "no progress after promoting")
+        wait_for("v2 never became champion", lambda rows: sum(r[3] == 2 for r in rows) >= 3)
         model_admin.rollback(kafka_bootstrap, "fraud-autoencoder", topic=topics.models)
-        producer.join(180)
-        scores = read_committed(kafka_bootstrap, topics.output, N, schema_registry_url)
+        wait_for("the rollback was not seen", lambda rows: sum(
+            r[3] == 1 and r[5] > max(q[5] for q in rows if q[3] == 2) for r in rows) >= 3)
+        stop.set()
+        producer.join(60)
+        n = len(sent)
+        assert sorted(sent) == list(range(n))
+        deadline = time.monotonic() + 120
+        while scored() < n:
+            assert time.monotonic() < deadline, f"{scored()} of {n} events scored"
+            time.sleep(0.05)
+        scores = read_committed(kafka_bootstrap, topics.output, n, schema_registry_url)
         shadow = read_committed(kafka_bootstrap, topics.shadow, 1, schema_registry_url)
         report = model_admin.list_versions(kafka_bootstrap, "fraud-autoencoder", topic=topics.models)
         a.finish()
@@ -74,12 +92,12 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
 
     # every event scored exactly once in fraud_scores, by the champion of its batch
     ids = sorted(s.value["ID"] for s in scores)
-    assert ids == list(range(N)), "every event exactly once"
+    assert ids == list(range(n)), "every event exactly once"
     score_of = {s.value["ID"]: s.value for s in scores}
     # each batch was scored by one champion; per partition and scorer the champion goes
     # 1 -> 2 -> 1, each change at a batch boundary (batches are whole in the log)
     per_part: dict[int, list] = defaultdict(list)
-    for name, p, offs, champ, chall in batches:
+    for _name, p, offs, champ, chall, _seq in batches:
         per_part[p].append((offs[0], offs, champ, chall))
     input_ids: dict[tuple[int, int], int] = {}
     for p, rows in per_part.items():
@@ -97,7 +115,7 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
     # the shadow topic holds one score per event of the shadowed batches, none elsewhere
     shadow_ids = [s.value["ID"] for s in shadow]
     assert len(shadow_ids) == len(set(shadow_ids)) > 0
-    shadowed_batches = sum(len(offs) for _, _, offs, _, chall in batches if chall == 2)
+    shadowed_batches = sum(len(offs) for _, _, offs, _, chall, _ in batches if chall == 2)
     assert len(shadow_ids) == shadowed_batches
     assert {s.value["MODEL_VERSION"] for s in shadow} == {2}
     for s in shadow:

@@ -23,6 +23,8 @@ def _engine() -> tuple[Engine, InMemorySchemaRegistry, int]:
     admin.create_topic("fraud_scores", 3, 1)
     schema = (ROOT / "fraudstream" / "core" / "schemas" / "fraud_score.avsc").read_text()
     sid = registry.register("fraud_scores-value", schema)
+    admin.create_topic("fraud_scores_shadow", 3, 1)  # the challenger's scores (08), same schema
+    registry.register("fraud_scores_shadow-value", schema)
     admin.create_topic("fraud_labels", 3, 1)
     registry.register("fraud_labels-value", (ROOT / "fraudstream" / "core" / "schemas" / "fraud_label.avsc").read_text())
     engine = Engine(admin, registry)
@@ -53,7 +55,7 @@ def test_the_monitoring_files_are_the_ones_compose_applies():
     assert [p.name for p in MONITORING] == ["01_fraud_scores.ksql", "02_alerts_per_minute.ksql",
                                             "03_model_quality.ksql", "04_fraud_alerts.ksql",
                                             "05_fraud_labels.ksql", "06_fraud_scores_labelled.ksql",
-                                            "07_label_quality.ksql"]
+                                            "07_label_quality.ksql", "08_champion_challenger.ksql"]
     compose = (ROOT / "docker-compose.yml").read_text()
     assert '"/app/ksql/monitoring"' in compose
 
