@@ -30,6 +30,10 @@ runs alternate for --rounds rounds and the median is reported, with each run's p
 CPU time per event (thread CPU time: what the processor itself costs, whatever else the
 machine runs). `--explanation-only` runs just the processor measurement and the scorer
 against "no explanation" (issue 13's before/after ratio), for more rounds in less time.
+Paired runs (`--paired-rounds`): the scorer and the scorer without the explanation run at
+the same time in two threads on the same input, so a change of load on a shared machine
+hits both; two identical scorers paired the same way are the control (their ratio's
+spread is the noise).
 Also printed: the forward pass alone, per batch size, for predict / call / call compiled
 with tf.function / NumPy. Goals (issue "Scorer"): scorer >= 100 x naive and >= 0.5 x
 passthrough.
@@ -259,6 +263,30 @@ def run_loop(cfg, processor, limit: int, timeout: float) -> Timed:
     return timed
 
 
+def run_paired(cfg_a, proc_a, cfg_b, proc_b, limit: int, timeout: float) -> tuple[Timed, Timed]:
+    """Two loops at the same time (one thread each, own group and output topic, the same
+    input): whatever else the shared machine does at that moment slows both alike, so the
+    ratio of their rates is steadier than that of runs one after the other."""
+    out: list = [None, None]
+
+    def go(i: int, c, p) -> None:
+        try:
+            out[i] = run_loop(c, p, limit, timeout)
+        except BaseException as exc:  # SystemExit included: re-raised in the caller's thread
+            out[i] = exc
+
+    threads = [threading.Thread(target=go, args=(i, c, p)) for i, (c, p) in enumerate(((cfg_a, proc_a),
+                                                                                        (cfg_b, proc_b)))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for r in out:
+        if isinstance(r, BaseException):
+            raise r
+    return out[0], out[1]
+
+
 def measure_latency(bootstrap: str, registry: str, lcfg, topic: str, wait_ms: int, args) -> dict:
     """The full ScorerService at `args.rate` events/s: event time -> score received by a
     read-committed consumer."""
@@ -396,6 +424,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-wait-ms", type=lambda v: [int(x) for x in v.split(",")], default=[100, 20],
                     help="--max-wait-ms values for the latency runs (default: 100,20)")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--paired-rounds", type=int, default=3,
+                    help="rounds of the paired runs: scorer and no explanation at the same time, then two scorers "
+                         "(the control)")
     ap.add_argument("--explanation-only", action="store_true",
                     help="only what the explanation costs: the processor's CPU, then the scorer and the scorer "
                          "without the explanation alternating for --rounds rounds (no naive, passthrough, "
@@ -530,6 +561,24 @@ def main(argv: list[str] | None = None) -> int:
         # per round, scorer / no explanation of the same round: the spread is the noise
         results["explanation_ratio_per_round"] = [a / b for a, b in zip(runs["scorer"], runs["no_explanation"])]
 
+        # -- 2b. paired: scorer and no explanation at the same time, and scorer with scorer
+        # (the control: how far from 1 two identical loops drift), alternating --------------
+        paired: dict[str, list[float]] = {"explanation": [], "control": []}
+        paired_cpu: dict[str, list[float]] = {"explanation": [], "control": []}
+        for rnd in range(args.paired_rounds):
+            for kind, other in (("explanation", False), ("control", True)):
+                ca, cb = cfg(f"pair_{kind}{rnd}_a"), cfg(f"pair_{kind}{rnd}_b")
+                a, b = run_paired(ca, scoring_processor(ca), cb, scoring_processor(cb, explain=other),
+                                  args.events, timeout=900)
+                paired[kind].append(a.rate() / b.rate())
+                paired_cpu[kind].append(a.cpu_us() / b.cpu_us())
+                print(f"paired round {rnd + 1} {kind:11s} scorer {a.rate():8.0f} / "
+                      f"{'no explanation' if kind == 'explanation' else 'scorer'} {b.rate():8.0f} events/s "
+                      f"= {a.rate() / b.rate():.3f}; processor CPU per event {a.cpu_us():.1f} / {b.cpu_us():.1f} us",
+                      flush=True)
+        results["paired_ratios"] = paired
+        results["paired_processor_cpu_ratios"] = paired_cpu
+
         # -- 4. latency at a fixed rate, for each --latency-wait-ms --------------------------------
         results["latency_ms"] = {}
         for wait_ms in ([] if args.explanation_only else args.latency_wait_ms):
@@ -564,6 +613,12 @@ def main(argv: list[str] | None = None) -> int:
           f"without = {cpu['explanation'] / cpu['no_explanation']:.3f} (thread CPU time, variants alternating batch by batch, median of 9 rounds)")
     print(f"  scorer / no explanation = {r['scorer_over_no_explanation']:5.3f}   (after / before the explanation; "
           f"per round: {per_round})")
+    for kind, label in (("explanation", "scorer / no explanation"), ("control", "scorer / scorer (control)")):
+        vals = results["paired_ratios"][kind]
+        if vals:
+            cpu_r = statistics.median(results["paired_processor_cpu_ratios"][kind])
+            print(f"  paired, at the same time: {label} = {statistics.median(vals):.3f} median "
+                  f"({', '.join(f'{v:.3f}' for v in vals)}); processor CPU per event ratio {cpu_r:.3f} median")
     for wait_ms, lat in results["latency_ms"].items():
         print(f"latency event time -> committed score at {args.rate:.0f} events/s, max wait {wait_ms} ms: "
               f"p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms (max {lat['max']:.1f} ms, {lat['events']} events)")
