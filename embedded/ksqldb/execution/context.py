@@ -78,6 +78,9 @@ class ExecContext:
     commands: list[Command] = field(default_factory=list)
     started: list[PersistentQuery] = field(default_factory=list)
     terminated: list[PersistentQuery] = field(default_factory=list)
+    #: queries to pause (PAUSE) or resume (RESUME) once the statement is committed
+    paused: list[PersistentQuery] = field(default_factory=list)
+    resumed: list[PersistentQuery] = field(default_factory=list)
 
     def merged_config(self) -> dict[str, Any]:
         return merged_config(self.config, self.props)

@@ -9,6 +9,7 @@ timestamp column; `register_schema` is the engine's one path into the schema reg
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -32,6 +33,7 @@ from fraudstream.embedded.ksqldb.catalog.schema import (
     VALUE,
     Column,
     LogicalSchema,
+    fmt_name,
 )
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 from fraudstream.embedded.ksqldb.sql.lexer import quote_identifier
@@ -364,6 +366,37 @@ def create_type(stmt: tree.CreateType, ctx: ExecContext) -> dict:
     return entities.current_status(stmt.text, f"type/{stmt.name}/create", message, None, seq)
 
 
+def alter_source(stmt: tree.AlterSource, ctx: ExecContext) -> dict:
+    """ALTER STREAM/TABLE ... ADD COLUMN (ksqlDB's AlterSourceFactory, then
+    DdlCommandExec.executeAlterSource: the checks in that order, their messages)."""
+    source = ctx.state.metastore.get(stmt.name)
+    kind_word = stmt.kind.lower()
+    if source is not None and source.is_source:
+        raise KsqlStatementError(
+            f"Cannot alter {kind_word} '{stmt.name}': ALTER operations are not supported on "
+            f"source {kind_word}s.")
+    if source is None:
+        raise KsqlStatementError(f"Source {stmt.name} does not exist.")
+    if source.kind != stmt.kind:
+        raise KsqlStatementError(
+            f"Incompatible data source type is {source.kind}, but statement was ALTER {stmt.kind}")
+    if source.created_by_query is not None:
+        raise KsqlStatementError("ALTER command is not supported for CREATE ... AS statements.")
+    columns = list(source.schema.columns)
+    for name, sql_type in stmt.columns:
+        if any(c.name == name for c in columns):
+            raise KsqlStatementError(
+                f"Cannot add column {fmt_name(name)} to schema. A column with the same name already exists.")
+        columns.append(Column(name, sql_type, VALUE))
+    ctx.state.metastore.put(dataclasses.replace(
+        source, schema=LogicalSchema(tuple(columns)), statement=stmt.text))
+    seq = ctx.next_seq()
+    ctx.record(seq, stmt.text)
+    return entities.current_status(
+        stmt.text, f"{kind_word}/{stmt.name}/alter",
+        f"{'Stream' if source.kind == 'STREAM' else 'Table'} {source.name} altered.", None, seq)
+
+
 def drop_type(stmt: tree.DropType, ctx: ExecContext) -> dict:
     types = ctx.state.metastore.types
     if stmt.name not in types and not stmt.if_exists:
@@ -445,6 +478,35 @@ def terminate(stmt: tree.Terminate, ctx: ExecContext) -> dict:
     return entities.current_status(
         stmt.text, f"terminate/{q.query_id}/execute", "Query terminated.", None, seq
     )
+
+
+def pause_resume(stmt: tree.PauseQuery | tree.ResumeQuery, ctx: ExecContext) -> dict:
+    """PAUSE / RESUME (ksqlDB's ValidatedCommandFactory, InteractiveStatementExecutor):
+    an unknown id is refused, ALL touches every persistent query; a paused query keeps
+    its state and committed offsets and goes on from them when resumed."""
+    pause = isinstance(stmt, tree.PauseQuery)
+    verb = "pause" if pause else "resume"
+    if stmt.query_id is None:
+        targets = list(ctx.state.queries.values())
+    elif "transient" in stmt.query_id.lower():
+        targets = []  # KSQL_TRANSIENT_QUERY_NAME_PREFIX: not a persistent query
+    else:
+        q = ctx.state.queries.find(stmt.query_id)
+        if q is None:
+            raise KsqlStatementError(f"Unknown queryId: {stmt.query_id}")
+        targets = [q]
+    (ctx.paused if pause else ctx.resumed).extend(targets)
+    seq = ctx.next_seq()
+    ctx.record(seq, stmt.text)
+    target = stmt.query_id if stmt.query_id is not None else "ALL"
+    return entities.current_status(
+        stmt.text, f"{verb}/{target}/execute", "Query paused." if pause else "Query resumed.", None, seq)
+
+
+def alter_system(stmt: tree.AlterSystemProperty, ctx: ExecContext) -> dict:
+    """ALTER SYSTEM needs ksqlDB's shared runtimes (ksql.runtime.feature.shared.enabled,
+    off by default); this engine has none, so it answers as ksqlDB does with them off."""
+    raise KsqlStatementError("Cannot alter system configs when KSQL_SHARED_RUNTIME_ENABLED is turned off.")
 
 
 _DURATION = re.compile(r"\s*(\d+)\s*(MILLISECOND|SECOND|MINUTE|HOUR|DAY)S?\s*\Z", re.IGNORECASE)

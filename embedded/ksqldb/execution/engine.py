@@ -81,7 +81,11 @@ COMMANDS: dict[type, Callable[[Any, ExecContext], dict | None]] = {
     tree.DropSource: ddl.drop_source,
     tree.CreateType: ddl.create_type,
     tree.DropType: ddl.drop_type,
+    tree.AlterSource: ddl.alter_source,
     tree.Terminate: ddl.terminate,
+    tree.PauseQuery: ddl.pause_resume,
+    tree.ResumeQuery: ddl.pause_resume,
+    tree.AlterSystemProperty: ddl.alter_system,
     tree.CreateAsSelect: persistent.create_as_select,
     tree.InsertInto: persistent.insert_into,
     tree.InsertValues: insert_values.insert_values,
@@ -208,6 +212,14 @@ class Engine:
         for q in ctx.started:
             for listener in self.listeners:
                 listener.query_started(q)
+        for q in ctx.paused:
+            q.state = "PAUSED"
+            for listener in self.listeners:
+                getattr(listener, "query_paused", lambda _q: None)(q)
+        for q in ctx.resumed:
+            q.state = "RUNNING"
+            for listener in self.listeners:
+                getattr(listener, "query_resumed", lambda _q: None)(q)
         return entity
 
     # ------------------------------------------------------------------ transient queries

@@ -76,6 +76,10 @@ class InMemorySchemaRegistry:
     def get_by_id(self, schema_id: int) -> RegisteredSchema | None:
         return self._by_id.get(schema_id)
 
+    def subjects_by_id(self, schema_id: int) -> list[str]:
+        """The subjects with a version of this id (GET /schemas/ids/{id}/subjects)."""
+        return sorted(s for s, vs in self._subjects.items() if any(v.id == schema_id for v in vs))
+
     def delete_subject(self, subject: str) -> None:
         with self._lock:
             self._subjects.pop(subject, None)

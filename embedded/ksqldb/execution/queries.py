@@ -92,6 +92,8 @@ class EngineListener(Protocol):
 
     def query_terminated(self, query: PersistentQuery) -> None: ...
 
+    # optional: `query_paused(query)` / `query_resumed(query)` (PAUSE / RESUME)
+
 
 class QueryRegistry:
     """Persistent queries by id, in creation order."""

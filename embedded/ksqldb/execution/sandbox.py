@@ -78,6 +78,11 @@ class RegistryOverlay:
             return self.by_id[schema_id]
         return self.real.get_by_id(schema_id) if self.real is not None else None
 
+    def subjects_by_id(self, schema_id: int) -> list[str]:
+        mine = [s for s, rs in self.subjects_.items() if rs.id == schema_id]
+        real = self.real.subjects_by_id(schema_id) if self.real is not None else []
+        return sorted(set(mine) | set(real))
+
     def delete_subject(self, subject: str) -> None:
         self.subjects_.pop(subject, None)
 

@@ -90,6 +90,15 @@ class HttpSchemaRegistry:
         self._by_id[schema_id] = found
         return found
 
+    def subjects_by_id(self, schema_id: int) -> list[str]:
+        """GET /schemas/ids/{id}/subjects: the subjects with a version of this id."""
+        resp = self._call("GET", f"/schemas/ids/{schema_id}/subjects")
+        if resp.status_code == 404:
+            return []
+        if resp.status_code != 200:
+            raise self._fail(resp, f"list the subjects of schema id {schema_id}")
+        return list(resp.json())
+
     def delete_subject(self, subject: str) -> None:
         for permanent in ("false", "true"):
             resp = self._call("DELETE", f"/subjects/{quote(subject, safe='')}", params={"permanent": permanent})

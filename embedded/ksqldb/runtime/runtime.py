@@ -167,6 +167,21 @@ class KafkaRuntime:
                 except Exception as exc:  # noqa: BLE001 - the query is gone either way
                     log.warning("could not delete %s: %s", runner.changelog.topic, exc)
 
+    def query_paused(self, query: PersistentQuery) -> None:
+        """PAUSE: the runner stops; its changelog and committed offsets stay for RESUME."""
+        self._pending.pop(query.query_id, None)
+        runner = self.runners.pop(query.query_id, None)
+        if runner is not None:
+            runner.stop()
+
+    def query_resumed(self, query: PersistentQuery) -> None:
+        if query.query_id in self.runners:
+            return
+        if self._replaying:
+            self._pending[query.query_id] = query
+        else:
+            self._launch(query)
+
     def _launch(self, query: PersistentQuery) -> None:
         runner = QueryRunner(query, self.bootstrap, self.service_id, self.processing_log_topic,
                              batch_size=self.batch_size)

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.errors import KsqlError, KsqlStatementError
 from fraudstream.embedded.ksqldb.execution.engine import Engine
+from fraudstream.embedded.ksqldb.server.asserts import ASSERTS, KsqlAssertionError
 from fraudstream.embedded.ksqldb.server.listings import LISTINGS, EngineView
 from fraudstream.embedded.ksqldb.sql import tree
 
@@ -38,6 +39,7 @@ def _undefine_variable(stmt: tree.Statement, view: EngineView) -> None:
 #: statements answered by the REST layer (ksqlDB's CustomExecutors)
 CUSTOM_EXECUTORS: dict[type, Callable[[Any, EngineView], dict | None]] = {
     **LISTINGS,
+    **ASSERTS,
     tree.SetProperty: _set_property,
     tree.UnsetProperty: _unset_property,
     tree.DefineVariable: _define_variable,
@@ -78,5 +80,7 @@ class StatementHandler:
             return custom(stmt, view)
         except KsqlStatementError as e:
             raise e.with_statement(stmt.text) from None
+        except KsqlAssertionError:
+            raise
         except KsqlError as e:
             raise KsqlStatementError(e.message, stmt.text) from None

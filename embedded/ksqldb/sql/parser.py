@@ -217,9 +217,90 @@ class Parser:
             return tree.Explain(query_id=self.identifier())
         if word == "PRINT":
             return self.parse_print()
+        if word in ("PAUSE", "RESUME"):
+            self.advance()
+            qid = None if self.accept_kw("ALL") else self.identifier()
+            return (tree.PauseQuery if word == "PAUSE" else tree.ResumeQuery)(query_id=qid)
+        if word == "ALTER":
+            return self.parse_alter()
+        if word == "ASSERT":
+            return self.parse_assert()
         if t.kind == "EOF":
             raise self.error_near()
         raise self.error(f"Unknown statement '{t.text}'", t)
+
+    def parse_alter(self) -> tree.Statement:
+        """`ALTER (STREAM | TABLE) name alterOption (',' alterOption)*`, alterOption being
+        `ADD [COLUMN] identifier type`; `ALTER SYSTEM 'k'='v'` (Confluent Cloud only)."""
+        self.expect_kw("ALTER")
+        if self.at_kw("SYSTEM"):
+            self.advance()
+            name = self.string_or_variable()
+            self.expect_op("=")
+            value = self.string_or_variable()
+            return tree.AlterSystemProperty(name=name, value=value)
+        if not self.at_kw("STREAM", "TABLE"):
+            raise self.error_near()
+        kind = self.advance().value
+        name = self.source_name()
+        columns: list[tuple[str, SqlType]] = []
+        while True:
+            self.expect_kw("ADD")
+            self.accept_kw("COLUMN")
+            col = self.identifier()
+            columns.append((col, self.parse_type()))
+            if not self.accept_op(","):
+                return tree.AlterSource(kind=kind, name=name, columns=columns)
+
+    def parse_assert(self) -> tree.Statement:
+        """`ASSERT [NOT EXISTS] TOPIC name [WITH (...)] [TIMEOUT n unit]` and
+        `ASSERT [NOT EXISTS] SCHEMA [SUBJECT name] [ID literal] [TIMEOUT n unit]`; the
+        test-only forms (ASSERT VALUES/STREAM/TABLE) are not statements."""
+        self.expect_kw("ASSERT")
+        exists = True
+        if self.at_kw("NOT"):
+            self.advance()
+            self.expect_kw("EXISTS")
+            exists = False
+        if self.accept_kw("TOPIC"):
+            if self.tok.kind == "STRING":
+                topic = self.advance().value
+            else:
+                topic = self.identifier(upper=False)
+            props = self.parse_properties() if self.accept_kw("WITH") else {}
+            return tree.AssertTopic(topic=topic, properties=props, exists=exists,
+                                    timeout_ms=self.parse_assert_timeout())
+        if self.accept_kw("SCHEMA"):
+            subject = None
+            schema_id = None
+            if self.accept_kw("SUBJECT"):
+                subject = self.advance().value if self.tok.kind == "STRING" else self.identifier(upper=False)
+            if self.accept_kw("ID"):
+                schema_id = self.literal_value()
+                if isinstance(schema_id, bool) or not isinstance(schema_id, int):
+                    raise self.prepare_error("ID must be an integer")
+            timeout = self.parse_assert_timeout()
+            if subject is None and schema_id is None:
+                raise self.prepare_error("ASSERT SCHEMA statements much include a subject name or an id")
+            return tree.AssertSchema(subject=subject, schema_id=schema_id, exists=exists,
+                                     timeout_ms=timeout)
+        raise self.error_near()
+
+    def parse_assert_timeout(self) -> int | None:
+        if not self.accept_kw("TIMEOUT"):
+            return None
+        t = self.tok
+        if t.kind != "INTEGER":
+            raise self.error_near()
+        n = int(self.advance().value)
+        if self.tok.kind != "IDENT":
+            raise self.error_near()
+        unit = self.advance().value.rstrip("S")
+        ms = {"MILLISECOND": 1, "SECOND": 1000, "MINUTE": 60_000, "HOUR": 3_600_000,
+              "DAY": 86_400_000}.get(unit)
+        if ms is None:
+            raise self.error_near(t)
+        return n * ms
 
     def string_or_variable(self) -> str:
         if self.tok.kind in ("STRING", "VARIABLE"):

@@ -633,3 +633,44 @@ class PrintTopic(Statement):
     from_beginning: bool = False
     interval: int | None = None
     limit: int | None = None
+
+
+@dataclass(eq=False)
+class PauseQuery(Statement):
+    query_id: str | None = None  # None = ALL
+
+
+@dataclass(eq=False)
+class ResumeQuery(Statement):
+    query_id: str | None = None  # None = ALL
+
+
+@dataclass(eq=False)
+class AlterSource(Statement):
+    """`ALTER STREAM|TABLE name ADD [COLUMN] col type, ...`: value columns appended."""
+
+    kind: str = "STREAM"
+    name: str = ""
+    columns: list[tuple[str, SqlType]] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class AlterSystemProperty(Statement):
+    name: str = ""
+    value: str = ""
+
+
+@dataclass(eq=False)
+class AssertTopic(Statement):
+    topic: str = ""
+    properties: dict[str, Any] = field(default_factory=dict)
+    exists: bool = True
+    timeout_ms: int | None = None
+
+
+@dataclass(eq=False)
+class AssertSchema(Statement):
+    subject: str | None = None
+    schema_id: Any = None
+    exists: bool = True
+    timeout_ms: int | None = None
