@@ -109,23 +109,28 @@ class ScoringProcessor:
         scored_ts = int(time.time() * 1000)
         stamps = [event_ts(msgs[i]) for i in batch.index]
         keys = [str(i).encode() for i in batch.ids]
-        out.records, out.anomalies, out.inference_s = self._score(model, batch, stamps, keys, scored_ts, self.encoder)
+        out.records, out.anomalies, out.inference_s = self._score(model, batch, stamps, keys, scored_ts, self.encoder,
+                                                                  explain_top=self.explain_top)
         challenger = self.challenger
         if challenger is not None:
+            # The shadow's EXPLANATION is left empty: nothing alerts on it, the comparison
+            # needs the score and the flag only, and it would cost a top-k pass and ~40
+            # bytes per record on the broker.
             out.shadow_version = challenger.version
             out.shadow, out.shadow_anomalies, out.shadow_inference_s = self._score(
-                challenger, batch, stamps, keys, scored_ts, self.shadow_encoder)
+                challenger, batch, stamps, keys, scored_ts, self.shadow_encoder, explain_top=0)
         return out
 
     def _score(self, model: ScoringModel, batch: features.Batch, stamps: list[int], keys: list[bytes],
-               scored_ts: int, encoder: WireEncoder) -> tuple[list[tuple[bytes | None, bytes, int]], int, float]:
+               scored_ts: int, encoder: WireEncoder,
+               explain_top: int) -> tuple[list[tuple[bytes | None, bytes, int]], int, float]:
         """(records, anomalies, forward-pass seconds) of one model on the batch's rows."""
         t0 = time.perf_counter()
         scores, errors = model.score_with_errors(batch.x)
         seconds = time.perf_counter() - t0
         explanations = tails = None
-        if self.explain_top:
-            parts = explain.top_contributions(errors, self.explain_top)
+        if explain_top:
+            parts = explain.top_contributions(errors, explain_top)
             if self._tail is not None:
                 tails = self._tail.encode(*parts)
             else:

@@ -155,6 +155,10 @@ def read_topic(
     started = time.perf_counter()
     ranges = topic_ranges(bootstrap, topic, timeout=timeout, since_ms=since_ms)
     available = sum(hi - lo for lo, hi in ranges.values())
+    if available == 0 and since_ms is not None:
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(since_ms / 1000))
+        raise TopicError(f"topic {topic!r} on {bootstrap} has no record since {since} in {len(ranges)} "
+                         f"partition(s) (--window): the window is empty")
     if available == 0:
         raise TopicError(f"topic {topic!r} on {bootstrap} is empty (no committed records in "
                          f"{len(ranges)} partition(s)): produce labelled transactions first")

@@ -76,3 +76,29 @@ def test_cli_on_a_missing_topic_prints_one_line_and_exits_non_zero(kafka_bootstr
     assert rc == TopicError.exit_code != 0
     assert f"topic {topic_name!r} does not exist" in err and "Traceback" not in err
     assert not (tmp_path / "fraud-autoencoder").exists()  # nothing half-written
+
+
+def test_a_window_reads_only_the_recent_records(kafka_bootstrap, schema_registry_url, topic_name, generated):
+    """`fraudstream train --window`: the read starts, per partition, at the first record
+    whose timestamp is within the window; a window with no record in it is a clear error."""
+    import time
+
+    from confluent_kafka import Producer
+
+    from fraudstream.trainer.topic_fill import create_topic, encode_frame, register_schema
+
+    create_topic(kafka_bootstrap, topic_name, 2)
+    values = encode_frame(generated.iloc[:200], register_schema(schema_registry_url, topic_name))
+    now = int(time.time() * 1000)
+    p = Producer({"bootstrap.servers": kafka_bootstrap})
+    for i, value in enumerate(values):  # 120 records ten days old, then 80 of now, on both partitions
+        p.produce(topic_name, value, str(i).encode(), partition=i % 2,
+                  timestamp=now - 10 * 86_400_000 + i if i < 120 else now + i)
+    assert p.flush(30) == 0
+    got = read_topic(kafka_bootstrap, topic_name, registry_url=schema_registry_url, progress=False,
+                     since_ms=now - 86_400_000)
+    assert got.read == 80 and sorted(got.frame["ID"]) == list(range(120, 200))
+    assert read_topic(kafka_bootstrap, topic_name, registry_url=schema_registry_url, progress=False).read == 200
+    with pytest.raises(TopicError, match="no record since .* the window is empty"):
+        read_topic(kafka_bootstrap, topic_name, registry_url=schema_registry_url, progress=False,
+                   since_ms=now + 3_600_000)

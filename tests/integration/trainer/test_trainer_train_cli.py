@@ -128,3 +128,54 @@ def test_train_hybrid_keeps_training_frauds_and_publishes_probabilities(filled_t
     # calibration was fitted on a fifth of the rows: a loose factor-of-3 check)
     share = frauds / len(x)
     assert share / 3 < p.mean() < share * 3
+
+
+def test_train_every_publishes_challengers_and_never_promotes(filled_topic, kafka_bootstrap, schema_registry_url,
+                                                              tmp_path):
+    """`fraudstream train --every`: a run after the other, each publishing its model; the
+    first is the champion (nothing was published), every later one a challenger, and the
+    champion never changes without --auto-promote; SIGTERM ends the loop with exit 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    topic, _ = filled_topic
+    models = f"{topic}_every_models"
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "SCHEMA_REGISTRY_URL": schema_registry_url}
+    env.pop("KSQL_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fraudstream.cli.main", "train", "--every", "1s", "--window", "30d", "--topic", topic,
+         "--max-records", "20000", "--epochs", "2", "--threads", "1", "--model", "autoencoder", "--no-progress",
+         "--out", str(tmp_path / "art"), "--models-topic", models, "--model-name", "it-every"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    lines: list[str] = []
+    published = threading.Event()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.append(line)
+            if sum("published it-every" in ln for ln in lines) >= 2:
+                published.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert published.wait(240), "".join(lines) + proc.stderr.read() if proc.poll() is not None else "".join(lines)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(180) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    reader.join(10)
+    out = "".join(lines)
+    runs = [ln for ln in lines if ln.startswith("run ") and "published it-every" in ln]
+    assert len(runs) >= 2 and "as champion" in runs[0] and all("as challenger" in r for r in runs[1:]), out
+    assert "stopped after" in out and ", 0 failed" in out, out
+    versions = [int(r.split(" v")[1].split()[0]) for r in runs]
+    state = read_state(kafka_bootstrap, models, "it-every", timeout=30)
+    assert (state.roles.champion, state.roles.challenger, state.roles.previous) == (versions[0], versions[-1], ())
+    assert sorted(state.bundles) == versions
+    assert "Traceback" not in proc.stderr.read()
