@@ -323,6 +323,11 @@ def timestamp_column(props, schema: LogicalSchema) -> tuple[str | None, str | No
     return resolve_timestamp_column(schema, prop_str(props, "TIMESTAMP"), prop_str(props, "TIMESTAMP_FORMAT"))
 
 
+def _sql_string(value: object) -> str:
+    """A string literal as ksqlDB's SqlFormatter writes it: quotes doubled."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def canonical_create(stmt: tree.CreateSource, source: DataSource) -> str:
     cols = ", ".join(
         f"{quote_identifier(c.name)} {c.type}" + (" KEY" if c.namespace == KEY and source.kind == "STREAM" else
@@ -330,16 +335,16 @@ def canonical_create(stmt: tree.CreateSource, source: DataSource) -> str:
         for c in source.schema.columns
     )
     props = {
-        "KAFKA_TOPIC": f"'{source.topic}'",
+        "KAFKA_TOPIC": _sql_string(source.topic),
         "KEY_FORMAT": f"'{source.effective_key_format.name}'",
         "VALUE_FORMAT": f"'{source.value_format.name}'",
     }
     if source.value_format.name == "DELIMITED" and source.value_format.prop("delimiter"):
-        props["VALUE_DELIMITER"] = f"'{source.value_format.delimiter}'"
+        props["VALUE_DELIMITER"] = _sql_string(source.value_format.delimiter)
     if source.timestamp_column:
         props["TIMESTAMP"] = f"'{source.timestamp_column}'"
     if source.timestamp_format:
-        props["TIMESTAMP_FORMAT"] = f"'{source.timestamp_format}'"
+        props["TIMESTAMP_FORMAT"] = _sql_string(source.timestamp_format)
     if stmt.kind == "STREAM":
         props["CLEANUP_POLICY"] = "'delete'"
     else:

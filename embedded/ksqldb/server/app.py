@@ -29,7 +29,8 @@ from fraudstream.embedded.ksqldb.runtime.runtime import KafkaRuntime, PullResult
 from fraudstream.embedded.ksqldb.server.errors import statement_error_body
 from fraudstream.embedded.ksqldb.operators.records import TombstoneRow
 from fraudstream.embedded.ksqldb.server.rows import dumps, row_to_json
-from fraudstream.embedded.ksqldb.server.statements import StatementHandler
+from fraudstream.embedded.ksqldb.server.statements import StatementHandler, substitution_enabled
+from fraudstream.embedded.ksqldb.sql.variables import Variables, substitute
 
 VERSION = "0.29.0"
 V1_JSON = "application/vnd.ksql.v1+json"
@@ -74,6 +75,17 @@ def _properties(payload: dict, field: str) -> dict | Response:
         return generic_error(40000, f"Invalid request: the field '{field}' must be a JSON object of "
                                     f"property names to values, not {type(props).__name__}")
     return dict(props)
+
+
+def _substituted(runtime: KafkaRuntime, sql: str, props: dict, variables: dict) -> str:
+    """A query's text with the request's `sessionVariables` put in (sql/variables.py);
+    text the lexer refuses is left for the parser to report."""
+    if not variables or not substitution_enabled(runtime.engine, props):
+        return sql
+    try:
+        return substitute(sql, Variables(variables))
+    except KsqlError:
+        return sql
 
 
 def _wants_v1_json(accept: str | None) -> bool:
@@ -195,12 +207,13 @@ async def root(request: Request) -> Response:
     return RedirectResponse("/info", status_code=307)
 
 
-def run_statements(runtime: KafkaRuntime, sql: str, props: dict) -> list[dict]:
+def run_statements(runtime: KafkaRuntime, sql: str, props: dict,
+                   variables: dict[str, str] | None = None) -> list[dict]:
     """The `/ksql` statements under the runtime's lock; a query whose runner already
     failed is reported with status ERROR, as ksqlDB does."""
     handler = StatementHandler(runtime.engine, runtime.query_stats)
     with runtime.lock, nesting_is_a_statement_error(sql):
-        entities = handler.handle(sql, props)
+        entities = handler.handle(sql, props, variables)
     for entity in entities:
         stats = runtime.query_stats((entity.get("commandStatus") or {}).get("queryId") or "")
         if stats is not None and stats.state == "ERROR":
@@ -219,8 +232,11 @@ async def ksql(request: Request) -> Response:
     props = _properties(payload, "streamsProperties")
     if isinstance(props, Response):
         return props
+    variables = _properties(payload, "sessionVariables")
+    if isinstance(variables, Response):
+        return variables
     try:
-        entities = await anyio.to_thread.run_sync(run_statements, _runtime(request), sql, props)
+        entities = await anyio.to_thread.run_sync(run_statements, _runtime(request), sql, props, variables)
     except KsqlError as exc:
         return statement_error(exc, sql) if isinstance(exc, KsqlStatementError) else \
             JSONResponse({"@type": "statement_error", "error_code": exc.error_code, "message": exc.message,
@@ -305,6 +321,10 @@ async def query_stream(request: Request) -> Response:
     props = _properties(payload, "properties")
     if isinstance(props, Response):
         return props
+    variables = _properties(payload, "sessionVariables")
+    if isinstance(variables, Response):
+        return variables
+    sql = _substituted(runtime, sql, props, variables)
     runner = await _start_query(runtime, sql, props)
     if isinstance(runner, Response):
         return runner
@@ -357,6 +377,10 @@ async def query(request: Request) -> Response:
     props = _properties(payload, "streamsProperties")
     if isinstance(props, Response):
         return props
+    variables = _properties(payload, "sessionVariables")
+    if isinstance(variables, Response):
+        return variables
+    sql = _substituted(runtime, sql, props, variables)
     printer = await _start_print(runtime, sql, props)
     if printer is not None:
         return printer

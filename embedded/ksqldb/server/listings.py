@@ -9,7 +9,7 @@ or the request's sandbox) and builds the entity the client receives.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
@@ -18,6 +18,7 @@ from fraudstream.embedded.ksqldb.execution import entities
 from fraudstream.embedded.ksqldb.execution.context import HIDDEN_TOPIC
 from fraudstream.embedded.ksqldb.execution.engine import Engine
 from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.sql.variables import Variables
 
 
 @dataclass
@@ -28,6 +29,8 @@ class EngineView:
     engine: Engine
     props: dict[str, Any]
     query_stats: Callable[[str], Any] | None = None
+    #: the session's variables (DEFINE / UNDEFINE, the request's `sessionVariables`)
+    variables: Variables = field(default_factory=Variables)
 
 
 def list_statement(stmt: tree.ListStatement, view: EngineView) -> dict:
@@ -80,7 +83,10 @@ def list_statement(stmt: tree.ListStatement, view: EngineView) -> dict:
         return {"@type": "type_list", "statementText": stmt.text,
                 "types": {n: entities.schema_info(t) for n, t in sorted(types.items())}, "warnings": []}
     if what == "VARIABLES":
-        return {"@type": "variables", "statementText": stmt.text, "variables": [], "warnings": []}
+        # SessionProperties keeps them in a case-insensitive TreeMap: sorted so
+        found = sorted(view.variables.items(), key=lambda kv: kv[0].upper())
+        return {"@type": "variables", "statementText": stmt.text,
+                "variables": [{"name": n, "value": v} for n, v in found], "warnings": []}
     raise KsqlStatementError(f"SHOW {what} is not supported")
 
 

@@ -18,6 +18,7 @@ from fraudstream.embedded.ksqldb.execution.engine import Engine
 from fraudstream.embedded.ksqldb.server.asserts import ASSERTS, KsqlAssertionError
 from fraudstream.embedded.ksqldb.server.listings import LISTINGS, EngineView
 from fraudstream.embedded.ksqldb.sql import tree
+from fraudstream.embedded.ksqldb.sql.variables import ENABLE_KEY, Variables, substitute
 
 
 def _set_property(stmt: tree.SetProperty, view: EngineView) -> None:
@@ -28,12 +29,23 @@ def _unset_property(stmt: tree.UnsetProperty, view: EngineView) -> None:
     view.props.pop(stmt.name, None)
 
 
-def _define_variable(stmt: tree.Statement, view: EngineView) -> None:
-    raise KsqlStatementError("Variables (DEFINE) are not supported by this engine")
+def _define_variable(stmt: tree.DefineVariable, view: EngineView) -> None:
+    """VariableExecutor.set (the text was substituted already: sql/variables.py)."""
+    view.variables.define(stmt.name, stmt.value)
 
 
-def _undefine_variable(stmt: tree.Statement, view: EngineView) -> None:
-    raise KsqlStatementError("Variables (UNDEFINE) are not supported by this engine")
+def _undefine_variable(stmt: tree.UndefineVariable, view: EngineView) -> dict | None:
+    """VariableExecutor.unset: a name never defined is a warning, not an error."""
+    if view.variables.undefine(stmt.name):
+        return None
+    return {"@type": "warning_entity", "statementText": stmt.text,
+            "message": f"Cannot undefine variable '{stmt.name}' which was never defined",
+            "warnings": []}
+
+
+def substitution_enabled(engine: Engine, props: dict[str, Any]) -> bool:
+    raw = props.get(ENABLE_KEY, engine.config.get(ENABLE_KEY, True))
+    return str(raw).strip().lower() != "false"
 
 
 #: statements answered by the REST layer (ksqlDB's CustomExecutors)
@@ -55,15 +67,21 @@ class StatementHandler:
         self.engine = engine
         self.query_stats = query_stats
 
-    def handle(self, sql: str, properties: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def handle(self, sql: str, properties: dict[str, Any] | None = None,
+               variables: dict[str, str] | None = None) -> list[dict[str, Any]]:
         """All statements validated in a sandbox, then run; one entity per statement that
-        has one. `properties` is the session: SET/UNSET update it in place."""
+        has one. `properties` is the session: SET/UNSET update it in place; `variables`
+        the request's `sessionVariables` (DEFINE/UNDEFINE change them for the statements
+        after them, `${name}` is replaced by them)."""
         props = properties if properties is not None else {}
+        session = Variables(variables)
+        if substitution_enabled(self.engine, props):
+            sql = substitute(sql, session.copy())
         statements = self.engine.parse(sql)
-        sandbox = EngineView(self.engine.sandbox(), dict(props))
+        sandbox = EngineView(self.engine.sandbox(), dict(props), variables=session.copy())
         for stmt in statements:
             self._run(stmt, sandbox)
-        real = EngineView(self.engine, props, self.query_stats)
+        real = EngineView(self.engine, props, self.query_stats, variables=session)
         out = []
         for stmt in statements:
             entity = self._run(stmt, real)

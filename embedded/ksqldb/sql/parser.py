@@ -561,7 +561,12 @@ class Parser:
             self.advance()
             return t.value if upper else t.text
         if t.kind == "VARIABLE":
-            raise self.error("Variable substitution is not supported here", t)
+            # VariableSubstitutor.throwIfInvalidIdentifier: an undefined variable stays
+            # `${name}`, which is no identifier
+            raise KsqlParseError(
+                f"Illegal argument at Line: {t.line}, Col: {t.col + 1}. Identifier names cannot start "
+                "with '@' and may only contain alphanumeric values and '_'.",
+                self._statement_text_around(), t.line, t.col + 1)
         raise self.error_expecting(["identifier"])
 
     def is_identifier_start(self, t: Token | None = None) -> bool:
@@ -999,7 +1004,9 @@ class Parser:
             self.advance()
             return tree.StringLiteral(t.value, loc=loc)
         if kind == "VARIABLE":
-            raise self.error(f"Undefined variable: {t.value}", t)
+            # VariableSubstitutor.throwIfInvalidLiteral: an undefined variable is no literal
+            raise KsqlParseError(f"Illegal argument at Line: {t.line}, Col: {t.col + 1}.",
+                                 self._statement_text_around(), t.line, t.col + 1)
         if kind == "OP":
             if t.value == "(":
                 self.advance()
