@@ -317,6 +317,55 @@ def test_the_models_page_lists_what_fraud_models_holds(pipeline):
         page.screenshot(path=str(ARTIFACTS / "models.png"), full_page=True)
 
 
+def test_promote_and_roll_back_from_the_models_page_after_a_confirmation(pipeline):
+    from fraudstream.clients.models_topic import publish_bundle, read_state
+    from tests.unit.scorer.support import make_bundle
+
+    # a model of its own (the scorer keeps following its model): v1 champion, v2 challenger
+    name, v1 = "fraud-contender", int(time.time() * 1000)
+    v2 = v1 + 1
+    publish_bundle(pipeline.bootstrap, make_bundle(version=v1, seed=7, name=name))
+    publish_bundle(pipeline.bootstrap, make_bundle(version=v2, seed=8, name=name), role="challenger")
+
+    def champion() -> int | None:
+        return read_state(pipeline.bootstrap, "fraud_models", name).roles.champion
+
+    with playwright() as pw, chromium(pw, ("alice", USERS["alice"])) as ctx:
+        page = ctx.new_page()
+
+        def role(version: int) -> str:
+            return page.locator(f"table.models tr[data-version='{version}'] td").nth(2).inner_text().strip()
+
+        def listed():
+            page.goto(pipeline.url + "models")  # the page reads fraud_models at most every 3 s
+            return page.locator(f"table.models tr[data-version='{v2}']").count() == 1, None
+
+        wait_for("the contender on the models page", listed, timeout=30, every=1)
+        assert (role(v1), role(v2)) == ("champion", "challenger")
+        confirm = page.locator("#confirm")
+        page.locator(f"table.models tr[data-version='{v2}'] button.promote").click()
+        confirm.wait_for(state="visible")
+        assert f"Make version {v2} the champion?" in confirm.inner_text()
+        confirm.locator("button[value=cancel]").click()  # cancelled: nothing is written
+        confirm.wait_for(state="hidden")
+        time.sleep(1.0)
+        assert champion() == v1
+
+        page.locator(f"table.models tr[data-version='{v2}'] button.promote").click()
+        confirm.locator("#confirm-ok").click()
+        page.locator("#toast p", has_text="promote done by alice").wait_for(timeout=30_000)
+        assert champion() == v2
+        wait_for("the page shows the new champion", lambda: (role(v2) == "champion", role(v2)), timeout=30)
+        assert role(v1) == "previous champion"
+
+        page.locator(f"table.models tr[data-version='{v2}'] button.rollback").click()
+        assert "Roll back" in confirm.inner_text()
+        confirm.locator("#confirm-ok").click()
+        page.locator("#toast p", has_text="rollback done by alice").wait_for(timeout=30_000)
+        assert champion() == v1
+        wait_for("the page shows the champion rolled back to", lambda: (role(v1) == "champion", role(v1)), timeout=30)
+
+
 def test_the_drift_page_ranks_what_the_scorer_reports(pipeline):
     def latest():
         recs = [v for _, v, _ in read_all(pipeline.bootstrap, pipeline.registry, "fraud_drift")]
