@@ -157,3 +157,20 @@ def test_a_kept_row_is_never_shown_for_a_changed_alert(open_console):
         done = row(c.get("/alerts?time=all").text, 21)
         assert "labelled by <strong>carol</strong>" in done and "known customer" in done
         assert 'data-verdict="fraud"' not in done
+
+
+def test_a_former_champion_is_not_marked_as_the_champion():
+    from fraudstream.console.app import _environment
+
+    def version(v: int, role: str) -> dict:
+        return {"version": v, "name": "fraud-autoencoder", "score_kind": "reconstruction-error", "role": role,
+                "created_ms": 1_000, "threshold": 0.5, "threshold_rule": "f1", "roc_auc": 0.9,
+                "auprc_corrected": 0.6, "precision": 0.5, "recall": 0.8, "scores_last_minute": 0, "live": None}
+
+    html = _environment().get_template("_models.html").render(data={
+        "versions": [version(3, "challenger"), version(2, "champion"), version(1, "previous champion")],
+        "lifecycle": True})
+    assert html.count('class="role champion"') == 1  # the CSS colours .role.champion
+    assert 'class="role previous-champion">previous champion<' in html
+    assert html.count('class="promote"') == 2
+    assert html.count('class="rollback"') == 1
