@@ -47,6 +47,15 @@ def test_own_mask_cases_all_pass():
     assert not bad, "\n".join(bad)
 
 
+def test_own_rule_cases_all_pass():
+    """Our QTT-format cases for ksqlDB rules (tests/conformance/cases/*.json) all pass."""
+    files = sorted(OWN_CASES_DIR.glob("*.json"))
+    results = [run_case(r) for f in files for r in load_runs(f)]
+    assert len(files) >= 2 and len(results) >= 10
+    bad = [f"{r.name}: {r.reason}" for r in results if r.status != "passed"]
+    assert not bad, "\n".join(bad)
+
+
 def test_cli_prints_per_file_lines_and_writes_json(tmp_path, capsys):
     out = tmp_path / "qtt.json"
     assert qtt.main(["select", "mask", "--json", str(out)]) == 0

@@ -334,11 +334,8 @@ def _join(left: SourceNode, right: DataSourceNode, j: tree.JoinSpec, scope: Scop
             raise KsqlStatementError(f"Invalid join type: full-outer join not supported for stream-table join. {got}")
         if jt == "RIGHT":
             raise KsqlStatementError(f"Invalid join type: right-outer join not supported for stream-table join. {got}")
-        if len(right.source.schema.key) != 1:
-            raise KsqlStatementError(
-                f"JOINs are not supported with multiple key columns: {right.source.name} has "
-                f"{len(right.source.schema.key)} key columns."
-            )
+        # a table with several key columns has no single primary key to join on:
+        # joinOnNonKeyAttribute is true for it, so this is ksqlDB's answer too
         if _on_non_key(rexpr, scope, leaves):
             raise KsqlStatementError(
                 "Invalid join condition: stream-table joins require to join on the table's primary "

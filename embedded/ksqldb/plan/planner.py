@@ -342,9 +342,6 @@ class Planner:
                 star_at.append((len(named), item.star_source))
                 continue
             if item.struct_star:
-                if columns.is_join:
-                    raise KsqlStatementError(
-                        "Struct field expansion (`col->*`) is not supported in joins by this engine yet.")
                 t = compiler.type_of(item.expr)  # type: ignore[arg-type]
                 if not isinstance(t, SqlStruct):
                     raise KsqlStatementError(f"Can't dereference a non-struct type: {item.expr.sql()}")  # type: ignore[union-attr]
