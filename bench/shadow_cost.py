@@ -15,6 +15,10 @@ starts with a different one; fresh group and output topics each time), median re
                           the same transaction;
 3. + autoencoder challenger — the same with a second autoencoder as the challenger.
 
+Also printed: the processor alone, CPU microseconds per event (thread time, variants
+alternating batch by batch, median of 9 rounds): the part of the cost that other
+processes on a shared machine do not disturb (the end-to-end rounds swing with the load).
+
 Goal (issue 15): throughput with a challenger >= 0.6 x without.
 """
 
@@ -34,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from bench.scorer_throughput import (Writer, build_model, create_topic, endpoints,  # noqa: E402
-                                     make_bundle, run_loop)
+                                     make_bundle, processor_cpu_us, run_loop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
             return proc
 
         makers = {"champion only": None, **{f"+ {k} challenger": m for k, m in challengers.items()}}
+
+        from confluent_kafka.schema_registry import Schema
+
+        writer_id = client.register_schema(f"{run_id}_cpu-value", Schema(json.dumps(load_schema("scoring_value")),
+                                                                          "AVRO"))
+        cpu = processor_cpu_us({name: (lambda ch=ch, name=name: processor(cfg(f"cpu_{len(name)}_{id(ch)}"), ch))
+                                for name, ch in makers.items()}, writer_id, args.batch_size)
+        for name, us in cpu.items():
+            print(f"processor alone, {name:26s} {us:7.2f} us CPU per event", flush=True)
         runs: dict[str, list[float]] = {k: [] for k in makers}
         order = list(makers)
         for rnd in range(args.rounds):
@@ -117,8 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         per_round = ", ".join(f"{a / b:.2f}" for a, b in zip(runs[name], runs["champion only"]))
         print(f"  {name:26s} {rate:8.0f} events/s   ratio {rate / base:.2f} (per round: {per_round})"
               + ("" if name == "champion only" else "   goal >= 0.6"))
+    for name, us in cpu.items():
+        print(f"  processor alone, CPU per event: {name:26s} {us:7.2f} us   ratio {cpu['champion only'] / us:.2f}")
     if args.json:
-        args.json.write_text(json.dumps({"events": args.events, "runs_events_per_s": runs, "median": med}, indent=1))
+        args.json.write_text(json.dumps({"events": args.events, "runs_events_per_s": runs, "median": med,
+                                         "processor_cpu_us_per_event": cpu}, indent=1))
     return 0
 
 

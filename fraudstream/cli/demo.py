@@ -292,7 +292,10 @@ def run(args: argparse.Namespace) -> int:
             raise FraudstreamError(f"only {seen} of {args.history} records reached {TOPICS.preprocessed}")
 
         _step("5/8 train, evaluate and publish the autoencoder")
-        _cli(["train", "--epochs", str(args.epochs), "--out", str(artifacts), "--seed", str(args.seed)])
+        # champion at once: the demo serves what it just trained, also when its home holds
+        # models of an earlier run (a plain `fraudstream train` publishes a challenger then)
+        _cli(["train", "--epochs", str(args.epochs), "--out", str(artifacts), "--seed", str(args.seed),
+              "--publish-as", "champion"])
 
         _step("6/8 start the live scorer")
         logs = home_dir() / "logs"
