@@ -153,7 +153,19 @@ class SourceColumns:
             if self.is_join and star_source is not None and star_source not in (s.alias, s.source.name):
                 continue
             schema = s.source.schema
-            cols = (list(schema.value) + list(schema.key)) if value_first else list(schema.columns)
+            if value_first and self.is_join:
+                # PARTITION BY over a join: `*` is every value column of the join's schema
+                # (UserRepartitionNode.resolveSelectStar), each side laid out as
+                # LogicalSchema.withPseudoAndKeyColsInValue does: values, headers, the
+                # pseudo columns, keys; `<alias>_ROWTIME` is no pseudo column name, so
+                # orderColumns keeps it
+                pseudo = [Column(name, t, VALUE) for name, t in PSEUDO_COLUMNS.items()
+                          if name not in WINDOW_BOUNDS]
+                cols = list(schema.value) + pseudo + list(schema.key)
+            elif value_first:
+                cols = list(schema.value) + list(schema.key)
+            else:
+                cols = list(schema.columns)
             if (self.is_join or self.bounds_in_star) and s.windowed and not value_first:
                 # a windowed source's bounds follow its key columns
                 n = len(schema.key)
@@ -177,6 +189,18 @@ class SourceColumns:
                     return f"{slot.source}_{slot.name}"
                 return slot.name
         return None
+
+    def source_column_name(self, e: tree.Expr) -> str | None:
+        """A plain column reference's name in the FROM clause's schema: in a join every
+        column is `<alias>_<name>` there (what PARTITION BY names its key after,
+        PartitionByParamsFactory), whatever the projection would call it."""
+        name = self.ref_name(e)
+        if name is None or not self.is_join:
+            return name
+        slot = self.scope.resolve(e)  # type: ignore[arg-type]
+        if slot is not None and slot.source:
+            return f"{slot.source}_{slot.name}"
+        return name
 
     def item_name(self, e: tree.Expr, gen: AliasGenerator) -> str:
         return self.ref_name(e) or default_name(e, gen)
@@ -386,7 +410,7 @@ class Planner:
 
             kc, ke, vc, ve = self._partition_by(
                 query, sink_name, scope, compiler, items, star_positions, gen, star_columns,
-                columns.ref_name,
+                columns.source_column_name,
             )
             return ProjectNode(kc, ke, vc, ve, partitioned=True)
         expanded: list[Item] = []
