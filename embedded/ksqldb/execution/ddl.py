@@ -25,7 +25,7 @@ from fraudstream.embedded.ksqldb.catalog.formats import (
     validate_value,
     value_features,
 )
-from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
+from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, upgrade_error
 from fraudstream.embedded.ksqldb.catalog.schema import (
     HEADER,
     KEY,
@@ -69,6 +69,11 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         raise KsqlStatementError(
             f"Cannot add {kind_word} '{stmt.name}': A {existing.kind.lower()} with the same name already exists"
         )
+    if existing is not None and stmt.or_replace and (stmt.is_source or existing.is_source):
+        # CreateSourceFactory: source streams/tables are read-only, never replaced
+        raise KsqlStatementError(
+            f"Cannot add {kind_word} '{stmt.name}': CREATE OR REPLACE is not supported on "
+            f"source {kind_word}s.")
     topic = prop_str(props, "KAFKA_TOPIC")
     if topic is None:
         raise KsqlStatementError(
@@ -191,6 +196,10 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         else:
             source.key_schema_id = register_schema(ctx, f"{topic}-key", source, is_key=True, if_absent=True)
     source.statement = canonical_create(stmt, source)
+    if existing is not None:
+        problem = upgrade_error(existing, source)  # MetaStoreImpl.putSource(…, allowReplace)
+        if problem is not None:
+            raise KsqlStatementError(f"Cannot upgrade data source: {problem}")
     ctx.state.metastore.put(source)
     seq = ctx.next_seq()
     ctx.record(seq, stmt.text)

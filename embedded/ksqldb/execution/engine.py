@@ -205,8 +205,11 @@ class Engine:
                     ) from e
             self.commands.extend(ctx.commands)
         self.state = work
+        restarted = {q.query_id for q in ctx.started}
         for q in ctx.terminated:
-            q.state = "TERMINATED"
+            # CREATE OR REPLACE: the new query takes the old one's id, and with it its
+            # state and committed offsets (the runtime keeps a replaced query's changelog)
+            q.state = "REPLACED" if q.query_id in restarted else "TERMINATED"
             for listener in self.listeners:
                 listener.query_terminated(q)
         for q in ctx.started:

@@ -19,7 +19,7 @@ from fraudstream.embedded.ksqldb.catalog.formats import (
     validate_value,
     value_features,
 )
-from fraudstream.embedded.ksqldb.catalog.metastore import DataSource
+from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, upgrade_error
 from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.execution import entities
@@ -137,22 +137,93 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
             sink.key_schema_id, sink.key_schema_physical = key_schema_id, True
         else:
             sink.key_schema_id = register_schema(ctx, f"{topic}-key", sink, is_key=True)
+    replaced = _replaced_query(stmt, existing, sink, plan, ctx)
     seq = ctx.next_seq()
-    query_id = f"{'CSAS' if stmt.kind == 'STREAM' else 'CTAS'}_{stmt.name}_{seq}"
+    query_id = (replaced.query_id if replaced is not None
+                else f"{'CSAS' if stmt.kind == 'STREAM' else 'CTAS'}_{stmt.name}_{seq}")
     sink.created_by_query = query_id
     sink.statement = stmt.text
     pipeline = build_pipeline(query_id, plan, sink, ctx)
     ctx.state.metastore.put(sink)
     q = PersistentQuery(
         query_id, stmt.text, "CSAS" if stmt.kind == "STREAM" else "CTAS", src.name, src.topic,
-        sink.name, topic, pipeline, dict(ctx.props), **_table_of(plan),
+        sink.name, topic, pipeline, dict(ctx.props), **_table_of(plan), plan_steps=plan_steps(plan),
     )
+    if replaced is not None:
+        ctx.terminate(replaced)
     ctx.start(q)
     ctx.record(seq, stmt.text)
     return entities.current_status(
         stmt.text, f"{kind_word}/`{stmt.name}`/create", f"Created query with ID {query_id}",
         query_id, seq,
     )
+
+
+def _replaced_query(stmt: tree.CreateAsSelect, existing: DataSource | None, sink: DataSource,
+                   plan: PlannedQuery, ctx: ExecContext) -> PersistentQuery | None:
+    """CREATE OR REPLACE … AS SELECT on an existing sink, as ksqlDB decides it: the query
+    writing into the sink keeps its id and is replaced (QueryIdUtil.buildId; several
+    writers are refused), the sink must be upgradeable (StructuredDataSource.canUpgradeTo:
+    columns only appended, same topic, formats, type and timestamp column), and a query
+    plan that is a source, filters and projections must keep its source
+    (StreamSource/TableSource.validateUpgrade: the topic must match; a join or a
+    repartition cannot be added to such a query)."""
+    if existing is None:
+        return None
+    writers = ctx.state.queries.writers_of(stmt.name)
+    if len(writers) > 1:
+        raise KsqlStatementError(
+            f"REPLACE for sink {stmt.name} is not supported because there are multiple queries "
+            f"writing into it: [{', '.join(q.query_id for q in writers)}]")
+    problem = upgrade_error(existing, sink)
+    if problem is not None:
+        raise KsqlStatementError(f"Cannot upgrade data source: {problem}")
+    if not writers:
+        return None
+    old = writers[0]
+    step = "StreamSource" if plan.source.kind == "STREAM" else "TableSource"
+    if old.joined and not plan.sources[1:]:
+        raise KsqlStatementError("Query is not upgradeable. Cannot change a join source into a "
+                                 "non-join source.")
+    if not old.joined and plan.sources[1:]:
+        raise KsqlStatementError("Query is not upgradeable. Cannot change a non-join source into a "
+                                 "join source.")
+    old_steps, new_steps = old.plan_steps, plan_steps(plan)
+    added = [st for st in new_steps if st not in old_steps]
+    if added:
+        raise KsqlStatementError(
+            f"Query is not upgradeable. Cannot add a class io.confluent.ksql.execution.plan.{added[0]} "
+            "step that is not in the original query plan.")
+    removed = [st for st in old_steps if st not in new_steps]
+    if removed:
+        raise KsqlStatementError(
+            f"Query is not upgradeable. Plan step of type {removed[0]} must have matching class. "
+            f"Values differ: class io.confluent.ksql.execution.plan.{removed[0]} vs. "
+            f"class io.confluent.ksql.execution.plan.{step}")
+    if old.source_topic != plan.source.topic:
+        raise KsqlStatementError(
+            f"Query is not upgradeable. Plan step of type {step} must have matching topicName. "
+            f"Values differ: {old.source_topic} vs. {plan.source.topic}")
+    return old
+
+
+def plan_steps(plan: PlannedQuery) -> tuple[str, ...]:
+    """The enforcing steps of a plan between its source and its sink, as ksqlDB's
+    execution step classes are named (filters and projections are passive steps: they
+    may be added, changed or dropped by an upgrade; anything else must stay)."""
+    stream = plan.source.kind == "STREAM"
+    steps: list[str] = []
+    if plan.sources[1:]:
+        steps.append("StreamStreamJoin" if stream and plan.sources[1].source.kind == "STREAM"
+                     else "StreamTableJoin" if stream else "TableTableJoin")
+    if plan.flat_map is not None:
+        steps.append("StreamFlatMap")
+    if plan.aggregate is not None:
+        steps += ["StreamGroupBy" if stream else "TableGroupBy",
+                  "StreamAggregate" if stream else "TableAggregate"]
+    elif plan.project.partitioned:
+        steps.append("StreamSelectKey" if stream else "TableSelectKey")
+    return tuple(steps)
 
 
 def _table_of(plan: PlannedQuery) -> dict[str, Any]:

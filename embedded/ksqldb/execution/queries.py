@@ -37,6 +37,8 @@ class PersistentQuery:
     state: str = "RUNNING"
     #: a join's other sources after the first, as (name, topic)
     joined: list[tuple[str, str]] = field(default_factory=list)
+    #: the plan's enforcing steps (CREATE OR REPLACE compares them: persistent.plan_steps)
+    plan_steps: tuple[str, ...] = ()
 
     @property
     def auto_offset_reset(self) -> str:

@@ -160,7 +160,7 @@ class KafkaRuntime:
         runner = self.runners.pop(query.query_id, None)
         if runner is not None:
             runner.stop()
-            if runner.changelog is not None:
+            if runner.changelog is not None and query.state != "REPLACED":
                 # the query's internal state topic goes with it, as in ksqlDB
                 try:
                     self.admin.delete_topic(runner.changelog.topic)
