@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
 import os
 import signal
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # `kill -USR1 <pid>` writes every thread's stack to the log: where a stuck query waits
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     if not args.bootstrap_servers:
         print("error: --bootstrap-servers (or KAFKA_BOOTSTRAP_SERVERS) is required", file=sys.stderr)
         return 2

@@ -125,6 +125,10 @@ class LoopConfig:
     #: send_offsets_to_transaction retried after a broker restart, whatever its timeout;
     #: then the producer is given up and replaced (not counted as a sign of a fence)
     call_timeout_s: float = 12.0
+    #: how long one of those calls may keep failing retriably ("Timed out waiting for
+    #: operation to finish, retry call to resume") before its producer is replaced: after
+    #: a broker restart an abort_transaction was seen timing out every 10 s for minutes
+    retry_limit_s: float = 20.0
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
@@ -646,9 +650,9 @@ class TransactionalLoop:
                 return self._abort(_Failure("consumer_fenced", "consumer_fenced", self._consumer_fatal))
             offsets = [TopicPartition(t, p, o) for (t, p), o in next_offsets.items()]
             metadata = self.consumer.consumer_group_metadata()
-            self._retrying(lambda: self._watchdog.call(
+            self._retrying("send_offsets_to_transaction", lambda: self._watchdog.call(
                 "send_offsets_to_transaction", lambda: producer.send_offsets_to_transaction(offsets, metadata, 10)))
-            self._retrying(lambda: self._watchdog.call(
+            self._retrying("commit_transaction", lambda: self._watchdog.call(
                 "commit_transaction", lambda: producer.commit_transaction(10)))
         except _Hung as exc:  # the producer is stuck: replaced, and the committed offsets decide
             self.hooks.aborted(str(exc))
@@ -697,13 +701,15 @@ class TransactionalLoop:
                             f"an output record was refused: {text}" + (f" (topic {topic})" if topic else ""))
         return _Failure("transient", "kafka", _describe(exc))
 
-    def _retrying(self, call: Callable[[], None]) -> None:
-        """Retriable errors (a broker that is away) are retried until they stop, with
-        backoff; librdkafka allows repeating send_offsets / commit after a retriable error."""
+    def _retrying(self, what: str, call: Callable[[], None]) -> None:
+        """Retriable errors (a broker that is away) are retried with backoff, as librdkafka
+        allows for send_offsets / commit / abort, for `retry_limit_s`; past that the
+        producer is taken for stuck (_Hung: replaced, the committed offsets decide)."""
         from confluent_kafka import KafkaException
 
         delay = self.cfg.backoff_initial_s
         attempt = 0
+        deadline = time.monotonic() + self.cfg.retry_limit_s
         while True:
             try:
                 call()
@@ -712,6 +718,9 @@ class TransactionalLoop:
                 err = _kafka_error(exc)
                 if err is None or not err.retriable() or err.fatal() or err.txn_requires_abort():
                     raise
+                if time.monotonic() > deadline:
+                    raise _Hung(f"{what} kept failing for {self.cfg.retry_limit_s:.0f}s ({attempt + 1} attempts; "
+                                f"last: {err.str()})") from exc
                 attempt += 1
                 if attempt in (1, 10) or attempt % 50 == 0:
                     log.warning("transaction of %r: %s; retrying (attempt %d)", self.cfg.transactional_id,
@@ -744,7 +753,8 @@ class TransactionalLoop:
         log.warning("transaction aborted: %s", failure.reason)
         producer = self.producer
         try:
-            self._retrying(lambda: self._watchdog.call("abort_transaction", lambda: producer.abort_transaction(10)))
+            self._retrying("abort_transaction",
+                           lambda: self._watchdog.call("abort_transaction", lambda: producer.abort_transaction(10)))
         except _Hung as exc:
             return _Failure("fatal", "hung", f"aborting after {failure.reason}: {exc}")
         except KafkaException as exc:

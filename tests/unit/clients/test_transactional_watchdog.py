@@ -50,3 +50,30 @@ def test_producers_replaced_for_a_hung_call_are_not_taken_for_a_fence() -> None:
     loop._rebuild_producer("old epoch")  # the first real fatal error: one rebuild allowed
     with pytest.raises(FencedError, match="held by another live instance"):
         loop._rebuild_producer("old epoch")  # the second within the window: a fence
+
+
+def test_a_call_that_keeps_failing_retriably_is_given_up_after_the_retry_limit() -> None:
+    from confluent_kafka import KafkaError, KafkaException
+
+    loop = _loop(max_rebuilds=3)
+    loop.cfg.retry_limit_s, loop.cfg.backoff_initial_s, loop.cfg.backoff_max_s = 0.5, 0.05, 0.1
+    calls = []
+
+    def timing_out() -> None:  # what abort_transaction answered for minutes after a broker restart
+        calls.append(time.monotonic())
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "Timed out waiting for operation to finish, retry "
+                                        "call to resume", retriable=True))
+
+    t0 = time.monotonic()
+    with pytest.raises(_Hung, match="abort_transaction kept failing for 0s .* retry call to resume"):
+        loop._retrying("abort_transaction", timing_out)
+    assert 0.5 <= time.monotonic() - t0 < 3 and len(calls) >= 3
+
+    answers = iter([KafkaException(KafkaError(KafkaError._TRANSPORT, "Broker transport failure", retriable=True))])
+
+    def once_then_fine() -> None:  # a broker away for a moment: retried, no replacement
+        exc = next(answers, None)
+        if exc is not None:
+            raise exc
+
+    loop._retrying("commit_transaction", once_then_fine)
