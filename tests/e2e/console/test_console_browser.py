@@ -294,6 +294,40 @@ def test_a_verdict_becomes_one_label_counted_by_ksql(pipeline):
         after["TRUE_POSITIVES"] / (after["TRUE_POSITIVES"] + after["FALSE_POSITIVES"]), rel=1e-12)
 
 
+def test_keyboard_triage_with_a_note(pipeline):
+    d = pipeline.live_alerts[3]
+    with playwright() as pw, chromium(pw, ("bob", USERS["bob"])) as ctx:
+        page = ctx.new_page()
+        page.goto(pipeline.url + "alerts?time=all&label=unlabelled")
+        page.wait_for_function("() => document.getElementById('live').textContent === 'live'")
+        selected = "() => document.querySelector('#alerts tr.alert.selected').dataset.id"
+
+        page.locator("body").press("?")  # the shortcuts, in a dialog
+        assert page.locator("#keys").is_visible() and "next unlabelled alert" in page.locator("#keys").inner_text()
+        page.keyboard.press("Escape")
+        page.locator("#keys").wait_for(state="hidden")
+
+        page.locator(f"#alert-{d} td.t").click()  # a click on the row selects it
+        assert page.evaluate(selected) == str(d)
+        page.keyboard.press("n")  # n: the note of the selected alert; typing there is not a shortcut
+        page.keyboard.type("two cards, one device, four minutes")
+        page.keyboard.press("Enter")  # back to the list
+        page.keyboard.press("f")
+        page.locator(f"#alert-{d} .by").wait_for()
+        assert "labelled by bob" in page.locator(f"#alert-{d}").inner_text()
+
+        page.keyboard.press("u")  # the next unlabelled alert
+        e = int(page.evaluate(selected))
+        assert e != d and not labels_for(pipeline, e)
+        page.keyboard.press("l")
+        page.locator(f"#alert-{e} .by").wait_for()
+
+    fraud, legit = labels_for(pipeline, d), labels_for(pipeline, e)
+    assert len(fraud) == 1 and len(legit) == 1, (fraud, legit)
+    assert (fraud[0]["LABEL"], fraud[0]["GIVEN_BY"], fraud[0]["NOTE"]) == (1, "bob", "two cards, one device, four minutes")
+    assert (legit[0]["LABEL"], legit[0]["GIVEN_BY"], legit[0]["NOTE"]) == (0, "bob", None)
+
+
 def test_the_models_page_lists_what_fraud_models_holds(pipeline):
     from fraudstream.clients.models_topic import publish_bundle
     from fraudstream.clients.topic_reader import read_to_end
