@@ -69,7 +69,20 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
         if explicit is not None and explicit.upper() != "NONE":
             raise KsqlStatementError("Key format specified for stream without key columns.")
     planner = Planner(ctx.state.metastore, ctx.functions, cfg)
-    plan = planner.plan(stmt.query, stmt.name, persistent=True, sink_kind=stmt.kind)
+    planner.defer_key_errors = True
+    try:
+        plan = planner.plan(stmt.query, stmt.name, persistent=True, sink_kind=stmt.kind)
+    except KsqlStatementError:
+        raise  # a check ksqlDB makes while building the plan, before the output node's
+    except Exception:
+        if planner.deferred_key_error is not None:  # planning without the key failed
+            raise planner.deferred_key_error from None
+        raise
+    if planner.deferred_key_error is not None:
+        # LogicalPlanner.buildOutputNode resolves the sink's TIMESTAMP column, then the
+        # output node checks that the projection has the key columns
+        timestamp_column(props, LogicalSchema.of(plan.key_columns, plan.value_columns))
+        raise planner.deferred_key_error
     src = plan.source
     if stmt.kind == "STREAM" and plan.result_kind == "TABLE":
         raise KsqlStatementError(

@@ -210,6 +210,19 @@ class SourceColumns:
 
 
 class Planner:
+    #: ksqlDB checks that the projection holds the result's key columns last, in the output
+    #: node (KsqlStructuredDataOutputNode → validateKeyPresent), after the sink's TIMESTAMP
+    #: column is resolved: with this set, a missing key is kept in `deferred_key_error`
+    #: for the caller to raise after its own earlier checks, and planning goes on
+    defer_key_errors: bool = False
+    deferred_key_error: KsqlStatementError | None = None
+
+    def _key_missing(self, err: KsqlStatementError) -> None:
+        if not self.defer_key_errors:
+            raise err
+        if self.deferred_key_error is None:
+            self.deferred_key_error = err
+
     def __init__(self, metastore: MetaStore, registry: FunctionRegistry, config: dict[str, Any]) -> None:
         #: the table functions of the query being planned (ksqlDB's FlatMapNode)
         self._flat_map = None
@@ -472,14 +485,15 @@ class Planner:
             missing = [c.name for c in source.schema.key]
         if missing and not self.new_planner():
             if len(missing) == 1:
-                raise KsqlStatementError(
+                self._key_missing(KsqlStatementError(
                     f"The query used to build `{sink_name}` must include the key column "
                     f"{missing[0]} in its projection (eg, SELECT {missing[0]}...)."
-                )
-            raise KsqlStatementError(
-                f"The query used to build `{sink_name}` must include the key columns "
-                f"{' and '.join(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
-            )
+                ))
+            else:
+                self._key_missing(KsqlStatementError(
+                    f"The query used to build `{sink_name}` must include the key columns "
+                    f"{' and '.join(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
+                ))
         order = ordered_keys if self.new_planner() else [
             c.name for c in source.schema.key if c.name in key_items
         ]
@@ -696,14 +710,15 @@ class Planner:
             key_exprs.append(rewritten[uses[0]])
         if missing and persistent:
             if len(missing) == 1:
-                raise KsqlStatementError(
+                self._key_missing(KsqlStatementError(
                     f"The query used to build `{sink_name}` must include the grouping expression "
                     f"{missing[0]} in its projection (eg, SELECT {missing[0]}...)."
-                )
-            raise KsqlStatementError(
-                f"The query used to build `{sink_name}` must include the grouping expressions "
-                f"{joined(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
-            )
+                ))
+            else:
+                self._key_missing(KsqlStatementError(
+                    f"The query used to build `{sink_name}` must include the grouping expressions "
+                    f"{joined(missing)} in its projection (eg, SELECT {', '.join(missing)}...)."
+                ))
         value_cols = [Column(items[i][0], typed[i], VALUE) for i in range(len(items)) if i not in key_items]
         value_exprs = [rewritten[i] for i in range(len(items)) if i not in key_items]
         if persistent and not value_cols:
@@ -829,15 +844,16 @@ class Planner:
             if missing:
                 missing = [qualify(e, scope).sql() for e in exprs]
                 if len(missing) == 1:
-                    raise KsqlStatementError(
+                    self._key_missing(KsqlStatementError(
                         f"The query used to build `{sink_name}` must include the partitioning "
                         f"expression {missing[0]} in its projection (eg, SELECT {missing[0]}...)."
-                    )
-                raise KsqlStatementError(
-                    f"The query used to build `{sink_name}` must include the partitioning "
-                    f"expressions {' and '.join(missing)} in its projection "
-                    f"(eg, SELECT {', '.join(missing)}...)."
-                )
+                    ))
+                else:
+                    self._key_missing(KsqlStatementError(
+                        f"The query used to build `{sink_name}` must include the partitioning "
+                        f"expressions {' and '.join(missing)} in its projection "
+                        f"(eg, SELECT {', '.join(missing)}...)."
+                    ))
         partition_refs = {
             canonical(e, scope) for e in exprs if isinstance(e, tree.ColumnRef)
         }
