@@ -38,8 +38,9 @@ CALIBRATIONS = ("sigmoid", "isotonic")
 #: Below this many labelled frauds `--model auto` trains the autoencoder alone. With
 #: the default 60/20/20 split, 70 frauds leave 42 to learn from and 14 each to calibrate
 #: and choose the threshold on and to test on; the cross-validated learning curve in
-#: docs/DESIGN.md ("Hybrid or autoencoder") shows the trees ahead of the autoencoder
-#: from about 20-40 training frauds on, and less reliable (wide fold spread) below.
+#: docs/DESIGN.md ("Hybrid or autoencoder", `bench/detection_quality.py --fraud-curve`)
+#: shows the trees ahead of the autoencoder from about 10 training frauds on average and
+#: flat from about 20, with a spread below that as large as the gain.
 MIN_FRAUDS_FOR_HYBRID = 70
 
 
