@@ -61,7 +61,8 @@ def test_kill_minus_nine_three_times_while_20000_events_flow(kafka_bootstrap, sc
 
 def test_two_scorers_in_one_group_share_the_partitions(kafka_bootstrap, schema_registry_url, topics,
                                                        tmp_path) -> None:
-    n = 10_000
+    # Events flow until b has been alone for a while: with a fixed count, a slow start of b
+    # (a loaded machine) let a score everything before b joined, and b committed nothing.
     create_topic(kafka_bootstrap, topics.input, partitions=4)
     publish(kafka_bootstrap, topics.models, make_bundle(version=3, seed=41))
     writer = InputWriter(kafka_bootstrap, schema_registry_url, topics.input)
@@ -70,20 +71,27 @@ def test_two_scorers_in_one_group_share_the_partitions(kafka_bootstrap, schema_r
               "--metrics-port", "-1"]
     a = ScorerProcess([*common, "--instance-id", "a"], env, tmp_path / "a.log")
     b = ScorerProcess([*common, "--instance-id", "b"], env, tmp_path / "b.log")
+    stop_sending = threading.Event()
+    sent: dict = {}
+    producer = threading.Thread(target=lambda: sent.update(stream_rows(writer, 200_000, 800.0, stop=stop_sending)))
     try:
         a.start()
         a.wait_event("loop_started")
-        producer = threading.Thread(target=stream_rows, args=(writer, n, 800.0))
         producer.start()
         time.sleep(2.0)
         b.start()  # joins mid-stream: partitions are revoked from a and shared
         b.wait_event("partitions_assigned")
         time.sleep(3.0)
         assert a.terminate() == 0, a.tail()  # leaves mid-stream: b takes all partitions over
+        time.sleep(3.0)  # events only b can score
+        stop_sending.set()
         producer.join(120)
+        assert not producer.is_alive()
+        n = len(sent)
         scores = read_committed(kafka_bootstrap, topics.output, n, schema_registry_url, timeout=180)
         assert b.terminate() == 0, b.tail()
     finally:
+        stop_sending.set()
         a.ensure_stopped()
         b.ensure_stopped()
     _exactly_once(scores, n)
