@@ -84,3 +84,22 @@ def test_assert_topic_over_http(ksql_url: str):
     assert resp.json()["message"] == f"Topic {topic} does not exist"
     resp = _ksql(ksql_url, f"ASSERT NOT EXISTS TOPIC '{topic}';")
     assert resp.status_code == 200 and resp.json()[0]["@type"] == "assert_topic"
+
+
+def test_create_or_replace_goes_on_from_the_replaced_query_s_offsets(ksql_url: str):
+    src = f"RP_{uuid.uuid4().hex[:6]}".upper()
+    sink = src + "_OUT"
+    assert _ksql(ksql_url, f"CREATE STREAM {src} (ID BIGINT KEY, V INT) WITH (KAFKA_TOPIC='{src.lower()}', "
+                           "VALUE_FORMAT='JSON', PARTITIONS=1);").status_code == 200
+    qid = _ksql(ksql_url, f"CREATE STREAM {sink} AS SELECT ID, V FROM {src};").json()[0]["commandStatus"]["queryId"]
+    assert _ksql(ksql_url, f"INSERT INTO {src} (ID, V) VALUES (1, 1);").status_code == 200
+    assert _rows(ksql_url, sink, 1) == [[1, 1]]
+    replaced = _ksql(ksql_url, f"CREATE OR REPLACE STREAM {sink} AS SELECT ID, V, V + 100 AS W FROM {src};")
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()[0]["commandStatus"]["queryId"] == qid
+    assert [q["id"] for q in _ksql(ksql_url, "SHOW QUERIES;").json()[0]["queries"]].count(qid) == 1
+    assert _ksql(ksql_url, f"INSERT INTO {src} (ID, V) VALUES (2, 2);").status_code == 200
+    # the first row is not processed again; the new one has the appended column
+    assert _rows(ksql_url, sink, 2) == [[1, 1, None], [2, 2, 102]]
+    time.sleep(1)
+    assert _pull(ksql_url, sink) == [[1, 1, None], [2, 2, 102]]
