@@ -529,6 +529,9 @@ class Parser:
         if self.at_kw("FUNCTION") and self.peek().kind in ("IDENT", "QIDENT"):
             self.advance()
             return tree.DescribeFunction(name=self.identifier())
+        if self.at_kw("CONNECTOR") and self.peek().kind in ("IDENT", "QIDENT"):
+            # DESCRIBE CONNECTOR needs a Kafka Connect cluster, which this engine has not
+            raise self.error("Connectors are not supported by this engine")
         name = self.source_name()
         return tree.Describe(name=name, extended=self.accept_kw("EXTENDED"))
 

@@ -118,3 +118,16 @@ def test_alter_system_is_refused_as_without_shared_runtimes(ksql):
     with pytest.raises(KsqlStatementError,
                        match="Cannot alter system configs when KSQL_SHARED_RUNTIME_ENABLED is turned off."):
         ksql("ALTER SYSTEM 'auto.offset.reset'='earliest';")
+
+
+@pytest.mark.parametrize("stmt", [
+    "SHOW CONNECTORS;", "SHOW SOURCE CONNECTORS;", "LIST SINK CONNECTORS;", "SHOW CONNECTOR PLUGINS;",
+    "DESCRIBE CONNECTOR c;", "CREATE SINK CONNECTOR c WITH ('a'='b');", "CREATE SOURCE CONNECTOR IF NOT EXISTS c "
+    "WITH ('a'='b');", "DROP CONNECTOR IF EXISTS c;",
+])
+def test_connector_statements_are_refused_by_name(ksql, stmt):
+    """The connector statements of the grammar need a Kafka Connect cluster: each is
+    refused with a message that says so, never a misleading syntax error."""
+    with pytest.raises(KsqlParseError) as e:
+        ksql(stmt)
+    assert "not supported by this engine" in e.value.message
