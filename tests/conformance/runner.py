@@ -150,6 +150,30 @@ def split_windowed_key(key: bytes | None, sink: DataSource) -> tuple[bytes, tupl
     return key[:-8], (start, start + sink.window_size)
 
 
+def _java_string_hash(s: str) -> int:
+    """String.hashCode over UTF-16 code units, as an unsigned 32-bit value."""
+    data = s.encode("utf-16-be")
+    h = 0
+    for i in range(0, len(data), 2):
+        h = (31 * h + int.from_bytes(data[i:i + 2], "big")) & 0xFFFFFFFF
+    return h
+
+
+def java_hashmap_order(keys: list[str]) -> list[str]:
+    """The iteration order of a java.util.HashMap<String, ?> filled with `keys` in this
+    order: by bucket (the spread hash masked by the table size, which doubles past a 0.75
+    load factor from 16), then insertion order within a bucket."""
+    size = 16
+    while len(keys) > size * 0.75:
+        size *= 2
+
+    def bucket(k: str) -> int:
+        h = _java_string_hash(k)
+        return (h ^ (h >> 16)) & (size - 1)
+
+    return [k for _, _, k in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+
+
 class _Topics:
     def __init__(self) -> None:
         self.records: dict[str, list[OutputRecord]] = {}
@@ -223,6 +247,8 @@ class CaseRunner:
             names.setdefault(r["topic"], 1)
         for n, p in names.items():
             self.admin.create_topic(n, p, 1)
+        # TestExecutor.maybeRegisterTopicSchemas: the declared schemas with an id first
+        declared: dict[str, str] = {}
         for t in self.case.get("topics", []) or []:
             for side in ("key", "value"):
                 schema = t.get(f"{side}Schema")
@@ -231,11 +257,42 @@ class CaseRunner:
                 fmt = str(t.get(f"{side}Format") or "AVRO").upper()
                 if fmt != "AVRO":
                     continue
+                declared[f"{t['name']}-{side}"] = matching.schema_text(schema)
                 sid = t.get(f"{side}SchemaId")
-                self.registry.register(
-                    f"{t['name']}-{side}", matching.schema_text(schema), "AVRO",
-                    schema_id=int(sid) if sid is not None else None,
-                )
+                if sid is not None:
+                    self.registry.register(f"{t['name']}-{side}", declared[f"{t['name']}-{side}"], "AVRO",
+                                           schema_id=int(sid))
+        # then TestExecutorUtil.initializeTopics: every topic's schema, the declared one or
+        # the one its CREATE statement's columns give, in the iteration order of the
+        # java.util.HashMap TestCaseBuilderUtil.getAllTopics collects them in (the ids
+        # the registry hands out follow that order)
+        derived = self._statement_schemas(stmts)
+        for name in java_hashmap_order(list(names)):
+            for side in ("key", "value"):
+                subject = f"{name}-{side}"
+                text = declared.get(subject) or derived.get(subject)
+                if text is not None:
+                    self.registry.register(subject, text, "AVRO")
+
+    def _statement_schemas(self, stmts: list) -> dict[str, str]:
+        """The schemas ksqlDB's test driver derives from CREATE statements with columns
+        (TestCaseBuilderUtil.createTopicFromCreateSource): those the engine itself
+        registers for them, found by running the CREATEs against a scratch engine."""
+        registry = InMemorySchemaRegistry()
+        scratch = Engine(InMemoryTopicAdmin(), registry, functions=TEST_FUNCTIONS,
+                         config=dict(self.run.properties))
+        for s in stmts:
+            if isinstance(s, tree.CreateSource) and s.elements:
+                try:
+                    scratch.execute_statement(s, {})
+                except Exception:  # noqa: BLE001 - the real run reports it
+                    continue
+        out = {}
+        for subject in registry.subjects():
+            latest = registry.get_latest(subject)
+            if latest is not None and latest.schema_type == "AVRO":
+                out[subject] = latest.schema
+        return out
 
     # ---------------------------------------------------------------- serialisation
 

@@ -20,7 +20,7 @@ from fraudstream.embedded.ksqldb.catalog.formats import (
     value_features,
 )
 from fraudstream.embedded.ksqldb.catalog.metastore import DataSource, upgrade_error
-from fraudstream.embedded.ksqldb.catalog.schema import LogicalSchema
+from fraudstream.embedded.ksqldb.catalog.schema import KEY, VALUE, Column, LogicalSchema
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.execution import entities
 from fraudstream.embedded.ksqldb.execution.context import (
@@ -30,7 +30,7 @@ from fraudstream.embedded.ksqldb.execution.context import (
     prop_int,
     prop_str,
 )
-from fraudstream.embedded.ksqldb.execution.ddl import register_schema, resolve_formats, timestamp_column
+from fraudstream.embedded.ksqldb.execution.ddl import infer_columns, register_schema, resolve_formats, timestamp_column
 from fraudstream.embedded.ksqldb.execution.queries import PersistentQuery
 from fraudstream.embedded.ksqldb.expr import runtime_ops
 from fraudstream.embedded.ksqldb.operators.aggregation import DEFAULT_FINAL_EMIT_INTERVAL_MS
@@ -142,11 +142,13 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
     key_schema_id = prop_int(props, "KEY_SCHEMA_ID")
     if value_fmt.name == "AVRO":
         if value_schema_id is not None:
+            _check_schema_id_columns(ctx, topic, sink, value_schema_id, is_key=False)
             sink.value_schema_id, sink.value_schema_physical = value_schema_id, True
         else:
             sink.value_schema_id = register_schema(ctx, f"{topic}-value", sink, is_key=False)
     if key_fmt.name == "AVRO" and key_cols:
         if key_schema_id is not None:
+            _check_schema_id_columns(ctx, topic, sink, key_schema_id, is_key=True)
             sink.key_schema_id, sink.key_schema_physical = key_schema_id, True
         else:
             sink.key_schema_id = register_schema(ctx, f"{topic}-key", sink, is_key=True)
@@ -170,6 +172,24 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
         stmt.text, f"{kind_word}/`{stmt.name}`/create", f"Created query with ID {query_id}",
         query_id, seq,
     )
+
+
+def _check_schema_id_columns(ctx: ExecContext, topic: str, sink: DataSource, schema_id: int,
+                             *, is_key: bool) -> None:
+    """A C*AS writing with KEY_/VALUE_SCHEMA_ID: each result column must be in the
+    registered schema, with its type, at its position (DefaultSchemaInjector
+    .checkColumnsCompatibility); the schema may have more (optional) fields."""
+    inferred = infer_columns(ctx, topic, is_key=is_key, schema_id=schema_id,
+                             unwrapped=is_key or sink.value_features.unwrap, required=True) or []
+    namespace = KEY if is_key else VALUE
+    have = [Column(n, t, namespace) for n, t in inferred]
+    mine = sink.schema.key if is_key else sink.schema.value_only
+    missing = [c for i, c in enumerate(mine) if i >= len(have) or have[i] != c]
+    if missing:
+        raise KsqlStatementError(
+            f"The following {'key' if is_key else 'value'} columns are changed, missing or reordered: "
+            f"[{', '.join(str(c) for c in missing)}]. Schema from schema registry is "
+            f"[{', '.join(str(c) for c in have)}]")
 
 
 def _replaced_query(stmt: tree.CreateAsSelect, existing: DataSource | None, sink: DataSource,
