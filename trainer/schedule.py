@@ -1,7 +1,8 @@
 """`fraudstream train --every DURATION`: retrain on a rolling window of labelled history,
 publish each model as a challenger, and promote only when a stated rule says so.
 
-Each run is an ordinary `fraudstream train` run (`pipeline.run`, with `--window` if
+The first run comes DURATION after the newest published version (at once when there is
+none that recent). Each run is an ordinary `fraudstream train` run (`pipeline.run`, with `--window` if
 given): it reads the labelled history, trains (the hybrid once enough frauds are
 labelled), evaluates and publishes the new version as the challenger, which every scorer
 then shadow-scores. Nothing is promoted by this loop unless `--auto-promote
@@ -41,7 +42,7 @@ def run_every(args, opts, endpoints, out, err) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     runs = failures = 0
-    next_run = time.monotonic()
+    next_run = time.monotonic() + _first_wait(opts, endpoints, args.every, out)
     while not stop.is_set():
         if time.monotonic() >= next_run:
             next_run = time.monotonic() + args.every
@@ -61,6 +62,24 @@ def run_every(args, opts, endpoints, out, err) -> int:
         stop.wait(max(0.0, min(CHECK_S if rule is not None else args.every, next_run - time.monotonic())))
     out.print(f"stopped after {runs} run(s), {failures} failed", highlight=False)
     return 0
+
+
+def _first_wait(opts, endpoints, every: float, out) -> float:
+    """Seconds until the first run: DURATION after the newest published version (its
+    version is its publication time in ms), so a scheduler started next to a one-off
+    trainer, or restarted, does not retrain at once; 0 when none is that recent."""
+    from fraudstream.clients.models_topic import read_state
+
+    try:
+        newest = read_state(endpoints.bootstrap_servers, opts.models_topic, opts.model_name,
+                            timeout=opts.timeout).newest_version
+    except FraudstreamError:
+        return 0.0  # the first run reports what is wrong
+    wait = 0.0 if newest is None else newest / 1000 + every - time.time()
+    if wait > 0:
+        out.print(f"{opts.model_name} v{newest} was published {every - wait:.0f}s ago: first run in {wait:.0f}s",
+                  highlight=False)
+    return max(0.0, min(wait, every))
 
 
 def _check(rule, opts, endpoints, out, err) -> None:

@@ -179,3 +179,20 @@ def test_train_every_publishes_challengers_and_never_promotes(filled_topic, kafk
     assert (state.roles.champion, state.roles.challenger, state.roles.previous) == (versions[0], versions[-1], ())
     assert sorted(state.bundles) == versions
     assert "Traceback" not in proc.stderr.read()
+
+    # started again (a restart, or next to a one-off trainer): the first run waits until
+    # DURATION after the newest version instead of retraining at once
+    again = subprocess.Popen(
+        [sys.executable, "-m", "fraudstream.cli.main", "train", "--every", "1h", "--topic", topic, "--no-progress",
+         "--out", str(tmp_path / "art2"), "--models-topic", models, "--model-name", "it-every"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        first = again.stdout.readline()
+        assert f"it-every v{versions[-1]} was published" in first and "first run in" in first, first
+        again.send_signal(signal.SIGTERM)
+        assert again.wait(60) == 0
+    finally:
+        if again.poll() is None:
+            again.kill()
+    assert "stopped after 0 run(s), 0 failed" in again.stdout.read()
+    assert sorted(read_state(kafka_bootstrap, models, "it-every", timeout=30).bundles) == versions
