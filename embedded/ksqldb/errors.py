@@ -44,6 +44,9 @@ class KsqlStatementError(KsqlError):
         self.statement_text = statement_text
         self.line = line
         self.column = column
+        #: the message with ksqlDB's detail (`Statement: <sanitized statement>`) where
+        #: ksqlDB gives one (KsqlStatementException.getUnloggedMessage); not sent to clients
+        self.unlogged_details: str | None = None
 
     def with_statement(self, statement_text: str) -> "KsqlStatementError":
         if not self.statement_text:

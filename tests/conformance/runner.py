@@ -116,7 +116,7 @@ def exception_matches(expected: dict[str, Any], err: Exception) -> str | None:
         ok_type = isinstance(err, KsqlError)
     else:
         ok_type = False  # runtime StreamsException: the engine never stops a query
-    text = str(getattr(err, "message", err))
+    text = str(getattr(err, "unlogged_details", None) or getattr(err, "message", err))
     if not ok_type:
         return f"expected {short}, got {type(err).__name__}: {text}"
     if msg and msg not in text:

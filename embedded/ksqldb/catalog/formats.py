@@ -227,7 +227,8 @@ def validate_key(fmt: FormatInfo, columns: list[Column], features: SerdeFeatures
         for c in columns:
             p = _type_problem(name, c.type)
             if p:
-                reason = f"{p}, column: `{c.name}`"
+                # KafkaSerdeFactory names no column; the DELIMITED serde does
+                reason = f"{p}, column: `{c.name}`" if name == "DELIMITED" else p
                 break
     if reason is None and name == "AVRO":
         for c in columns:
@@ -260,7 +261,7 @@ def validate_value(fmt: FormatInfo, columns: list[Column], features: SerdeFeatur
         for c in columns:
             p = _type_problem(name, c.type)
             if p:
-                reason = p if name in ("JSON", "AVRO") else f"{p}, column: `{c.name}`"
+                reason = f"{p}, column: `{c.name}`" if name == "DELIMITED" else p
                 break
     if reason is None and name == "AVRO":
         for c in columns:

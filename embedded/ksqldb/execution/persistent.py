@@ -38,6 +38,7 @@ from fraudstream.embedded.ksqldb.operators.contract import Pipeline
 from fraudstream.embedded.ksqldb.operators.pipeline import QueryPipeline
 from fraudstream.embedded.ksqldb.operators.timestamps import TimestampExtractor
 from fraudstream.embedded.ksqldb.plan.nodes import PlannedQuery
+from fraudstream.embedded.ksqldb.plan.formatter import format_create_as
 from fraudstream.embedded.ksqldb.plan.planner import Planner
 from fraudstream.embedded.ksqldb.serde import make_key_serde, make_value_serde
 from fraudstream.embedded.ksqldb.serde.windowed import window_of
@@ -113,8 +114,16 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
     kfeat = default_key_features(key_fmt.name, key_cols)
     vfeat = value_features(value_fmt.name, wrap, value_cols,
                            config_wrap_single_values(cfg.get("ksql.persistence.wrap.single.values")))
-    validate_key(key_fmt, key_cols, kfeat)
-    validate_value(value_fmt, value_cols, vfeat)
+    try:
+        validate_key(key_fmt, key_cols, kfeat)
+        validate_value(value_fmt, value_cols, vfeat)
+    except KsqlStatementError as e:
+        # EngineExecutor rethrows with the sanitized statement, which QTT's expected
+        # messages (getUnloggedMessage) show after the message; the REST answer does not
+        formatted = format_create_as(stmt, planner)
+        if formatted is not None:
+            e.unlogged_details = f"{e.message}\nStatement: {formatted}"
+        raise
     schema = LogicalSchema.of(key_cols, value_cols)
     ts_col, ts_fmt = timestamp_column(props, schema)
 
