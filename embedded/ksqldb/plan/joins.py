@@ -256,6 +256,16 @@ def _check_windows(left: SourceNode, right: DataSourceNode, lexpr: tree.Expr, re
             "still not result in expected behaviour as session bounds must be an exact match for the "
             "join to work\nHopping and tumbling windowed sources can only be joined to other hopping "
             "and tumbling windowed sources")
+
+
+def _check_windowed_repartition(left: SourceNode, right: DataSourceNode, lexpr: tree.Expr,
+                                rexpr: tree.Expr, scope: Scope, leaves: list[DataSourceNode]) -> None:
+    """A windowed join that would need a repartition: ksqlDB refuses it while building the
+    physical plan (SchemaKStream/SchemaKTable), after the logical planner's join checks."""
+    lleaf = left if isinstance(left, DataSourceNode) else left.leaves[0]
+    lw, rw = lleaf.source.window_type, right.source.window_type
+    if not lw or not rw:
+        return
     if _on_non_key(lexpr, scope, leaves) or _on_non_key(rexpr, scope, leaves):
         raise KsqlStatementError(_REPARTITION_WINDOWED)
     if (lw, lleaf.source.window_size) != (rw, right.source.window_size):
@@ -386,6 +396,9 @@ def _join(left: SourceNode, right: DataSourceNode, j: tree.JoinSpec, scope: Scop
                 )
             if jt == "RIGHT":
                 raise KsqlStatementError("RIGHT OUTER JOIN on a foreign key is not supported")
+            if right.source.window_type:
+                # LogicalPlanner.verifyForeignKeyJoin, after the key types
+                raise KsqlStatementError("Foreign-key table-table joins are not supported on windowed tables.")
             foreign_key = True
         if j.within is not None:
             raise KsqlStatementError(
@@ -393,6 +406,7 @@ def _join(left: SourceNode, right: DataSourceNode, j: tree.JoinSpec, scope: Scop
                 "windowed. Please drop the window definition (i.e. the WITHIN clause) and try to "
                 "execute your Table-Table join again."
             )
+    _check_windowed_repartition(left, right, lexpr, rexpr, scope, leaves)
     # ---- the result key (ksqlDB's JoinTree equivalence set and viable key columns)
     left_eq = left.equivalence if isinstance(left, JoinNode) else set()
     lcanon, rcanon = canonical(lexpr, scope), canonical(rexpr, scope)
