@@ -4,13 +4,13 @@ applied as `fraudstream ksql apply` does); what `fraudstream models` prints is w
 tables hold, which is what this test computes from the records it wrote; and
 `auto-promote` promotes the challenger only when its rule holds.
 
-The statements name the fixed topics fraud_scores, fraud_scores_shadow and fraud_labels:
-no other test of the session writes to them (the scorer tests use topics of their own).
+The session's broker is shared with other tests (a scorer started without topic options
+writes fraud_scores), so the statements read topics of this test's own: only the quoted
+topic names of the three input topics are replaced in the copied files.
 """
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -50,12 +50,13 @@ def test_models_lists_what_the_comparison_tables_hold_and_auto_promotes(
     publish_bundle(kafka_bootstrap, make_bundle(version=101, seed=1), topic=models_topic)
     publish_bundle(kafka_bootstrap, make_bundle(version=102, seed=2), topic=models_topic, role="challenger")
 
+    topics = {name: f"{topic_name}_{name}" for name in ("fraud_scores", "fraud_scores_shadow", "fraud_labels")}
     admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
-    for t in ("fraud_scores", "fraud_scores_shadow", "fraud_labels"):
+    for t in topics.values():
         admin.create_topics([NewTopic(t, 1, 1)])[t].result(30)
     client = avro_wire.registry_client(schema_registry_url)
     schema = load_schema("fraud_score")
-    encoders = {t: avro_wire.WireEncoder(schema, avro_wire.register_value_schema(client, t, schema))
+    encoders = {t: avro_wire.WireEncoder(schema, avro_wire.register_value_schema(client, topics[t], schema))
                 for t in ("fraud_scores", "fraud_scores_shadow")}
     champion, challenger, champ_alert, chall_alert, truth = _scores(N, seed=5)
     now = int(time.time() * 1000)
@@ -67,16 +68,22 @@ def test_models_lists_what_the_comparison_tables_hold_and_auto_promotes(
                 "ID": i, "USER": "Xn0001", "CITY": "Kiel", "AMOUNT": 10.0, "SCORE": float(s),
                 "THRESHOLD": threshold, "IS_ANOMALY": bool(alert), "LABEL": None, "MODEL_VERSION": version,
                 "EVENT_TS": now + i, "SCORED_TS": now + i + 50, "EXPLANATION": []})
-            p.produce(topic, value, str(i).encode(), timestamp=now + i)
+            p.produce(topics[topic], value, str(i).encode(), timestamp=now + i)
     assert p.flush(30) == 0
     labelled = np.arange(N) % 3 != 2  # two thirds of the events get their label
     write_labels(kafka_bootstrap, schema_registry_url,
-                 [Label(i, int(truth[i]), "dataset", now + 1000 + i) for i in range(N) if labelled[i]])
+                 [Label(i, int(truth[i]), "dataset", now + 1000 + i) for i in range(N) if labelled[i]],
+                 topic=topics["fraud_labels"], scores_topic=topics["fraud_scores"])
 
     statements = tmp_path / "monitoring"
     statements.mkdir()
     for name in ("01_fraud_scores.ksql", "05_fraud_labels.ksql", "08_champion_challenger.ksql"):
-        shutil.copy(MONITORING / name, statements / name)
+        text = (MONITORING / name).read_text()
+        for default, mine in topics.items():
+            text = text.replace(f"KAFKA_TOPIC='{default}'", f"KAFKA_TOPIC='{mine}'")
+        (statements / name).write_text(text)
+    assert sum(f"KAFKA_TOPIC='{t}'" in (statements / n).read_text() for t in topics.values()
+               for n in ("01_fraud_scores.ksql", "05_fraud_labels.ksql", "08_champion_challenger.ksql")) == 3
     with KsqlClient(ksql_url, timeout=60) as ksql:
         apply(ksql, statements)
 
