@@ -21,6 +21,7 @@ from typing import Any, Callable
 
 from fraudstream.embedded.ksqldb.catalog import coercion
 from fraudstream.embedded.ksqldb.catalog.coercion import TypeRuleError
+from fraudstream.embedded.ksqldb.catalog.schema import WINDOW_BOUNDS
 from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     BIGINT,
     BOOLEAN,
@@ -208,6 +209,10 @@ class ExpressionTyper:
     def __init__(self, scope: Scope, registry: FunctionRegistry) -> None:
         self.scope = scope
         self.registry = registry
+        #: a windowed aggregation's WHERE: ksqlDB's analyzer resolves columns against the
+        #: schema after the GROUP BY, which has the window bounds (Analysis
+        #: .buildStreamsSchema), so only its type manager finds them missing
+        self.window_bounds_analyzed = False
         #: the clause named in "<clause> column 'X' cannot be resolved." messages
         self.clause = "SELECT"
         #: id(node) → (node, type); the node is kept so its id is never reused
@@ -275,6 +280,10 @@ class ExpressionTyper:
             where = ""
             if self.clause == "JOIN ON" and e.loc is not None:
                 where = f"Line: {e.loc[0]}, Col: {e.loc[1] + 1}: "
+            if e.name in WINDOW_BOUNDS and self.window_bounds_analyzed:
+                # ksqlDB's analyzer lets window bounds through (a windowed source has
+                # them); its type manager then finds no such column (FilterTypeValidator)
+                raise self.error(f"Unknown column {e.sql()}.")
             err = self.error(f"{where}{self.clause} column '{name}' cannot be resolved.")
             err.resolution = True  # type: ignore[attr-defined]  # the analyzer's, not a type error
             raise err

@@ -314,6 +314,29 @@ class Planner:
 
     # ---------------------------------------------------------------- clauses
 
+    def _check_window_bounds_use(self, query: tree.Query) -> None:
+        """AggregateAnalyzer.throwOnWindowBoundColumnIfWindowedAggregate: with a WINDOW
+        clause, WINDOWSTART/WINDOWEND exist only in the result, so they may appear in the
+        SELECT clause but neither in HAVING nor as an aggregate function's argument."""
+        if query.window is None:
+            return
+        exprs: list[tree.Expr] = []
+        if query.having is not None:
+            exprs.append(query.having)
+        for item in query.select:
+            if item.expr is None:
+                continue
+            for x in tree.walk(item.expr):
+                if is_aggregate_call(x, self.registry):
+                    exprs.append(x)
+        for e in exprs:
+            for x in tree.walk(e):
+                if isinstance(x, tree.ColumnRef) and x.name in WINDOW_BOUNDS:
+                    raise KsqlStatementError(
+                        f"Window bounds column {x.sql()} can only be used in the SELECT clause of "
+                        "windowed aggregations and can not be passed to aggregate functions.\n"
+                        "See https://github.com/confluentinc/ksql/issues/4397")
+
     def _has_aggregates(self, query: tree.Query) -> bool:
         exprs = [i.expr for i in query.select if i.expr is not None]
         if query.having is not None:
@@ -333,6 +356,7 @@ class Planner:
     def _check_aggregation(self, query: tree.Query, node: SourceNode,
                            compiler: ExprCompiler) -> GroupingAnalysis:
         """What an aggregation cannot be combined with, then the GROUP BY expressions."""
+        self._check_window_bounds_use(query)
         scope = node.scope
         source = node.leaves[0].source
         if any(s.windowed for s in node.leaves):
@@ -362,7 +386,11 @@ class Planner:
         if query.where is None:
             return None
         compiler.clause = "WHERE"
-        compiler.compile_predicate(query.where)
+        compiler.typer.window_bounds_analyzed = query.window is not None
+        try:
+            compiler.compile_predicate(query.where)
+        finally:
+            compiler.typer.window_bounds_analyzed = False
         return FilterNode(query.where)
 
     # ---------------------------------------------------------------- projection
