@@ -16,7 +16,7 @@ from fraudstream.clients import model_admin
 from tests.integration.scorer.support import InputWriter, create_topic, publish, read_committed, stream_rows
 from tests.unit.scorer.support import make_bundle, make_hybrid_bundle, reference_scores
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.slow]  # two scorers under load, ~1-2 min
 
 MAX_EVENTS = 40_000  # the producer stops once every phase was seen on every partition
 
