@@ -40,3 +40,30 @@ def test_roles_and_page_actions(kafka_bootstrap, topic_name):
     assert (state.roles.champion, state.roles.challenger, state.roles.previous) == (10, None, ())
     with pytest.raises(LookupError, match="no version 99"):
         life.promote(ep, 99)
+
+
+def test_models_command_refusals_are_one_line_errors(kafka_bootstrap, schema_registry_url, topic_name, monkeypatch,
+                                                     capsys):
+    """`fraudstream models promote|rollback` that cannot be done: a one-line error naming
+    why, a non-zero exit, and the roles unchanged."""
+    from fraudstream.cli.main import main
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("SCHEMA_REGISTRY_URL", schema_registry_url)
+    monkeypatch.delenv("KSQL_URL", raising=False)
+    base = ["models", "--models-topic", topic_name, "--model-name", "m"]
+    assert main([*base, "rollback"]) != 0  # nothing published
+    assert "has no champion" in capsys.readouterr().err
+    publish_bundle(kafka_bootstrap, make_bundle(version=30, seed=1, name="m"), topic=topic_name)
+    assert main([*base, "rollback"]) != 0
+    err = capsys.readouterr().err
+    assert "no earlier champion to roll back to" in err and "Traceback" not in err
+    assert main([*base, "promote", "31"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert "has no published version 31 (published: 30)" in err and len(err.splitlines()) == 1, err
+    assert main([*base, "promote", "30"]) != 0
+    assert "champion already" in capsys.readouterr().err
+    assert main([*base]) == 0
+    out = capsys.readouterr().out
+    assert "m: champion v30, challenger none" in out and "no live comparison" in out
+    assert read_state(kafka_bootstrap, topic_name, "m").roles.seq == 1
