@@ -183,7 +183,19 @@ def plan_pull_query(stmt: tree.QueryStatement, query_id_of, metastore: MetaStore
     query = stmt.query
     assert query is not None
     validate(query, config)
-    plan = Planner(metastore, functions, config).plan(query, None, persistent=False)
+    try:
+        plan = Planner(metastore, functions, config).plan(query, None, persistent=False)
+    except KsqlStatementError as e:
+        type_error = getattr(e, "interpreter_error", None)
+        if type_error is None:
+            raise
+        # BETWEEN/LIKE operands ksqlDB's type manager does not check: a pull query meets
+        # them when its WHERE is interpreted, after the logical planner's WHERE rules
+        # (QueryFilterNode), worded by InterpretedExpressionFactory
+        source = metastore.get(query.source.name)
+        if source is not None and source.kind == "TABLE":
+            check_where(query.where, source, config, functions)
+        raise KsqlStatementError(f"Invalid expression: {type_error}") from None
     src = plan.source
     if src.kind == "TABLE":
         check_where(query.where, src, config, functions)

@@ -132,8 +132,12 @@ class ExprCompiler:
             # ksqlDB's FilterTypeValidator: a type error in WHERE/HAVING names the clause
             # and the expression (column resolution errors come first, unwrapped)
             if self.clause in ("WHERE", "HAVING") and not getattr(err, "resolution", False):
-                raise KsqlStatementError(
-                    f"Error in {self.clause} expression: {err.message}\nStatement: {e.sql()}") from None
+                wrapped = KsqlStatementError(
+                    f"Error in {self.clause} expression: {err.message}\nStatement: {e.sql()}")
+                if getattr(err, "interpreter_error", False):
+                    # a pull query's interpreter words these itself (execution/pull.py)
+                    wrapped.interpreter_error = err.message  # type: ignore[attr-defined]
+                raise wrapped from None
             raise
         if t is not None and t.base != "BOOLEAN":
             raise self.error(

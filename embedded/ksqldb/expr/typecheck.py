@@ -481,8 +481,14 @@ class ExpressionTyper:
 
     def _t_Between(self, e: tree.Between):
         lo, hi = tree.Comparison(">=", e.expr, e.low), tree.Comparison("<=", e.expr, e.high)
-        self._comparison(id(lo), ">=", e.expr, e.low)
-        self._comparison(id(hi), "<=", e.expr, e.high)
+        try:
+            self._comparison(id(lo), ">=", e.expr, e.low)
+            self._comparison(id(hi), "<=", e.expr, e.high)
+        except KsqlStatementError as err:
+            # ksqlDB's ExpressionTypeManager types BETWEEN as BOOLEAN without comparing its
+            # operands: the comparison fails only where the expression is compiled
+            err.interpreter_error = True  # type: ignore[attr-defined]
+            raise
         self.note(e, (lo, hi))
         self._types[id(lo)] = (lo, BOOLEAN)
         self._types[id(hi)] = (hi, BOOLEAN)
@@ -497,7 +503,9 @@ class ExpressionTyper:
         for x in (e.expr, e.pattern):
             t = self.type_of(x)
             if t is not None and t.base != "STRING":
-                raise self.error(f"LIKE can only be used with STRING values, got {t}: {x.sql()}")
+                err = self.error(f"LIKE can only be used with STRING values, got {t}: {x.sql()}")
+                err.interpreter_error = True  # type: ignore[attr-defined]  # as BETWEEN
+                raise err
         return BOOLEAN
 
     def _t_IsNull(self, e: tree.IsNull):

@@ -136,3 +136,20 @@ def test_table_scans_and_key_lookups_that_ksqldb_allows_run(engine):
     q = engine.create_query("SELECT * FROM QT WHERE ID IN ('c', 'a') LIMIT 1;", NO_SCANS)
     # a table scan reads the store in key-byte order: LIMIT keeps the smallest key
     assert q.run([(b"c", b'{"N": 5}', 0, 0, 0), (b"a", b'{"N": 2}', 0, 0, 1)])[0] == [["a", 2]]
+
+
+def test_between_and_like_operands_fail_as_ksqldb_s_interpreter_words_it(engine):
+    """ksqlDB's type manager does not check BETWEEN/LIKE operands: a pull query meets them
+    when its WHERE is interpreted, after the pull-query WHERE rules; a plain comparison
+    keeps the WHERE type check's message."""
+    engine.execute("CREATE TABLE PT (ID INT PRIMARY KEY, NAME STRING) WITH (kafka_topic='pt', format='JSON', "
+                   "partitions=1);")
+    with pytest.raises(KsqlStatementError) as e:
+        engine.create_query("SELECT * FROM PT WHERE NAME BETWEEN 1 AND 'z';")
+    assert e.value.message == "Invalid expression: Cannot compare NAME (STRING) to 1 (INTEGER) with GREATER_THAN_OR_EQUAL."
+    with pytest.raises(KsqlStatementError) as e:
+        engine.create_query("SELECT * FROM PT WHERE ID LIKE 'x';")
+    assert "The column type for Like condition must be VARCHAR. The column type is INTEGER" in e.value.message
+    with pytest.raises(KsqlStatementError) as e:
+        engine.create_query("SELECT * FROM PT WHERE NAME = 1;")
+    assert e.value.message.startswith("Error in WHERE expression: Cannot compare NAME (STRING) to 1 (INTEGER)")
