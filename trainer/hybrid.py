@@ -53,7 +53,11 @@ class HybridConfig:
     max_depth: int | None = 4
     max_leaf_nodes: int | None = 31
     min_samples_leaf: int = 20
-    l2_regularization: float = 0.0
+    # Leaf values are -G / (H + l2). Without l2, a leaf of a few frauds among rows the
+    # model is already sure of has a hessian near zero, and its value explodes: on the
+    # demo's 60,000 rows (56 training frauds, seed 7) boosting diverged to decision
+    # values of -54,000 and a training ROC-AUC of 0.22 (test AUPRC 0.008 instead of 0.89).
+    l2_regularization: float = 1.0
     calibration: str = "sigmoid"
     seed: int = 42
 
@@ -87,7 +91,23 @@ def fit_trees(inputs: np.ndarray, y: np.ndarray, config: HybridConfig):
         l2_regularization=config.l2_regularization, early_stopping=False, random_state=config.seed)
     with threadpool_limits(limits=1, user_api="openmp"):
         clf.fit(inputs, y)
+    _check_learned(clf, inputs, y)
     return clf
+
+
+def _check_learned(clf, inputs: np.ndarray, y: np.ndarray) -> None:
+    """Refuse trees whose training log-loss is not below the prior's (the constant
+    baseline they start from): boosting diverged, and the model would rank at random
+    or worse while looking trained. Each boosting step lowers the training loss when
+    it converges, so a converged fit always passes."""
+    d = clf.decision_function(inputs)
+    b = float(np.asarray(clf._baseline_prediction).ravel()[0])  # noqa: SLF001
+    loss = float(np.mean(np.logaddexp(0.0, d) - y * d))
+    prior = float(np.mean(np.logaddexp(0.0, b) - y * b))
+    if not loss < prior:
+        raise DataError(f"the trees did not learn: their training log-loss {loss:.4g} is not below the "
+                        f"prior's {prior:.4g} (boosting diverged); try a smaller --tree-learning-rate "
+                        f"(now {clf.learning_rate}) or --model autoencoder")
 
 
 def fit_calibration(decision: np.ndarray, y: np.ndarray, weights: np.ndarray | None, kind: str) -> Calibration:
