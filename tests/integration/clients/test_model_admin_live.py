@@ -4,14 +4,18 @@ applied as `fraudstream ksql apply` does); what `fraudstream models` prints is w
 tables hold, which is what this test computes from the records it wrote; and
 `auto-promote` promotes the challenger only when its rule holds.
 
-The session's broker is shared with other tests (a scorer started without topic options
-writes fraud_scores), so the statements read topics of this test's own: only the quoted
-topic names of the three input topics are replaced in the copied files.
+The session's broker and KSQL server are shared with other tests (a scorer started without
+topic options writes fraud_scores; the notebook tests apply ksql/monitoring, so the session
+server already holds these tables over the default topics). So the statements run on a KSQL
+server of this test's own (its own service id, hence its own command topic and metastore),
+and every quoted topic name in the copied files gets this test's prefix.
 """
 
 from __future__ import annotations
 
+import re
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +31,7 @@ from fraudstream.core import avro_wire
 from fraudstream.core.labels import Label
 from fraudstream.core.model_roles import AutoPromoteRule
 from fraudstream.core.schemas import load as load_schema
+from fraudstream.embedded.ksqldb.launcher import start_ksql_server, stop_ksql_server
 from tests.unit.scorer.support import make_bundle
 
 pytestmark = pytest.mark.integration
@@ -42,6 +47,15 @@ def _scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     champion = rng.normal(size=n) + 1.0 * truth          # a weak model
     challenger = 0.5 * champion + rng.normal(size=n) * 0.5 + 2.0 * truth  # a better one, correlated
     return champion, challenger, champion > 1.0, challenger > 1.5, truth
+
+
+@pytest.fixture
+def ksql_url(kafka_bootstrap, schema_registry_url, tmp_path):
+    """A KSQL server of this test's own on the session's broker (see the module docstring)."""
+    url, proc = start_ksql_server(kafka_bootstrap, schema_registry_url, service_id=f"cc_{uuid.uuid4().hex[:8]}_",
+                                  log_file=tmp_path / "ksql.log")
+    yield url
+    assert stop_ksql_server(proc) == 0
 
 
 def test_models_lists_what_the_comparison_tables_hold_and_auto_promotes(
@@ -78,12 +92,12 @@ def test_models_lists_what_the_comparison_tables_hold_and_auto_promotes(
     statements = tmp_path / "monitoring"
     statements.mkdir()
     for name in ("01_fraud_scores.ksql", "05_fraud_labels.ksql", "08_champion_challenger.ksql"):
-        text = (MONITORING / name).read_text()
-        for default, mine in topics.items():
-            text = text.replace(f"KAFKA_TOPIC='{default}'", f"KAFKA_TOPIC='{mine}'")
+        text = re.sub(r"KAFKA_TOPIC='([^']+)'", lambda m: f"KAFKA_TOPIC='{topic_name}_{m.group(1)}'",
+                      (MONITORING / name).read_text())
         (statements / name).write_text(text)
-    assert sum(f"KAFKA_TOPIC='{t}'" in (statements / n).read_text() for t in topics.values()
-               for n in ("01_fraud_scores.ksql", "05_fraud_labels.ksql", "08_champion_challenger.ksql")) == 3
+    copied = "".join((statements / n).read_text() for n in ("01_fraud_scores.ksql", "05_fraud_labels.ksql",
+                                                              "08_champion_challenger.ksql"))
+    assert all(f"KAFKA_TOPIC='{t}'" in copied for t in topics.values())  # the inputs this test wrote
     with KsqlClient(ksql_url, timeout=60) as ksql:
         apply(ksql, statements)
 
