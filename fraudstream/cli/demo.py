@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import closing
 
 from rich.console import Console
@@ -100,19 +101,19 @@ def _count_committed(bootstrap: str, topic: str, at_least: int, timeout: float,
     return seen
 
 
-def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) -> None:
-    """The KSQL monitoring table fraud_model_quality, newest row per model version, once
-    its counts have caught up with the scores (its query runs asynchronously)."""
+def _table_rows(ep: Endpoints, topic: str, done: Callable[[dict[bytes, dict]], bool], timeout: float) -> dict[bytes, dict]:
+    """The latest row per key of a KSQL table's Avro topic, read until `done(rows)` holds
+    or `timeout` passes (the demo's two summary tables). Registry access goes through
+    avro_wire.registry_client, so a secured registry's credentials apply."""
     from confluent_kafka import Consumer
-    from fraudstream.core.avro_wire import registry_client
     from confluent_kafka.schema_registry.avro import AvroDeserializer
     from confluent_kafka.serialization import MessageField, SerializationContext
-    from rich.table import Table
 
-    topic = "fraud_model_quality"
+    from fraudstream.core.avro_wire import registry_client
+
     decode = AvroDeserializer(registry_client(ep.schema_registry_url))
     ctx = SerializationContext(topic, MessageField.VALUE)
-    consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-quality-{uuid.uuid4().hex[:8]}", {
+    consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-{topic}-{uuid.uuid4().hex[:8]}", {
         "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False}))
     consumer.subscribe([topic])
     rows: dict[bytes, dict] = {}
@@ -122,10 +123,20 @@ def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) ->
             for m in consumer.consume(2000, timeout=0.5):
                 if m.error() is None and m.value() is not None:
                     rows[m.key()] = decode(m.value(), ctx)
-            if rows and sum(r["SCORED"] for r in rows.values()) >= expected:
+            if rows and done(rows):
                 break
     finally:
         consumer.close()
+    return rows
+
+
+def _print_quality_table(ep: Endpoints, expected: int, timeout: float = 60.0) -> None:
+    """The KSQL monitoring table fraud_model_quality, newest row per model version, once
+    its counts have caught up with the scores (its query runs asynchronously)."""
+    from rich.table import Table
+
+    rows = _table_rows(ep, "fraud_model_quality", lambda r: sum(v["SCORED"] for v in r.values()) >= expected,
+                       timeout)
     table = Table(title="KSQL monitoring table fraud_model_quality (one row per model version)")
     for col in ("model version", "scored", "alerts", "TP", "FP", "FN", "live precision", "live recall"):
         table.add_column(col, justify="right")
@@ -169,30 +180,11 @@ def _print_label_quality_table(verdicts: int, timeout: float = 60.0) -> None:
     """The KSQL table fraud_label_quality (ksql/monitoring/07), newest row per model
     version, once it has counted the `verdicts` the monitor saw (its queries run
     asynchronously)."""
-    from confluent_kafka import Consumer
-    from confluent_kafka.schema_registry import SchemaRegistryClient
-    from confluent_kafka.schema_registry.avro import AvroDeserializer
-    from confluent_kafka.serialization import MessageField, SerializationContext
     from rich.table import Table
 
     ep = Endpoints.from_env()
-    topic = "fraud_label_quality"
-    decode = AvroDeserializer(SchemaRegistryClient({"url": ep.schema_registry_url}))
-    ctx = SerializationContext(topic, MessageField.VALUE)
-    consumer = Consumer(consumer_config(ep.bootstrap_servers, f"demo-label-quality-{uuid.uuid4().hex[:8]}", {
-        "auto.offset.reset": "earliest", "isolation.level": "read_committed", "enable.auto.commit": False}))
-    consumer.subscribe([topic])
-    rows: dict[bytes, dict] = {}
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            for m in consumer.consume(2000, timeout=0.5):
-                if m.error() is None and m.value() is not None:
-                    rows[m.key()] = decode(m.value(), ctx)
-            if rows and sum(r["VERDICTS"] for r in rows.values()) >= verdicts:
-                break
-    finally:
-        consumer.close()
+    rows = _table_rows(ep, "fraud_label_quality", lambda r: sum(v["VERDICTS"] for v in r.values()) >= verdicts,
+                       timeout)
     table = Table(title="KSQL table fraud_label_quality: scores joined with late labels (one row per model version)")
     cols = ("VERSION", "ALERTS", "LABELLED", "TRUE_POSITIVES", "FALSE_POSITIVES", "FALSE_NEGATIVES",
             "DUPLICATE_VERDICTS", "LIVE_PRECISION", "LIVE_RECALL", "ALERT_PRECISION")
