@@ -25,11 +25,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import struct
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -46,26 +44,8 @@ from fraudstream.console.server import BackgroundServer  # noqa: E402
 from fraudstream.console.service import ConsoleService, Settings  # noqa: E402
 from fraudstream.core import avro_wire  # noqa: E402
 from fraudstream.core.settings import Endpoints  # noqa: E402
+from bench.cluster import endpoints  # noqa: E402
 from tests.integration.console.test_console_kafka import ALERT_SCHEMA  # noqa: E402
-
-
-def endpoints(stack: ExitStack) -> tuple[str, str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-    registry = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
-    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="console-bench-")))
-    if not bootstrap:
-        from fraudstream.embedded.kafka import KafkaBroker
-
-        broker = KafkaBroker(work / "kafka")
-        broker.start()
-        stack.callback(broker.stop)
-        bootstrap = broker.bootstrap
-    if not registry:
-        from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
-
-        registry, proc = start_registry(bootstrap, log_file=work / "registry.log")
-        stack.callback(stop_registry, proc)
-    return bootstrap, registry
 
 
 def alert(now: int) -> dict:
@@ -125,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     from tests.support.browser import chromium, chromium_path, playwright
 
     with ExitStack() as stack:
-        bootstrap, registry = endpoints(stack)
+        bootstrap, registry = endpoints(stack, "console-bench-")
         topic = f"bench_alerts_{uuid.uuid4().hex[:8]}"
         from confluent_kafka.admin import AdminClient, NewTopic
 

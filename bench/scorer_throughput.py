@@ -62,28 +62,11 @@ from fraudstream.clients.models_topic import publish_bundle  # noqa: E402
 from fraudstream.core.avro_wire import wire_header  # noqa: E402
 from fraudstream.core.model_bundle import DEFAULT_FEATURES, ModelBundle  # noqa: E402
 from fraudstream.core.schemas import load as load_schema  # noqa: E402
+from bench.cluster import endpoints  # noqa: E402
+from tests.support.messages import ConsumedMessage  # noqa: E402
 
 
 # ---- environment --------------------------------------------------------------------------
-
-def endpoints(stack: ExitStack) -> tuple[str, str]:
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "").strip()
-    registry = os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
-    work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="scorer-bench-")))
-    if not bootstrap:
-        from fraudstream.embedded.kafka import KafkaBroker
-
-        broker = KafkaBroker(work / "kafka")
-        broker.start()
-        stack.callback(broker.stop)
-        bootstrap = broker.bootstrap
-    if not registry:
-        from fraudstream.embedded.schema_registry.launcher import start_registry, stop_registry
-
-        registry, proc = start_registry(bootstrap, log_file=work / "registry.log")
-        stack.callback(stop_registry, proc)
-    return bootstrap, registry
-
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
@@ -352,23 +335,6 @@ def percentile(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-class FakeMessage:
-    """What the processor reads of a consumed message (the CPU-time measurement runs the
-    processor without Kafka)."""
-
-    def __init__(self, key: bytes, value: bytes, ts: int) -> None:
-        self._k, self._v, self._ts = key, value, ts
-
-    def key(self) -> bytes:
-        return self._k
-
-    def value(self) -> bytes:
-        return self._v
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-
 def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int = 40, rounds: int = 9) -> dict:
     """CPU microseconds per event of the processor alone (decode, features, forward pass,
     explanation, encode) for each variant `make[name]()`, alternating, median of rounds.
@@ -388,7 +354,7 @@ def processor_cpu_us(make, writer_schema_id: int, batch_size: int, batches: int 
         buf = io.BytesIO()
         buf.write(header)
         fastavro.schemaless_writer(buf, schema, rec)
-        msgs.append(FakeMessage(str(i).encode(), buf.getvalue(), 1_700_000_000_000 + i))
+        msgs.append(ConsumedMessage(str(i).encode(), buf.getvalue(), 1_700_000_000_000 + i))
     procs = {name: m() for name, m in make.items()}
     for p in procs.values():
         p(msgs)  # warm up: plans, schemas
@@ -448,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
                      "partitions": args.partitions, "cpus": os.cpu_count()}
     run_id = f"bench_{int(time.time())}"
     with ExitStack() as stack:
-        bootstrap, registry = endpoints(stack)
+        bootstrap, registry = endpoints(stack, "scorer-bench-")
         print(f"broker {bootstrap}, registry {registry}, {os.cpu_count()} CPUs", flush=True)
         model = build_model()
         bundle = make_bundle(model)

@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from bench.scorer_throughput import (Writer, build_model, create_topic, endpoints,  # noqa: E402
+from bench.cluster import endpoints  # noqa: E402
+from bench.scorer_throughput import (Writer, build_model, create_topic,  # noqa: E402
                                      make_bundle, processor_cpu_us, run_loop)
 
 
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     inference.single_threaded_blas()  # as ScorerService does at start
     run_id = f"shadow_{int(time.time())}"
     with ExitStack() as stack:
-        bootstrap, registry = endpoints(stack)
+        bootstrap, registry = endpoints(stack, "shadow-bench-")
         print(f"broker {bootstrap}, registry {registry}, {os.cpu_count()} CPUs", flush=True)
 
         def prepare(bundle: ModelBundle) -> ScoringModel:

@@ -99,7 +99,6 @@ def test_challenger_shadow_promote_and_rollback_under_load(kafka_bootstrap, sche
     per_part: dict[int, list] = defaultdict(list)
     for _name, p, offs, champ, chall, _seq in batches:
         per_part[p].append((offs[0], offs, champ, chall))
-    input_ids: dict[tuple[int, int], int] = {}
     for p, rows in per_part.items():
         rows.sort()
         seq = [champ for _, _, champ, _ in rows]

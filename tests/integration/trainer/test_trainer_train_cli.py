@@ -140,7 +140,6 @@ def test_train_every_publishes_challengers_and_never_promotes(filled_topic, kafk
     import subprocess
     import sys
     import threading
-    import time
 
     topic, _ = filled_topic
     models = f"{topic}_every_models"

@@ -4,7 +4,6 @@ event stream carries a new alert as server-rendered HTML."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import struct

@@ -80,20 +80,6 @@ def test_the_avro_tail_is_what_fastavro_writes_for_the_same_records():
 
 
 
-class _Msg:
-    def __init__(self, key: bytes, value: bytes, ts: int) -> None:
-        self._k, self._v, self._ts = key, value, ts
-
-    def key(self) -> bytes:
-        return self._k
-
-    def value(self) -> bytes:
-        return self._v
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
-
-
 def test_the_processor_writes_the_same_scores_through_the_raw_tail_as_through_fastavro():
     """ScoringProcessor with the service's encoder (raw EXPLANATION tail) against the dict
     path through fastavro: the same bytes apart from SCORED_TS; with explanations off
@@ -106,12 +92,13 @@ def test_the_processor_writes_the_same_scores_through_the_raw_tail_as_through_fa
     from fraudstream.core.schemas import load
     from fraudstream.scorer.models import ScoringModel
     from fraudstream.scorer.processing import ScoringProcessor
+    from tests.support.messages import ConsumedMessage
     from tests.unit.scorer.support import make_bundle, raw_rows, scoring_record, wire
 
     in_schema = load("scoring_value")
     parsed_in = fastavro.parse_schema(in_schema)
     rows = raw_rows(40, seed=3)
-    msgs = [_Msg(str(i).encode(), wire(1, parsed_in, scoring_record(i, r)), 1_700_000_000_000 + i)
+    msgs = [ConsumedMessage(str(i).encode(), wire(1, parsed_in, scoring_record(i, r)), 1_700_000_000_000 + i)
             for i, r in enumerate(rows)]
     model = ScoringModel.from_bundle(make_bundle(), mode="numpy")
     schema = load("fraud_score")

@@ -15,30 +15,17 @@ from fraudstream.core.avro_wire import WireEncoder, WriterSchemas
 from fraudstream.core.schemas import load
 from fraudstream.scorer.models import ScoringModel
 from fraudstream.scorer.processing import ScoringProcessor
+from tests.support.messages import ConsumedMessage
 from tests.unit.scorer.support import make_bundle, make_hybrid_bundle, raw_rows, reference_scores, scoring_record, wire
-
-
-class _Msg:
-    def __init__(self, key: bytes, value: bytes, ts: int) -> None:
-        self._k, self._v, self._ts = key, value, ts
-
-    def key(self) -> bytes:
-        return self._k
-
-    def value(self) -> bytes:
-        return self._v
-
-    def timestamp(self) -> tuple[int, int]:
-        return (1, self._ts)
 
 
 def test_the_challenger_scores_the_same_rows_for_the_shadow_topic() -> None:
     in_schema = load("scoring_value")
     parsed_in = fastavro.parse_schema(in_schema)
     rows = raw_rows(60, seed=4)
-    msgs = [_Msg(str(i).encode(), wire(1, parsed_in, scoring_record(i, r)), 1_700_000_000_000 + i)
+    msgs = [ConsumedMessage(str(i).encode(), wire(1, parsed_in, scoring_record(i, r)), 1_700_000_000_000 + i)
             for i, r in enumerate(rows)]
-    msgs.append(_Msg(b"bad", b"not avro", 1_700_000_000_999))  # dead-lettered once, shadowed never
+    msgs.append(ConsumedMessage(b"bad", b"not avro", 1_700_000_000_999))  # dead-lettered once, shadowed never
     schema = load("fraud_score")
     parsed_out = fastavro.parse_schema(schema)
     champion_bundle, challenger_bundle = make_bundle(version=5, seed=7), make_hybrid_bundle(version=6, seed=8)

@@ -61,7 +61,7 @@ def test_pause_stops_a_query_and_resume_goes_on(ksql_url: str):
 
 def test_session_variables_and_define(ksql_url: str):
     name = f"VARS_{uuid.uuid4().hex[:6]}".upper()
-    resp = _ksql(ksql_url, f"DEFINE fmt = 'JSON'; CREATE STREAM ${{name}} (ID BIGINT KEY, V INT) WITH "
+    resp = _ksql(ksql_url, "DEFINE fmt = 'JSON'; CREATE STREAM ${name} (ID BIGINT KEY, V INT) WITH "
                            "(KAFKA_TOPIC='${topic}', VALUE_FORMAT='${fmt}', PARTITIONS=1); SHOW VARIABLES;",
                  sessionVariables={"name": name, "topic": name.lower()})
     assert resp.status_code == 200, resp.text

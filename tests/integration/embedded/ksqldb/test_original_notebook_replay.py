@@ -185,7 +185,7 @@ def test_the_original_notebook_runs_unchanged_except_where_ksqldb_changed(
                        "\nStatement: (U.USERID = 1)")
     message = ksql_error(lambda: client.ksql(original_join.replace("u.USERID = 1", "u.USERID = 'Kai'")))
     assert message.startswith("Key missing from projection (ie, SELECT). See https://cnfl.io/2LV7ouS.")
-    assert f"must include the join expressions C.USER or U.USERID in its projection" in message
+    assert "must include the join expressions C.USER or U.USERID in its projection" in message
 
     # The premium-city join of the companion script, with the join key projected.
     premium_join = (f"CREATE STREAM {premium} WITH (VALUE_FORMAT='AVRO', KAFKA_TOPIC='{premium}') AS "

@@ -13,6 +13,7 @@ from fraudstream.embedded.ksqldb import (
     InputRecord,
     KsqlStatementError,
 )
+from tests.support.messages import ConsumedMessage
 
 SOURCE = (
     "CREATE STREAM S (K STRING KEY, V INT, A BYTES HEADER('a'), H ARRAY<STRUCT<KEY STRING, VALUE BYTES>> "
@@ -25,29 +26,6 @@ def engine():
     return Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry(), None)
 
 
-class Msg:
-    def __init__(self, rec):
-        self._r = rec
-
-    def key(self):
-        return self._r[0]
-
-    def value(self):
-        return self._r[1]
-
-    def timestamp(self):
-        return (1, self._r[2])
-
-    def partition(self):
-        return self._r[3]
-
-    def offset(self):
-        return self._r[4]
-
-    def headers(self):
-        return list(self._r[5]) or None
-
-
 def test_header_columns_read_headers_and_outputs_keep_them(engine):
     with pytest.raises(KsqlStatementError, match="Schema already contains a HEADERS column"):
         engine.execute(SOURCE.replace("V INT,", "V INT, H2 ARRAY<STRUCT<KEY STRING, VALUE BYTES>> HEADERS,"))
@@ -56,7 +34,7 @@ def test_header_columns_read_headers_and_outputs_keep_them(engine):
     recs = [InputRecord(b"k", b'{"V": 1, "A": "ignored", "H": "ignored"}', 5, 0, 0, hs),
             InputRecord(b"k", b'{"V": 2}', 5, 0, 1)]
     q = engine.queries["CSAS_O_1"].pipeline
-    for out, errs in (q.process(recs), q.process_messages([Msg(r) for r in recs])):
+    for out, errs in (q.process(recs), q.process_messages([ConsumedMessage.from_row(r) for r in recs])):
         assert errs == []
         assert json.loads(out[0].value) == {
             "V": 1, "A": "Mg==",  # the last header with key 'a'

@@ -15,6 +15,7 @@ from fraudstream.embedded.ksqldb import (
     KsqlStatementError,
 )
 from fraudstream.embedded.ksqldb.server.statements import StatementHandler
+from tests.support.messages import ConsumedMessage
 
 STREAM = ("CREATE STREAM TX (ID BIGINT KEY, `USER` VARCHAR, AMOUNT DOUBLE) "
           "WITH (KAFKA_TOPIC='tx', VALUE_FORMAT='JSON', PARTITIONS=2);")
@@ -245,34 +246,6 @@ def test_the_scoring_join_takes_the_columnar_path_with_identical_bytes():
     assert all(o.key is None for o in row_path[0])
 
 
-class _Msg:
-    """A confluent-kafka Message stand-in (topic, partition, offset, timestamp, key, value)."""
-
-    def __init__(self, topic, partition, offset, ts, key, value):
-        self._t, self._p, self._o, self._ts, self._k, self._v = topic, partition, offset, ts, key, value
-
-    def topic(self):
-        return self._t
-
-    def partition(self):
-        return self._p
-
-    def offset(self):
-        return self._o
-
-    def timestamp(self):
-        return (1, self._ts)
-
-    def key(self):
-        return self._k
-
-    def value(self):
-        return self._v
-
-    def headers(self):
-        return None
-
-
 def test_join_pipeline_merges_topics_by_timestamp_keeping_each_partitions_order(engine):
     engine.execute("CREATE STREAM TX2 (ID BIGINT KEY, V INT) WITH (KAFKA_TOPIC='tx2', VALUE_FORMAT='JSON', PARTITIONS=2);")
     engine.execute("CREATE STREAM O AS SELECT A.ID, V, AMOUNT FROM TX A LEFT JOIN TX2 B WITHIN 1 SECOND ON A.ID = B.ID;")
@@ -280,9 +253,9 @@ def test_join_pipeline_merges_topics_by_timestamp_keeping_each_partitions_order(
     k = (1).to_bytes(8, "big")
     # tx2's record (ts 5) comes before tx's later record (ts 9) of the same key, although
     # the batch lists it after; tx's own records stay in offset order (ts 9 then 7)
-    msgs = [_Msg("tx", 0, 0, 9, k, b'{"USER": "u", "AMOUNT": 1.0}'),
-            _Msg("tx", 0, 1, 7, k, b'{"USER": "u", "AMOUNT": 2.0}'),
-            _Msg("tx2", 1, 0, 5, k, b'{"V": 3}')]
+    msgs = [ConsumedMessage(k, b'{"USER": "u", "AMOUNT": 1.0}', 9, 0, 0, "tx"),
+            ConsumedMessage(k, b'{"USER": "u", "AMOUNT": 2.0}', 7, 0, 1, "tx"),
+            ConsumedMessage(k, b'{"V": 3}', 5, 1, 0, "tx2")]
     out, errs = q.pipeline.process_messages(msgs)
     assert errs == []
     assert [(json.loads(o.value), o.timestamp) for o in out] == [

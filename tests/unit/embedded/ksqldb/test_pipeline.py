@@ -12,6 +12,7 @@ import fastavro
 
 from fraudstream.embedded.ksqldb import Engine, InMemorySchemaRegistry, InMemoryTopicAdmin, InputRecord
 from fraudstream.embedded.ksqldb.microbench import SOURCE, make_rows
+from tests.support.messages import ConsumedMessage
 
 
 def pipeline_engine():
@@ -97,38 +98,13 @@ def test_expression_failure_nulls_the_column_and_logs():
     assert len(errors) == 2 and all(e.stage == "evaluate" for e in errors)
 
 
-class FakeMessage:
-    """Duck-typed confluent-kafka Message."""
-
-    def __init__(self, rec):
-        self._r = rec
-
-    def key(self):
-        return self._r[0]
-
-    def value(self):
-        return self._r[1]
-
-    def timestamp(self):
-        return (1, self._r[2])
-
-    def partition(self):
-        return self._r[3]
-
-    def offset(self):
-        return self._r[4]
-
-    def headers(self):
-        return self._r[5] if len(self._r) > 5 and self._r[5] else None
-
-
 def test_process_messages_equals_process_for_both_paths():
     engine, p = pipeline_engine()
     broken = InputRecord(b"x", b"broken", 9, 1, 999)
     rows = make_rows(50) + [broken]
     for batch in (rows, rows[:5] + [broken]):  # columnar-sized and per-record-sized batches
         expected_out, expected_err = p.process(batch)
-        out, err = p.process_messages([FakeMessage(r) for r in batch])
+        out, err = p.process_messages([ConsumedMessage.from_row(r) for r in batch])
         assert out == expected_out
         assert err == expected_err
         assert err[-1].offset == 999 and err[-1].partition == 1
