@@ -15,74 +15,16 @@ console) is known before the claim is decided.
 
 from __future__ import annotations
 
-import struct
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+
+from fraudstream.core.alerts import Alert, alert_id, millis
 
 FRAUD, LEGIT = 1, 0
 LABEL_STATES = ("all", "unlabelled", "labelled", "fraud", "legit")
-
-
-def millis(value: Any) -> int | None:
-    """fastavro returns timestamp-millis as datetime; plain longs pass through."""
-    if value is None:
-        return None
-    if hasattr(value, "timestamp"):
-        return int(round(value.timestamp() * 1000))
-    return int(value)
-
-
-def alert_id(key: bytes | None, value: dict) -> int | None:
-    """The event ID of a fraud_alerts record: its BIGINT key (8 bytes, big-endian, as
-    ksqlDB's KAFKA format writes `PARTITION BY ID`), or an ID value column."""
-    if value.get("ID") is not None:
-        return int(value["ID"])
-    if key is not None and len(key) == 8:
-        return struct.unpack(">q", key)[0]
-    if key:
-        try:
-            return int(key.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            return None
-    return None
-
-
-@dataclass
-class Alert:
-    id: int
-    user: str | None
-    city: str | None
-    amount: float | None
-    score: float
-    threshold: float
-    model_version: int
-    event_ts: int | None
-    scored_ts: int | None
-    explanation: list[tuple[str, float]]
-    seen_ms: int  # when the console read it
-
-    @classmethod
-    def from_record(cls, ident: int, rec: dict, seen_ms: int) -> "Alert":
-        expl = []
-        for e in rec.get("EXPLANATION") or []:
-            try:
-                expl.append((str(e["FEATURE"]), float(e["SHARE"])))
-            except (KeyError, TypeError, ValueError):
-                continue
-        amount = rec.get("AMOUNT")
-        return cls(ident, rec.get("USER"), rec.get("CITY"), None if amount is None else float(amount),
-                   float(rec["SCORE"]), float(rec["THRESHOLD"]), int(rec["MODEL_VERSION"]),
-                   millis(rec.get("EVENT_TS")), millis(rec.get("SCORED_TS")), expl, seen_ms)
-
-    def as_dict(self) -> dict:
-        return {"id": self.id, "user": self.user, "city": self.city, "amount": self.amount, "score": self.score,
-                "threshold": self.threshold, "model_version": self.model_version, "event_ts": self.event_ts,
-                "scored_ts": self.scored_ts, "seen_ms": self.seen_ms,
-                "explanation": [{"feature": f, "share": s} for f, s in self.explanation]}
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from fraudstream.console.alerts import millis
+from fraudstream.core.alerts import millis
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from fraudstream.console.alerts import millis
+from fraudstream.core.alerts import millis
 from fraudstream.core.settings import TOPICS, Endpoints
 
 

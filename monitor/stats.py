@@ -27,23 +27,15 @@ from __future__ import annotations
 
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from fraudstream.core.alerts import Alert, millis
 
 HOUR_MS = 3_600_000
 HORIZON_AFTER_MS = 7 * 24 * HOUR_MS   # ksql/monitoring/06: WITHIN (1 HOURS, 7 DAYS)
 HORIZON_BEFORE_MS = HOUR_MS
 DELAY_BUCKETS_S = [(1, "<1s"), (10, "<10s"), (60, "<1m"), (3600, "<1h"), (86400, "<1d"), (7 * 86400, "<7d")]
-
-
-def millis(value: Any) -> int | None:
-    """fastavro returns timestamp-millis as datetime; plain longs pass through."""
-    if value is None:
-        return None
-    if hasattr(value, "timestamp"):
-        return int(round(value.timestamp() * 1000))
-    return int(value)
 
 
 def _ratio(num: int, den: int) -> float | None:
@@ -52,25 +44,6 @@ def _ratio(num: int, den: int) -> float | None:
 
 def _pct(values: np.ndarray, q: float) -> float | None:
     return float(np.percentile(values, q)) if len(values) else None
-
-
-@dataclass
-class Alert:
-    id: int
-    user: str | None
-    city: str | None
-    amount: float | None
-    score: float
-    threshold: float
-    model_version: int
-    event_ts: int
-    explanation: list[dict]
-
-    def as_dict(self, verdict: int | None) -> dict:
-        return {"id": self.id, "user": self.user, "city": self.city, "amount": self.amount, "score": self.score,
-                "threshold": self.threshold, "model_version": self.model_version, "event_ts": self.event_ts,
-                "label": verdict,
-                "explanation": [{"feature": e["FEATURE"], "share": e["SHARE"]} for e in self.explanation]}
 
 
 @dataclass
@@ -118,9 +91,7 @@ class LoopStats:
             self._ids.popitem(last=False)
             self.forgotten_ids += 1
         if anomalous:
-            self.alerts.append(Alert(ident, rec.get("USER"), rec.get("CITY"), rec.get("AMOUNT"),
-                                     float(rec["SCORE"]), float(rec["THRESHOLD"]), version, event_ts or 0,
-                                     list(rec.get("EXPLANATION") or [])))
+            self.alerts.append(Alert.from_record(ident, rec))
             if len(self.alerts) > self.recent_alerts:
                 self.alerts.popleft()
 
@@ -232,6 +203,6 @@ class LoopStats:
             "labels_in_events": {"tp": ev_tp, "fp": ev_fp, "fn": ev_fn, "tn": c["tn"], "unlabelled": c["unlabelled"],
                                  "precision": _ratio(ev_tp, ev_tp + ev_fp), "recall": _ratio(ev_tp, ev_tp + ev_fn)},
             "late_labels": labels,
-            "alerts": [a.as_dict(verdicts.get(a.id)) for a in reversed(self.alerts)],
+            "alerts": [{**a.as_dict(), "label": verdicts.get(a.id)} for a in reversed(self.alerts)],
             "drift": self.drift_summary(),
         }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import struct
 import threading
 
-from fraudstream.console.alerts import AlertBook, Claimed, Filters, Refused, Verdict, alert_id
+from fraudstream.console.alerts import AlertBook, Claimed, Filters, Refused, Verdict
+from fraudstream.core.alerts import alert_id
 
 
 def alert_value(version: int = 7, ts: int = 1_000_000, score: float = 3.0) -> dict:
