@@ -182,12 +182,14 @@ async def root(request: Request) -> Response:
 
 
 async def schema_types(request: Request) -> Response:
-    return reply(request, ["AVRO"])
+    return reply(request, ["JSON", "AVRO"])
 
 
 async def schema_by_id(request: Request) -> Response:
-    text = _store(request).schema_by_id(int_param(request, "id"))
-    return reply(request, {"schema": text})
+    schema_id = int_param(request, "id")
+    text = _store(request).schema_by_id(schema_id)
+    stype = _store(request).schema_type_by_id(schema_id)
+    return reply(request, {"schema": text} if stype == "AVRO" else {"schemaType": stype, "schema": text})
 
 
 async def schema_text_by_id(request: Request) -> Response:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudstream.embedded.schema_registry import compatibility, records
+from fraudstream.embedded.schema_registry import json_schema
 from fraudstream.embedded.schema_registry.avro_schema import AvroSchema, parse
 from fraudstream.embedded.schema_registry.compatibility import DEFAULT_LEVEL, CompatibilityLevel
 from fraudstream.embedded.schema_registry.errors import (
@@ -53,7 +54,10 @@ log = logging.getLogger(__name__)
 
 LATEST = -1
 MAX_VERSION = 2**31 - 1
-SUPPORTED_TYPES = ("AVRO",)
+SUPPORTED_TYPES = ("AVRO", "JSON")
+#: a parsed schema of either supported type (canonical, equality_key, schema_type)
+Parsed = AvroSchema | json_schema.JsonSchemaDoc
+_PARSERS = {"AVRO": parse, "JSON": json_schema.parse}
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,8 @@ class SchemaStore:
         self._max_id = 0
         self._global_level: CompatibilityLevel | None = None
         self._subject_levels: dict[str, CompatibilityLevel] = {}
-        self._parsed: dict[str, AvroSchema | None] = {}
+        self._parsed: dict[tuple[str, str], Parsed | None] = {}
+        self._id_type: dict[int, str] = {}
         self.skipped_records = 0
 
     def attach(self, *, writer: Callable[[list[Record]], None], sync: Callable[[], None]) -> None:
@@ -188,6 +193,7 @@ class SchemaStore:
         self._versions.setdefault(subject, {})[version] = entry
         self._id_keys.setdefault(schema_id, set()).add((subject, version))
         self._id_schema[schema_id] = text
+        self._id_type[schema_id] = entry.schema_type
         self._id_by_schema.setdefault(text, schema_id)
         self._max_id = max(self._max_id, schema_id)
 
@@ -199,6 +205,7 @@ class SchemaStore:
         if not keys:
             del self._id_keys[schema_id]
             text = self._id_schema.pop(schema_id, None)
+            self._id_type.pop(schema_id, None)
             if text is not None and self._id_by_schema.get(text) == schema_id:
                 del self._id_by_schema[text]
 
@@ -235,32 +242,36 @@ class SchemaStore:
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _parsed_stored(self, text: str) -> AvroSchema | None:
+    def _parsed_stored(self, text: str, schema_type: str = "AVRO") -> Parsed | None:
         """The parsed form of a stored schema; None for one we cannot parse (e.g. a Protobuf
         schema a real registry wrote to the shared topic), which then takes part in no
         comparison or compatibility check."""
-        if text in self._parsed:
-            return self._parsed[text]
+        key = (schema_type, text)
+        if key in self._parsed:
+            return self._parsed[key]
+        parser = _PARSERS.get(schema_type)
         try:
-            parsed: AvroSchema | None = parse(text)
+            parsed: Parsed | None = parser(text) if parser is not None else None
         except InvalidSchemaError:
-            log.warning("a stored schema is not Avro this registry can parse; it is skipped in checks")
+            log.warning("a stored %s schema this registry cannot parse is skipped in checks", schema_type)
             parsed = None
-        self._parsed[text] = parsed
+        self._parsed[key] = parsed
         return parsed
 
-    def _history(self, entries: list[SchemaVersion]) -> list[tuple[int, AvroSchema]]:
+    def _history(self, entries: list[SchemaVersion]) -> list[tuple[int, Parsed]]:
         out = []
         for e in entries:
-            parsed = self._parsed_stored(e.schema)
+            parsed = self._parsed_stored(e.schema, e.schema_type)
             if parsed is not None:
                 out.append((e.version, parsed))
         return out
 
-    def _same(self, entry: SchemaVersion, new: AvroSchema) -> bool:
+    def _same(self, entry: SchemaVersion, new: Parsed) -> bool:
+        if entry.schema_type != new.schema_type:
+            return False
         if entry.schema == new.canonical:
             return True
-        parsed = self._parsed_stored(entry.schema)
+        parsed = self._parsed_stored(entry.schema, entry.schema_type)
         return parsed is not None and parsed.equality_key == new.equality_key
 
     def _entries(self, subject: str, deleted: bool) -> list[SchemaVersion]:
@@ -274,19 +285,19 @@ class SchemaStore:
         return self._global_level or DEFAULT_LEVEL
 
     @staticmethod
-    def _parse_new(schema: object, schema_type: object, references: object) -> AvroSchema:
+    def _parse_new(schema: object, schema_type: object, references: object) -> Parsed:
         stype = "AVRO" if schema_type in (None, "") else schema_type
         if not isinstance(stype, str) or stype.upper() not in ("AVRO", "JSON", "PROTOBUF"):
             raise InvalidSchemaError(f"Invalid schema type {stype}")
         if stype.upper() not in SUPPORTED_TYPES:
             raise InvalidSchemaError(
                 f"Schema type {stype.upper()} is not supported by the embedded schema registry; "
-                "it serves Avro schemas only (run the compose stack for JSON Schema / Protobuf)")
+                "it serves Avro and JSON schemas only (run the compose stack for Protobuf)")
         if references:
             raise InvalidSchemaError(
                 "Schema references are not supported by the embedded schema registry; "
                 "inline the referenced named types into the schema")
-        return parse(schema)  # type: ignore[arg-type]
+        return _PARSERS[stype.upper()](schema)  # type: ignore[arg-type]
 
     @staticmethod
     def _check_subject(subject: object) -> str:
@@ -322,7 +333,7 @@ class SchemaStore:
                     return existing
                 live = self._entries(subject, deleted=False)
                 previous = self._history(live)
-                messages = compatibility.check(self._level_for(subject), new, previous)
+                messages = _check_compatibility(self._level_for(subject), new, previous)
                 if messages:
                     raise IncompatibleSchemaError(subject, messages)
                 all_versions = self._versions.get(subject, {})
@@ -342,12 +353,13 @@ class SchemaStore:
                     new_id = self._id_by_schema.get(new.canonical) or self._max_id + 1
                 plan = [records.schema_tombstone(subject, e.version)
                         for e in all_versions.values() if e.deleted and e.id == new_id]
-                plan.append(records.schema_record(subject, next_version, new_id, new.canonical))
-                self._parsed.setdefault(new.canonical, new)
+                plan.append(records.schema_record(subject, next_version, new_id, new.canonical,
+                                                  schema_type=new.schema_type))
+                self._parsed.setdefault((new.schema_type, new.canonical), new)
             self._writer(plan)
             return Registration(new_id, next_version, created=True)
 
-    def _existing(self, subject: str, new: AvroSchema, schema_id: int | None,
+    def _existing(self, subject: str, new: Parsed, schema_id: int | None,
                   version: int | None) -> Registration | None:
         for entry in reversed(self._entries(subject, deleted=False)):
             if self._same(entry, new):
@@ -483,12 +495,16 @@ class SchemaStore:
         with self._state:
             entries = self._entries(subject, deleted=deleted)
             for e in reversed(entries):
-                if e.schema == new.canonical:
+                if e.schema == new.canonical and e.schema_type == new.schema_type:
                     return e
             for e in reversed(entries):
                 if self._same(e, new):
                     return e
         raise SchemaNotFoundError()
+
+    def schema_type_by_id(self, schema_id: int) -> str:
+        with self._state:
+            return self._id_type.get(schema_id, "AVRO")
 
     def schema_by_id(self, schema_id: int) -> str:
         with self._state:
@@ -534,7 +550,7 @@ class SchemaStore:
                     level = CompatibilityLevel(level.value.removesuffix("_TRANSITIVE"))
         if v is None and level is not CompatibilityLevel.NONE and not level.transitive:
             level = CompatibilityLevel(level.value + "_TRANSITIVE")
-        return compatibility.check(level, new, previous)
+        return _check_compatibility(level, new, previous)
 
     def snapshot(self) -> dict[str, Any]:
         """Subjects, versions and ids as plain data (tests, diagnostics)."""
@@ -545,6 +561,21 @@ class SchemaStore:
                 "global": (self._global_level or DEFAULT_LEVEL).value,
                 "subject_levels": {s: lv.value for s, lv in sorted(self._subject_levels.items())},
             }
+
+
+def _check_compatibility(level: CompatibilityLevel, new: Parsed,
+                         previous: list[tuple[int, Parsed]]) -> list[str]:
+    """Avro: the Avro rules (compatibility.py). A change of schemaType is incompatible
+    under any level but NONE (ParsedSchema.isBackwardCompatible); JSON schemas are not
+    compared further (see json_schema.py)."""
+    if level is CompatibilityLevel.NONE or not previous:
+        return []
+    targets = previous if level.transitive else previous[-1:]
+    if any(p.schema_type != new.schema_type for _, p in targets):
+        return ["Incompatible because of different schema type"]
+    if new.schema_type != "AVRO":
+        return []
+    return compatibility.check(level, new, previous)  # type: ignore[arg-type]
 
 
 def replay(recs: Iterable[Record]) -> SchemaStore:

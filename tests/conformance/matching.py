@@ -1,8 +1,8 @@
 """Record encoding for inputs and structural comparison of outputs (README rules).
 
 Inputs are serialised the way ksqlDB's harness does for the topic's format: JSON as
-written in the file, DELIMITED as the raw line, KAFKA as a single primitive, AVRO with
-the schema registered for the subject. Outputs are deserialised with the sink's format
+written in the file, DELIMITED as the raw line, KAFKA as a single primitive, AVRO and
+JSON_SR with the schema registered for the subject. Outputs are deserialised with the sink's format
 and compared structurally: same field count, field lookup by name then upper-case name,
 DOUBLE within 1e-6, DECIMAL exactly (an integer in the file matches only scale 0, a
 string may stand for a decimal), BYTES as base64 strings.
@@ -25,6 +25,7 @@ from fraudstream.embedded.ksqldb.expr.functions.java_time import EPOCH, EPOCH_DA
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
 from fraudstream.embedded.ksqldb.expr.values import DECIMAL_CONTEXT
+from fraudstream.embedded.ksqldb.serde import json_schema, json_sr
 
 
 class EncodeError(Exception):
@@ -188,6 +189,27 @@ def decode_avro(data: bytes, registry: SchemaRegistry) -> Any:
     schema = json.loads(rs.schema)
     parsed = fastavro.parse_schema(schema, named_schemas={})
     return normalize_avro(fastavro.schemaless_reader(io.BytesIO(data[5:]), parsed, None))
+
+
+def encode_json_sr(v: Any, registry: SchemaRegistry, subject: str) -> bytes | None:
+    """ValueSpecJsonSchemaSerdeSupplier: the value laid out for the subject's latest
+    schema, behind the registry header of that schema's id."""
+    if v is None:
+        return None
+    rs = registry.get_latest(subject)
+    if rs is None:
+        raise EncodeError(f"no schema registered for subject {subject}")
+    schema = json.loads(rs.schema)
+    body = json_sr.dump_value(json_schema.shape_for_schema(v, schema))
+    return struct.pack(">bI", 0, rs.id) + body.encode("utf-8")
+
+
+def decode_json_sr(data: bytes, registry: SchemaRegistry) -> Any:
+    sid, payload = json_sr.split_header(data)
+    rs = registry.get_by_id(sid)
+    if rs is None:
+        raise EncodeError(f"bad JSON_SR payload (schema id {sid} not registered)")
+    return json_schema.unshape_maps(json.loads(payload, parse_float=Decimal), json.loads(rs.schema))
 
 
 def decode_kafka_primitive(data: bytes, t: SqlType) -> Any:

@@ -99,6 +99,9 @@ def _test_functions() -> FunctionRegistry:
 
 TEST_FUNCTIONS = _test_functions()
 
+#: a topic's declared format → the registry's schemaType of its declared schema
+SCHEMA_TYPES = {"AVRO": "AVRO", "JSON": "JSON", "JSON_SR": "JSON"}
+
 
 # ------------------------------------------------------------------ expected exceptions
 
@@ -248,19 +251,20 @@ class CaseRunner:
         for n, p in names.items():
             self.admin.create_topic(n, p, 1)
         # TestExecutor.maybeRegisterTopicSchemas: the declared schemas with an id first
-        declared: dict[str, str] = {}
+        declared: dict[str, tuple[str, str]] = {}
         for t in self.case.get("topics", []) or []:
             for side in ("key", "value"):
                 schema = t.get(f"{side}Schema")
                 if schema is None:
                     continue
-                fmt = str(t.get(f"{side}Format") or "AVRO").upper()
-                if fmt != "AVRO":
+                # SerdeUtil.buildSchema: no format is Avro, JSON and JSON_SR are JSON Schema
+                stype = SCHEMA_TYPES.get(str(t.get(f"{side}Format") or "AVRO").upper())
+                if stype is None:
                     continue
-                declared[f"{t['name']}-{side}"] = matching.schema_text(schema)
+                declared[f"{t['name']}-{side}"] = (matching.schema_text(schema), stype)
                 sid = t.get(f"{side}SchemaId")
                 if sid is not None:
-                    self.registry.register(f"{t['name']}-{side}", declared[f"{t['name']}-{side}"], "AVRO",
+                    self.registry.register(f"{t['name']}-{side}", declared[f"{t['name']}-{side}"][0], stype,
                                            schema_id=int(sid))
         # then TestExecutorUtil.initializeTopics: every topic's schema, the declared one or
         # the one its CREATE statement's columns give, in the iteration order of the
@@ -270,11 +274,11 @@ class CaseRunner:
         for name in java_hashmap_order(list(names)):
             for side in ("key", "value"):
                 subject = f"{name}-{side}"
-                text = declared.get(subject) or derived.get(subject)
-                if text is not None:
-                    self.registry.register(subject, text, "AVRO")
+                found = declared.get(subject) or derived.get(subject)
+                if found is not None:
+                    self.registry.register(subject, found[0], found[1])
 
-    def _statement_schemas(self, stmts: list) -> dict[str, str]:
+    def _statement_schemas(self, stmts: list) -> dict[str, tuple[str, str]]:
         """The schemas ksqlDB's test driver derives from CREATE statements with columns
         (TestCaseBuilderUtil.createTopicFromCreateSource): those the engine itself
         registers for them, found by running the CREATEs against a scratch engine."""
@@ -290,8 +294,8 @@ class CaseRunner:
         out = {}
         for subject in registry.subjects():
             latest = registry.get_latest(subject)
-            if latest is not None and latest.schema_type == "AVRO":
-                out[subject] = latest.schema
+            if latest is not None and latest.schema_type in SCHEMA_TYPES.values():
+                out[subject] = (latest.schema, latest.schema_type)
         return out
 
     # ---------------------------------------------------------------- serialisation
@@ -342,6 +346,8 @@ class CaseRunner:
             return matching.encode_kafka_primitive(v, cols[0].type)
         if fmt == "AVRO":
             return matching.encode_avro(v, self.registry, f"{topic}-{'key' if is_key else 'value'}")
+        if fmt == "JSON_SR":
+            return matching.encode_json_sr(v, self.registry, f"{topic}-{'key' if is_key else 'value'}")
         if fmt == "NONE":
             return None
         raise matching.EncodeError(f"cannot encode input for format {fmt}")
@@ -369,6 +375,8 @@ class CaseRunner:
             return matching.decode_kafka_primitive(data, cols[0].type)
         if fmt == "AVRO":
             return matching.decode_avro(data, self.registry)
+        if fmt == "JSON_SR":
+            return matching.decode_json_sr(data, self.registry)
         return None
 
     # ---------------------------------------------------------------- checks

@@ -14,9 +14,14 @@ from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.catalog.schema import Column
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
 
-SUPPORTED = ("KAFKA", "JSON", "DELIMITED", "AVRO", "NONE")
-KNOWN_UNSUPPORTED = ("PROTOBUF", "PROTOBUF_NOSR", "JSON_SR")
+SUPPORTED = ("KAFKA", "JSON", "DELIMITED", "AVRO", "JSON_SR", "NONE")
+KNOWN_UNSUPPORTED = ("PROTOBUF", "PROTOBUF_NOSR")
 SCHEMA_FORMATS = ("AVRO", "PROTOBUF", "JSON_SR")
+#: formats this engine reads and writes through the schema registry: it infers columns
+#: from their registered schemas and registers the schemas it derives (SCHEMA_INFERENCE)
+REGISTRY_FORMATS = ("AVRO", "JSON_SR")
+#: the registry's schemaType for each of them
+REGISTRY_SCHEMA_TYPES = {"AVRO": "AVRO", "JSON_SR": "JSON"}
 
 WRAP_SINGLES = "WRAP_SINGLES"
 UNWRAP_SINGLES = "UNWRAP_SINGLES"
@@ -165,7 +170,7 @@ def _type_problem(fmt: str, t: SqlType) -> str | None:
         if base in ("ARRAY", "MAP", "STRUCT"):
             return f"The 'DELIMITED' format does not support type '{base}'"
         return None
-    if fmt == "JSON":
+    if fmt in ("JSON", "JSON_SR"):  # KsqlJsonSerdeFactory.validateSchema serves both
         return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "JSON only supports MAP types with STRING keys")
     if fmt == "AVRO":
         return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "Avro only supports MAPs with STRING keys")

@@ -47,7 +47,9 @@ from fraudstream.embedded.ksqldb.execution.context import (
     prop_str,
 )
 from fraudstream.embedded.ksqldb.operators.timestamps import timestamp_column as resolve_timestamp_column
-from fraudstream.embedded.ksqldb.serde.avro import columns_from_schema, schema_for_columns
+from fraudstream.embedded.ksqldb.catalog.formats import REGISTRY_FORMATS, REGISTRY_SCHEMA_TYPES
+from fraudstream.embedded.ksqldb.serde import avro as avro_schemas
+from fraudstream.embedded.ksqldb.serde import json_schema as json_schemas
 from fraudstream.embedded.ksqldb.serde.headers import check_header_column, check_header_columns
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
@@ -127,16 +129,17 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
     else:
         key_fmt_effective = key_fmt
     # inference
-    if not key_cols and key_fmt.name == "AVRO" and (explicit_key or key_schema_id is not None):
-        inferred = infer_columns(ctx, topic, is_key=True, schema_id=key_schema_id, unwrapped=True, required=key_schema_id is not None)
+    if not key_cols and key_fmt.name in REGISTRY_FORMATS and (explicit_key or key_schema_id is not None):
+        inferred = infer_columns(ctx, topic, is_key=True, schema_id=key_schema_id, unwrapped=True,
+                                 required=key_schema_id is not None, fmt=key_fmt.name)
         if inferred:
             key_cols = [Column(n, t, KEY) for n, t in inferred]
             key_fmt_effective = key_fmt
     if not value_cols:
-        if value_fmt.name == "AVRO":
+        if value_fmt.name in REGISTRY_FORMATS:
             inferred = infer_columns(
                 ctx, topic, is_key=False, schema_id=value_schema_id,
-                unwrapped=wrap is False, required=True,
+                unwrapped=wrap is False, required=True, fmt=value_fmt.name,
             )
             value_cols = [Column(n, t, VALUE) for n, t in inferred or []]
         elif not stmt.elements:
@@ -185,12 +188,12 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
     )
     source.window_type, source.window_size = window_type, window_size
     # schema ids for writing (INSERT INTO/VALUES into this source)
-    if value_fmt.name == "AVRO":
+    if value_fmt.name in REGISTRY_FORMATS:
         if value_schema_id is not None:
             source.value_schema_id, source.value_schema_physical = value_schema_id, True
         else:
             source.value_schema_id = register_schema(ctx, f"{topic}-value", source, is_key=False, if_absent=True)
-    if key_fmt_effective.name == "AVRO" and key_cols:
+    if key_fmt_effective.name in REGISTRY_FORMATS and key_cols:
         if key_schema_id is not None:
             source.key_schema_id, source.key_schema_physical = key_schema_id, True
         else:
@@ -280,10 +283,10 @@ def resolve_formats(props, cfg, *, default_key: FormatInfo | None, default_value
 
 
 def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int | None,
-           unwrapped: bool, required: bool) -> list[tuple[str, SqlType]] | None:
+           unwrapped: bool, required: bool, fmt: str = "AVRO") -> list[tuple[str, SqlType]] | None:
     reg = ctx.registry
     if reg is None:
-        raise KsqlStatementError("Schema registry is not configured; the AVRO format needs one.")
+        raise KsqlStatementError(f"Schema registry is not configured; the {fmt} format needs one.")
     subject = f"{topic}-{'key' if is_key else 'value'}"
     if schema_id is not None:
         rs = reg.get_by_id(schema_id)
@@ -301,8 +304,20 @@ def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int 
             f"Schema for message {what} on topic '{topic}' does not exist in the Schema "
             f"Registry.Subject: {subject}"
         )
-    return columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
-                               original_names=schema_id is not None)
+    expected = REGISTRY_SCHEMA_TYPES[fmt]
+    actual = (rs.schema_type or "AVRO").upper()
+    if actual != expected:
+        # SchemaRegistryTopicSchemaSupplier.incorrectFormat
+        where = f"topic: {topic}" + (f", schema id: {schema_id}" if schema_id is not None else "")
+        prop = "KEY_FORMAT" if is_key else "VALUE_FORMAT"
+        raise KsqlStatementError(
+            f"{'Key' if is_key else 'Value'} schema is not in the expected format. You may want "
+            f"to set {prop} to '{actual}'.\n{where}\nexpected format: {expected}\n"
+            f"actual format from Schema Registry: {actual}"
+        )
+    reader = json_schemas if fmt == "JSON_SR" else avro_schemas
+    return reader.columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
+                                      original_names=schema_id is not None)
 
 
 def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: bool, *,
@@ -321,10 +336,16 @@ def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: 
     cols = source.schema.key if is_key else source.schema.value_only
     fmt = source.key_format if is_key else source.value_format
     unwrapped = is_key or source.value_features.unwrap
-    schema = schema_for_columns(
-        cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"), is_key=is_key,
-        source_name=source.name,
-    )
+    if fmt.name == "JSON_SR":
+        schema = json_schemas.json_schema_for_columns(
+            cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"))
+    else:
+        schema = avro_schemas.schema_for_columns(
+            cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"), is_key=is_key,
+            source_name=source.name,
+        )
+    if fmt.name == "JSON_SR":
+        return reg.register(subject, json.dumps(schema, separators=(",", ":")), "JSON")
     return reg.register(subject, json.dumps(schema))
 
 

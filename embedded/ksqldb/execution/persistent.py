@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from fraudstream.embedded.ksqldb.catalog.formats import (
+    REGISTRY_FORMATS,
     FormatInfo,
     check_format_name,
     config_wrap_single_values,
@@ -149,13 +150,13 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
         sink.window_type, sink.window_size = src.window_type, src.window_size
     value_schema_id = prop_int(props, "VALUE_SCHEMA_ID")
     key_schema_id = prop_int(props, "KEY_SCHEMA_ID")
-    if value_fmt.name == "AVRO":
+    if value_fmt.name in REGISTRY_FORMATS:
         if value_schema_id is not None:
             _check_schema_id_columns(ctx, topic, sink, value_schema_id, is_key=False)
             sink.value_schema_id, sink.value_schema_physical = value_schema_id, True
         else:
             sink.value_schema_id = register_schema(ctx, f"{topic}-value", sink, is_key=False)
-    if key_fmt.name == "AVRO" and key_cols:
+    if key_fmt.name in REGISTRY_FORMATS and key_cols:
         if key_schema_id is not None:
             _check_schema_id_columns(ctx, topic, sink, key_schema_id, is_key=True)
             sink.key_schema_id, sink.key_schema_physical = key_schema_id, True
@@ -188,8 +189,10 @@ def _check_schema_id_columns(ctx: ExecContext, topic: str, sink: DataSource, sch
     """A C*AS writing with KEY_/VALUE_SCHEMA_ID: each result column must be in the
     registered schema, with its type, at its position (DefaultSchemaInjector
     .checkColumnsCompatibility); the schema may have more (optional) fields."""
+    fmt = (sink.key_format if is_key else sink.value_format).name
     inferred = infer_columns(ctx, topic, is_key=is_key, schema_id=schema_id,
-                             unwrapped=is_key or sink.value_features.unwrap, required=True) or []
+                             unwrapped=is_key or sink.value_features.unwrap, required=True,
+                             fmt=fmt) or []
     namespace = KEY if is_key else VALUE
     have = [Column(n, t, namespace) for n, t in inferred]
     mine = sink.schema.key if is_key else sink.schema.value_only
@@ -468,7 +471,7 @@ def register_target_schemas(ctx: ExecContext, target: DataSource) -> None:
     """Before the first write into an AVRO source (INSERT INTO, INSERT VALUES): its schema ids."""
     if ctx.registry is None:
         return
-    if target.value_format.name == "AVRO" and target.value_schema_id is None:
+    if target.value_format.name in REGISTRY_FORMATS and target.value_schema_id is None:
         target.value_schema_id = register_schema(ctx, f"{target.topic}-value", target, is_key=False)
-    if target.key_format.name == "AVRO" and target.schema.key and target.key_schema_id is None:
+    if target.key_format.name in REGISTRY_FORMATS and target.schema.key and target.key_schema_id is None:
         target.key_schema_id = register_schema(ctx, f"{target.topic}-key", target, is_key=True)

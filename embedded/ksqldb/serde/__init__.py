@@ -14,6 +14,7 @@ from fraudstream.embedded.ksqldb.serde.avro import AvroKeySerde, AvroValueSerde,
 from fraudstream.embedded.ksqldb.serde.base import KeySerde, NoneKeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.delimited import DelimitedKeySerde, DelimitedValueSerde
 from fraudstream.embedded.ksqldb.serde.json_format import JsonKeySerde, JsonValueSerde
+from fraudstream.embedded.ksqldb.serde.json_sr import JsonSrKeySerde, JsonSrValueSerde
 from fraudstream.embedded.ksqldb.serde.kafka import KafkaKeySerde, KafkaValueSerde
 
 
@@ -36,6 +37,12 @@ def _avro_writer(ctx: SerdeContext, schema_id: int | None):
     text = rs.schema
     schema = json.loads(text) if text.strip()[:1] in "{[\"" else text
     return schema, schema_id
+
+
+def _sr_writer(ctx: SerdeContext, schema_id: int | None, fmt: str):
+    if ctx.registry is None:
+        raise KsqlStatementError(f"Schema registry is not configured; the {fmt} format needs one.")
+    return _avro_writer(ctx, schema_id)
 
 
 def make_value_serde(
@@ -62,6 +69,10 @@ def make_value_serde(
             columns, ctx.cache, unwrapped=features.unwrap, write_schema=schema,
             write_schema_id=sid, physical=physical,
         )
+    if name == "JSON_SR":
+        schema, sid = _sr_writer(ctx, schema_id, name)
+        return JsonSrValueSerde(columns, unwrapped=features.unwrap, write_schema=schema,
+                                write_schema_id=sid, physical=physical)
     raise KsqlStatementError(f"Unsupported value format: {name}")
 
 
@@ -91,6 +102,11 @@ def make_key_serde(
             write_schema_id=sid, physical=physical,
         )
         return AvroKeySerde(columns, inner)
+    if name == "JSON_SR":
+        schema, sid = _sr_writer(ctx, schema_id, name)
+        inner_sr = JsonSrValueSerde(columns, unwrapped=len(columns) == 1, write_schema=schema,
+                                    write_schema_id=sid, physical=physical)
+        return JsonSrKeySerde(columns, inner_sr)
     raise KsqlStatementError(f"Unsupported key format: {name}")
 
 

@@ -36,8 +36,9 @@ def _double(v: float) -> str:
     return java_double_str(float(v))
 
 
-def value_encoder(t: SqlType) -> Encoder:
-    """JSON text for a non-null value of type `t` (callers handle NULL)."""
+def value_encoder(t: SqlType, map_entries: bool = False) -> Encoder:
+    """JSON text for a non-null value of type `t` (callers handle NULL). `map_entries`:
+    maps as arrays of `{"key": k, "value": v}` objects (JSON_SR, see serde/json_schema.py)."""
     base = t.base
     if base == "STRING":
         return encode_basestring
@@ -52,11 +53,19 @@ def value_encoder(t: SqlType) -> Encoder:
     if base == "BYTES":
         return lambda v: '"' + base64.b64encode(v).decode("ascii") + '"'
     if isinstance(t, SqlArray):
-        inner = value_encoder(t.item)
+        inner = value_encoder(t.item, map_entries)
         return lambda v: "[" + ",".join("null" if x is None else inner(x) for x in v) + "]"
     if isinstance(t, SqlMap):
-        inner = value_encoder(t.value)
-        kenc = value_encoder(t.key)
+        inner = value_encoder(t.value, map_entries)
+        kenc = value_encoder(t.key, map_entries)
+        if map_entries:
+            def enc_entries(v):
+                return "[" + ",".join(
+                    '{"key":' + ("null" if k is None else kenc(k))
+                    + ',"value":' + ("null" if x is None else inner(x)) + "}"
+                    for k, x in v.items()
+                ) + "]"
+            return enc_entries
 
         def enc_map(v):
             return "{" + ",".join(
@@ -68,7 +77,7 @@ def value_encoder(t: SqlType) -> Encoder:
             ) + "}"
         return enc_map
     if isinstance(t, SqlStruct):
-        fields = [(encode_basestring(n) + ":", n, value_encoder(ft)) for n, ft in t.fields]
+        fields = [(encode_basestring(n) + ":", n, value_encoder(ft, map_entries)) for n, ft in t.fields]
 
         def enc_struct(v):
             return "{" + ",".join(

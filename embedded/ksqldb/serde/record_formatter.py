@@ -8,9 +8,11 @@ TUMBLING around each format), as Kafka Streams lays windowed keys out. A line is
     rowtime: 2022/03/18 15:53:22.989 Z, key: 18, value: {"a":1}, partition: 0
 
 and the formats still possible are announced as `Key format: JSON or KAFKA_STRING`
-whenever they change. AVRO is read through the schema registry (magic byte and schema
-id); PROTOBUF and JSON_SR, which this engine does not implement, are not tried, so a
-topic in those formats shows as the formats its bytes happen to fit.
+whenever they change. AVRO and JSON_SR are read through the schema registry (magic byte
+and the id of a registered schema of that type; JSON_SR shows the JSON compacted, as
+Jackson prints the JsonNode KafkaJsonSchemaDeserializer returns); PROTOBUF, which this
+engine does not implement, is not tried, so a topic in that format shows as the formats
+its bytes happen to fit.
 """
 
 from __future__ import annotations
@@ -103,11 +105,35 @@ def _avro(registry: SchemaRegistry | None) -> Reader:
     return read
 
 
+def _json_sr(registry: SchemaRegistry | None) -> Reader:
+    from decimal import Decimal
+
+    from fraudstream.embedded.ksqldb.serde.json_sr import dump_value
+
+    known: set[int] = set()
+
+    def read(data: bytes) -> str:
+        if registry is None or len(data) < 5 or data[0] != 0:
+            raise _Unreadable("Unknown magic byte!")
+        schema_id = int.from_bytes(data[1:5], "big")
+        if schema_id not in known:
+            found = registry.get_by_id(schema_id)
+            if found is None or (found.schema_type or "AVRO").upper() != "JSON":
+                raise _Unreadable(f"Schema {schema_id} not found")
+            known.add(schema_id)
+        try:
+            return dump_value(json.loads(data[5:], parse_float=Decimal))
+        except ValueError as exc:
+            raise _Unreadable("Failed to deserialize as JSON") from exc
+    return read
+
+
 def _formats(registry: SchemaRegistry | None) -> list[tuple[str, Reader]]:
-    """ksqlDB's RecordFormatter.Format order (PROTOBUF and JSON_SR left out, see above)."""
+    """ksqlDB's RecordFormatter.Format order (PROTOBUF left out, see above)."""
     return [
         ("AVRO", _avro(registry)),
         ("JSON", _json),
+        ("JSON_SR", _json_sr(registry)),
         ("KAFKA_INT", _fixed(4, ">i", str)),
         ("KAFKA_BIGINT", _fixed(8, ">q", str)),
         ("KAFKA_DOUBLE", _fixed(8, ">d", java_double_str)),

@@ -133,8 +133,10 @@ def test_invalid_schemas_are_42201() -> None:
         with pytest.raises(InvalidSchemaError) as info:
             s.register("s", bad)
         assert info.value.error_code == 42201 and info.value.http_status == 422
-    with pytest.raises(InvalidSchemaError, match="JSON is not supported"):
-        s.register("s", "{}", schema_type="JSON")
+    with pytest.raises(InvalidSchemaError, match="PROTOBUF is not supported"):
+        s.register("s", 'syntax = "proto3";', schema_type="PROTOBUF")
+    with pytest.raises(InvalidSchemaError, match="not valid JSON"):
+        s.register("s", "{", schema_type="JSON")
     with pytest.raises(InvalidSchemaError, match="references"):
         s.register("s", V1, references=[{"name": "x", "subject": "y", "version": 1}])
     assert s.subjects() == []
@@ -273,3 +275,29 @@ def test_foreign_schema_types_on_the_topic_do_not_break_avro_subjects() -> None:
     reg = s.register("p-value", V1)                      # nothing Avro to be incompatible with
     assert (reg.id, reg.version) == (6, 2)
     assert s.lookup("p-value", V1).version == 2
+
+
+def test_json_schemas_are_stored_with_their_type_and_compared_as_json() -> None:
+    """schemaType JSON (Confluent's JsonSchema): a document that is a valid JSON schema,
+    stored compact in its written key order; the same document with other whitespace or
+    key order is the same schema (same id, no new version); a change of schemaType under
+    a checked level is refused ("Incompatible because of different schema type")."""
+    s = SchemaStore()
+    doc = '{"type": "object", "properties": {"a": {"type": "integer"}}}'
+    first = s.register("j-value", doc, schema_type="JSON")
+    again = s.register("j-value", '{"properties":{"a":{"type":"integer"}},"type":"object"}', schema_type="JSON")
+    assert (again.id, again.version, again.created) == (first.id, 1, False)
+    assert s.schema_by_id(first.id) == '{"type":"object","properties":{"a":{"type":"integer"}}}'
+    assert s.schema_type_by_id(first.id) == "JSON"
+    assert s.get_version("j-value", 1).as_json()["schemaType"] == "JSON"
+    assert s.lookup("j-value", doc, schema_type="JSON").id == first.id
+    with pytest.raises(SchemaNotFoundError):  # a JSON document that is also Avro: another schema
+        s.lookup("j-value", '{"type": "string"}')
+    with pytest.raises(InvalidSchemaError, match="is not valid under any of the given schemas|is not of type"):
+        s.register("j-value", '{"type": "no-such-type"}', schema_type="JSON")
+    with pytest.raises(IncompatibleSchemaError, match="different schema type"):
+        s.register("j-value", V1)
+    # the type survives a replay of the records
+    r = Recording()
+    r.store.register("x-value", doc, schema_type="JSON")
+    assert replay(r.written).schema_type_by_id(1) == "JSON"

@@ -52,3 +52,19 @@ def test_avro_is_read_through_the_registry():
     (line,) = f.format([(None, b"\x00" + sid.to_bytes(4, "big") + buf.getvalue(), 0, 0)])
     assert 'value: {"ID": 5, "NAME": "x"}' in line
     assert t.update(f)[1] == "Value format: AVRO or KAFKA_STRING"
+
+
+def test_json_sr_is_read_through_the_registry():
+    """A JSON_SR value: magic byte, the id of a registered JSON schema, JSON text; shown
+    compacted (Jackson's JsonNode.toString), decimals as written."""
+    registry = InMemorySchemaRegistry()
+    sid = registry.register("t-value", '{"type":"object"}', "JSON")
+    avro_id = registry.register("a-value", '"string"')
+    f, t = RecordFormatter(registry), FormatsTracker()
+    (line,) = f.format([(None, b"\x00" + sid.to_bytes(4, "big") + b'{"A": 1.50, "B": [1, null]}', 0, 0)])
+    assert 'value: {"A":1.50,"B":[1,null]}' in line
+    assert t.update(f)[1] == "Value format: JSON_SR or KAFKA_STRING"
+    # the same bytes under the id of an Avro schema are not JSON_SR
+    g = RecordFormatter(registry)
+    g.format([(None, b"\x00" + avro_id.to_bytes(4, "big") + b'{"A": 1}', 0, 0)])
+    assert "JSON_SR" not in g.values.possible()
