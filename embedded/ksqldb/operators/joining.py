@@ -224,6 +224,7 @@ class JoinPipeline:
         self.is_table = root.result_kind == "TABLE"
         #: windowed sources: the join key carries the window, the output key keeps it
         self._window_type = self.leaves[0].source.window_type
+        self._window_size = self.leaves[0].source.window_size
         self.rows_out = key_out is None
         self._kpos = frozenset(plan.project.key_positions)
         if key_out is not None and value_out is not None:
@@ -304,16 +305,23 @@ class JoinPipeline:
         fn = _expr_function(expr, self.plan.scope, self.registry, offset, expr.sql())
         errs = self._errs
         if isinstance(side, DataSourceNode) and side.windowed:
-            # windowed sources join on their key and their window
+            # windowed sources join on their key and their window, as the join's key format
+            # (the left source's) serialises it: a time window is only its start, read back
+            # with the left window's size (TimeWindowedSerde), so time windows of different
+            # sizes starting together match once both sides are re-keyed in that format
             ws = side.columns.columns["WINDOWSTART"].index - offset
             we = side.columns.columns["WINDOWEND"].index - offset
+            size = self._window_size if self._window_type not in (None, "SESSION") else None
 
             def windowed_key_of(_key: Any, row: tuple, rec: Any) -> Any:
                 msgs: list[str] = []
                 v = fn(row, msgs)
                 for m in msgs:
                     errs.append(("evaluate", m, rec))
-                return None if v is None else (v, row[ws], row[we])
+                if v is None:
+                    return None
+                start = row[ws]
+                return (v, start, row[we] if size is None or start is None else start + size)
 
             return windowed_key_of
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from fraudstream.embedded.ksqldb.catalog.formats import check_map_keys
+from fraudstream.embedded.ksqldb.catalog.formats import SCHEMA_FORMATS, check_map_keys
 from fraudstream.embedded.ksqldb.catalog.metastore import MetaStore
 from fraudstream.embedded.ksqldb.catalog.schema import KEY, Column
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlType
@@ -268,7 +268,15 @@ def _check_windowed_repartition(left: SourceNode, right: DataSourceNode, lexpr: 
         return
     if _on_non_key(lexpr, scope, leaves) or _on_non_key(rexpr, scope, leaves):
         raise KsqlStatementError(_REPARTITION_WINDOWED)
-    if (lw, lleaf.source.window_size) != (rw, right.source.window_size):
+    # SchemaKStream.selectKey: a key format change (the window is part of it) repartitions,
+    # refused for windowed sources unless the repartition is forced, which
+    # PreJoinRepartitionNode does for a join key format with SCHEMA_INFERENCE (registry
+    # formats, ksql#6332); a forced one needs no change of key and is allowed.
+    kfmt = lleaf.source.effective_key_format.name
+    forced = kfmt in SCHEMA_FORMATS
+    changes = ((lw, lleaf.source.window_size) != (rw, right.source.window_size)
+               or kfmt != right.source.effective_key_format.name)
+    if changes and not forced:
         raise KsqlStatementError(_REPARTITION_WINDOWED)
 
 

@@ -260,3 +260,39 @@ def test_join_pipeline_merges_topics_by_timestamp_keeping_each_partitions_order(
     assert errs == []
     assert [(json.loads(o.value), o.timestamp) for o in out] == [
         ({"V": 3, "AMOUNT": 1.0}, 9), ({"V": 3, "AMOUNT": 2.0}, 7)]
+
+
+@pytest.mark.parametrize("key_format, allowed", [("KAFKA", False), ("JSON", False), ("AVRO", True), ("JSON_SR", True)])
+def test_time_windowed_joins_of_different_windows_need_a_forced_repartition(key_format, allowed):
+    """SchemaKStream.selectKey: re-keying a windowed source in another key format (the
+    window is part of it) is refused, unless PreJoinRepartitionNode forces the
+    repartition because the join key format has SCHEMA_INFERENCE (AVRO, JSON_SR,
+    PROTOBUF; ksql#6332). Re-keyed in the left source's format, a time window is its start
+    read back with the left window's size, so windows starting together match."""
+    from fraudstream.embedded.ksqldb.serde.windowed import window_bytes
+
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.execute(f"CREATE STREAM S1 (ID INT KEY, V BIGINT) WITH (KAFKA_TOPIC='l', KEY_FORMAT='{key_format}', "
+              "VALUE_FORMAT='JSON', PARTITIONS=1, WINDOW_TYPE='HOPPING', WINDOW_SIZE='5 SECONDS');"
+              f"CREATE STREAM S2 (ID INT KEY, V BIGINT) WITH (KAFKA_TOPIC='r', KEY_FORMAT='{key_format}', "
+              "VALUE_FORMAT='JSON', PARTITIONS=1, WINDOW_TYPE='TUMBLING', WINDOW_SIZE='2 SECONDS');")
+    join = "CREATE STREAM O AS SELECT S1.ID, S1.V AS A, S2.V AS B FROM S1 JOIN S2 WITHIN 1 MINUTE ON S1.ID = S2.ID;"
+    if not allowed:
+        with pytest.raises(KsqlStatementError, match="Implicit repartitioning of windowed sources"):
+            e.execute(join)
+        return
+    e.execute(join)
+    (q,) = e.queries.values()
+    kser = {n: e.metastore.get(n) for n in ("S1", "S2")}
+    from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde
+
+    def key(name: str, start: int, end: int) -> bytes:
+        src = kser[name]
+        serde = make_key_serde(src.schema.key, src.effective_key_format, SerdeContext.of(e.registry),
+                               schema_id=src.key_schema_id)
+        return serde.encode((1,)) + window_bytes("HOPPING", start, end)
+
+    q.pipeline.process_topic("l", [InputRecord(key("S1", 0, 5000), b'{"V": 1}', 0, 0, 0),
+                                   InputRecord(key("S1", 1000, 6000), b'{"V": 2}', 1000, 0, 1)])
+    out, errs = q.pipeline.process_topic("r", [InputRecord(key("S2", 1000, 3000), b'{"V": 7}', 1000, 0, 0)])
+    assert errs == [] and [json.loads(o.value) for o in out] == [{"A": 2, "B": 7}]
