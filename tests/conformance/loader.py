@@ -2,7 +2,7 @@
 
 Files are read unmodified (JSON with exact decimals via `parse_float=Decimal`). A run
 is skipped only when it is disabled (`enabled: false`) or uses a format the engine does
-not support (PROTOBUF, PROTOBUF_NOSR); the reason is kept for the report.
+not support (none today); the reason is kept for the report.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CORPUS_DIR = ((shared_dir() or REPO_ROOT.parent / "shared") / "ksql-conformance" / "qtt")
 OWN_CASES_DIR = Path(__file__).resolve().parent / "cases"
 
-UNSUPPORTED_FORMATS = ("PROTOBUF_NOSR", "PROTOBUF")
+UNSUPPORTED_FORMATS: tuple[str, ...] = ()
 
 #: the files the pass-rate goal is measured over (issue "Done when")
 GOAL_FILES = [

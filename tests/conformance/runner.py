@@ -28,7 +28,7 @@ from fraudstream.embedded.ksqldb.operators.records import InputRecord, OutputRec
 from fraudstream.embedded.ksqldb.catalog.schema import KEY
 from fraudstream.embedded.ksqldb.catalog.sqltypes import BOOLEAN, INTEGER, STRING
 
-from tests.conformance import matching, udfs
+from tests.conformance import matching, protobuf_records, udfs
 from tests.conformance.loader import Run
 
 
@@ -100,7 +100,7 @@ def _test_functions() -> FunctionRegistry:
 TEST_FUNCTIONS = _test_functions()
 
 #: a topic's declared format → the registry's schemaType of its declared schema
-SCHEMA_TYPES = {"AVRO": "AVRO", "JSON": "JSON", "JSON_SR": "JSON"}
+SCHEMA_TYPES = {"AVRO": "AVRO", "JSON": "JSON", "JSON_SR": "JSON", "PROTOBUF": "PROTOBUF"}
 
 
 # ------------------------------------------------------------------ expected exceptions
@@ -261,7 +261,8 @@ class CaseRunner:
                 stype = SCHEMA_TYPES.get(str(t.get(f"{side}Format") or "AVRO").upper())
                 if stype is None:
                     continue
-                declared[f"{t['name']}-{side}"] = (matching.schema_text(schema), stype)
+                declared[f"{t['name']}-{side}"] = (
+                    schema if stype == "PROTOBUF" else matching.schema_text(schema), stype)
                 sid = t.get(f"{side}SchemaId")
                 if sid is not None:
                     self.registry.register(f"{t['name']}-{side}", declared[f"{t['name']}-{side}"][0], stype,
@@ -348,6 +349,9 @@ class CaseRunner:
             return matching.encode_avro(v, self.registry, f"{topic}-{'key' if is_key else 'value'}")
         if fmt == "JSON_SR":
             return matching.encode_json_sr(v, self.registry, f"{topic}-{'key' if is_key else 'value'}")
+        if fmt in ("PROTOBUF", "PROTOBUF_NOSR"):
+            info = source.effective_key_format if is_key else source.value_format
+            return protobuf_records.encode(v, self.registry, f"{topic}-{'key' if is_key else 'value'}", info, cols)
         if fmt == "NONE":
             return None
         raise matching.EncodeError(f"cannot encode input for format {fmt}")
@@ -377,6 +381,9 @@ class CaseRunner:
             return matching.decode_avro(data, self.registry)
         if fmt == "JSON_SR":
             return matching.decode_json_sr(data, self.registry)
+        if fmt in ("PROTOBUF", "PROTOBUF_NOSR"):
+            info = source.effective_key_format if is_key else source.value_format
+            return protobuf_records.decode(data, self.registry, info, cols)
         return None
 
     # ---------------------------------------------------------------- checks

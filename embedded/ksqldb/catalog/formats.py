@@ -14,14 +14,15 @@ from fraudstream.embedded.ksqldb.errors import KsqlStatementError
 from fraudstream.embedded.ksqldb.catalog.schema import Column
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
 
-SUPPORTED = ("KAFKA", "JSON", "DELIMITED", "AVRO", "JSON_SR", "NONE")
-KNOWN_UNSUPPORTED = ("PROTOBUF", "PROTOBUF_NOSR")
+SUPPORTED = ("KAFKA", "JSON", "DELIMITED", "AVRO", "JSON_SR", "PROTOBUF", "PROTOBUF_NOSR", "NONE")
+KNOWN_UNSUPPORTED: tuple[str, ...] = ()
 SCHEMA_FORMATS = ("AVRO", "PROTOBUF", "JSON_SR")
 #: formats this engine reads and writes through the schema registry: it infers columns
 #: from their registered schemas and registers the schemas it derives (SCHEMA_INFERENCE)
-REGISTRY_FORMATS = ("AVRO", "JSON_SR")
+REGISTRY_FORMATS = ("AVRO", "JSON_SR", "PROTOBUF")
 #: the registry's schemaType for each of them
-REGISTRY_SCHEMA_TYPES = {"AVRO": "AVRO", "JSON_SR": "JSON"}
+REGISTRY_SCHEMA_TYPES = {"AVRO": "AVRO", "JSON_SR": "JSON", "PROTOBUF": "PROTOBUF"}
+PROTOBUF_FORMATS = ("PROTOBUF", "PROTOBUF_NOSR")
 
 WRAP_SINGLES = "WRAP_SINGLES"
 UNWRAP_SINGLES = "UNWRAP_SINGLES"
@@ -89,7 +90,8 @@ def parse_delimiter(value: str, prop: str = "VALUE_DELIMITER") -> str:
 SUPPORTED_FEATURES: dict[str, frozenset[str]] = {
     "JSON": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
     "AVRO": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
-    "PROTOBUF": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
+    "PROTOBUF": frozenset({WRAP_SINGLES}),  # ProtobufFormat: no UNWRAP_SINGLES
+    "PROTOBUF_NOSR": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
     "JSON_SR": frozenset({WRAP_SINGLES, UNWRAP_SINGLES}),
     "KAFKA": frozenset({UNWRAP_SINGLES}),
     "DELIMITED": frozenset({UNWRAP_SINGLES}),
@@ -174,6 +176,10 @@ def _type_problem(fmt: str, t: SqlType) -> str | None:
         return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "JSON only supports MAP types with STRING keys")
     if fmt == "AVRO":
         return _nested_problem(t, lambda m: None if m.key.base == "STRING" else "Avro only supports MAPs with STRING keys")
+    if fmt in PROTOBUF_FORMATS:
+        return _nested_problem(t, lambda m: None if m.key.base == "STRING" else (
+            "PROTOBUF format only supports MAP types with STRING keys. "
+            "See https://github.com/confluentinc/ksql/issues/6177."))
     return None
 
 

@@ -50,6 +50,7 @@ from fraudstream.embedded.ksqldb.operators.timestamps import timestamp_column as
 from fraudstream.embedded.ksqldb.catalog.formats import REGISTRY_FORMATS, REGISTRY_SCHEMA_TYPES
 from fraudstream.embedded.ksqldb.serde import avro as avro_schemas
 from fraudstream.embedded.ksqldb.serde import json_schema as json_schemas
+from fraudstream.embedded.ksqldb.serde import protobuf_serdes
 from fraudstream.embedded.ksqldb.serde.headers import check_header_column, check_header_columns
 from fraudstream.embedded.ksqldb.sql import tree
 from fraudstream.embedded.ksqldb.sql.tree import loc_prefix
@@ -131,7 +132,7 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
     # inference
     if not key_cols and key_fmt.name in REGISTRY_FORMATS and (explicit_key or key_schema_id is not None):
         inferred = infer_columns(ctx, topic, is_key=True, schema_id=key_schema_id, unwrapped=True,
-                                 required=key_schema_id is not None, fmt=key_fmt.name)
+                                 required=key_schema_id is not None, fmt=key_fmt)
         if inferred:
             key_cols = [Column(n, t, KEY) for n, t in inferred]
             key_fmt_effective = key_fmt
@@ -139,7 +140,7 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         if value_fmt.name in REGISTRY_FORMATS:
             inferred = infer_columns(
                 ctx, topic, is_key=False, schema_id=value_schema_id,
-                unwrapped=wrap is False, required=True, fmt=value_fmt.name,
+                unwrapped=wrap is False, required=True, fmt=value_fmt,
             )
             value_cols = [Column(n, t, VALUE) for n, t in inferred or []]
         elif not stmt.elements:
@@ -279,11 +280,34 @@ def resolve_formats(props, cfg, *, default_key: FormatInfo | None, default_value
     for key, fmt_name in (("KEY_SCHEMA_ID", kname), ("VALUE_SCHEMA_ID", vname)):
         if props.get(key) is not None:
             check_properties(fmt_name, schema_id=prop_int(props, key))
+    kprops += protobuf_properties(props, "KEY_PROTOBUF_NULLABLE_REPRESENTATION", kname)
+    vprops += protobuf_properties(props, "VALUE_PROTOBUF_NULLABLE_REPRESENTATION", vname)
     return FormatInfo(kname, tuple(kprops)), FormatInfo(vname, tuple(vprops)), explicit_key
 
 
+def protobuf_properties(props, prop: str, fmt: str) -> list[tuple[str, str]]:
+    """CreateSourceProperties: PROTOBUF sources created by statements read wrapper messages
+    as primitives (unwrapPrimitives); `*_PROTOBUF_NULLABLE_REPRESENTATION` (OPTIONAL or
+    WRAPPER) becomes nullableRepresentation, refused for other formats."""
+    out: list[tuple[str, str]] = []
+    if fmt == "PROTOBUF":
+        out.append(("unwrapPrimitives", "true"))
+    value = prop_str(props, prop)
+    if value is None:
+        return out
+    if fmt not in ("PROTOBUF", "PROTOBUF_NOSR"):
+        raise KsqlStatementError(f"Property {prop} can only be enabled with protobuf format")
+    if value not in ("OPTIONAL", "WRAPPER"):
+        raise KsqlStatementError(
+            f"Invalid value {value} for property {prop}: String must be one of: OPTIONAL, WRAPPER")
+    out.append(("nullableRepresentation", value.lower()))
+    return out
+
+
 def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int | None,
-           unwrapped: bool, required: bool, fmt: str = "AVRO") -> list[tuple[str, SqlType]] | None:
+           unwrapped: bool, required: bool, fmt: str | FormatInfo = "AVRO") -> list[tuple[str, SqlType]] | None:
+    info = fmt if isinstance(fmt, FormatInfo) else FormatInfo(fmt)
+    fmt = info.name
     reg = ctx.registry
     if reg is None:
         raise KsqlStatementError(f"Schema registry is not configured; the {fmt} format needs one.")
@@ -315,6 +339,9 @@ def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int 
             f"to set {prop} to '{actual}'.\n{where}\nexpected format: {expected}\n"
             f"actual format from Schema Registry: {actual}"
         )
+    if fmt == "PROTOBUF":
+        return protobuf_serdes.columns_from_registered(reg, rs, info, is_key=is_key,
+                                                       original_names=schema_id is not None)
     reader = json_schemas if fmt == "JSON_SR" else avro_schemas
     return reader.columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
                                       original_names=schema_id is not None)
@@ -336,6 +363,8 @@ def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: 
     cols = source.schema.key if is_key else source.schema.value_only
     fmt = source.key_format if is_key else source.value_format
     unwrapped = is_key or source.value_features.unwrap
+    if fmt.name == "PROTOBUF":
+        return reg.register(subject, protobuf_serdes.schema_text(cols, fmt, unwrapped=False), "PROTOBUF")
     if fmt.name == "JSON_SR":
         schema = json_schemas.json_schema_for_columns(
             cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"))

@@ -189,10 +189,10 @@ def _check_schema_id_columns(ctx: ExecContext, topic: str, sink: DataSource, sch
     """A C*AS writing with KEY_/VALUE_SCHEMA_ID: each result column must be in the
     registered schema, with its type, at its position (DefaultSchemaInjector
     .checkColumnsCompatibility); the schema may have more (optional) fields."""
-    fmt = (sink.key_format if is_key else sink.value_format).name
+    fmt = sink.key_format if is_key else sink.value_format
     inferred = infer_columns(ctx, topic, is_key=is_key, schema_id=schema_id,
                              unwrapped=is_key or sink.value_features.unwrap, required=True,
-                             fmt=fmt) or []
+                             fmt=sink.key_format if is_key else sink.value_format) or []
     namespace = KEY if is_key else VALUE
     have = [Column(n, t, namespace) for n, t in inferred]
     mine = sink.schema.key if is_key else sink.schema.value_only

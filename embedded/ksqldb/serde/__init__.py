@@ -11,21 +11,26 @@ from fraudstream.embedded.ksqldb.catalog.formats import FormatInfo, SerdeFeature
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
 from fraudstream.embedded.ksqldb.catalog.schema import Column
 from fraudstream.embedded.ksqldb.serde.avro import AvroKeySerde, AvroValueSerde, SchemaCache
+from fraudstream.embedded.ksqldb.serde.protobuf import ProtoSchemaCache
 from fraudstream.embedded.ksqldb.serde.base import KeySerde, NoneKeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.delimited import DelimitedKeySerde, DelimitedValueSerde
 from fraudstream.embedded.ksqldb.serde.json_format import JsonKeySerde, JsonValueSerde
 from fraudstream.embedded.ksqldb.serde.json_sr import JsonSrKeySerde, JsonSrValueSerde
 from fraudstream.embedded.ksqldb.serde.kafka import KafkaKeySerde, KafkaValueSerde
+from fraudstream.embedded.ksqldb.serde.protobuf_serdes import make_protobuf_key_serde, make_protobuf_value_serde
 
 
 @dataclass
 class SerdeContext:
     registry: SchemaRegistry | None
     cache: SchemaCache | None
+    proto: ProtoSchemaCache | None = None
 
     @staticmethod
     def of(registry: SchemaRegistry | None) -> "SerdeContext":
-        return SerdeContext(registry, SchemaCache(registry) if registry is not None else None)
+        if registry is None:
+            return SerdeContext(None, None)
+        return SerdeContext(registry, SchemaCache(registry), ProtoSchemaCache(registry))
 
 
 def _avro_writer(ctx: SerdeContext, schema_id: int | None):
@@ -73,6 +78,9 @@ def make_value_serde(
         schema, sid = _sr_writer(ctx, schema_id, name)
         return JsonSrValueSerde(columns, unwrapped=features.unwrap, write_schema=schema,
                                 write_schema_id=sid, physical=physical)
+    if name in ("PROTOBUF", "PROTOBUF_NOSR"):
+        return make_protobuf_value_serde(columns, fmt, features, ctx.registry, ctx.proto,
+                                         schema_id=schema_id, physical=physical)
     raise KsqlStatementError(f"Unsupported value format: {name}")
 
 
@@ -107,6 +115,9 @@ def make_key_serde(
         inner_sr = JsonSrValueSerde(columns, unwrapped=len(columns) == 1, write_schema=schema,
                                     write_schema_id=sid, physical=physical)
         return JsonSrKeySerde(columns, inner_sr)
+    if name in ("PROTOBUF", "PROTOBUF_NOSR"):
+        return make_protobuf_key_serde(columns, fmt, ctx.registry, ctx.proto,
+                                       schema_id=schema_id, physical=physical)
     raise KsqlStatementError(f"Unsupported key format: {name}")
 
 
