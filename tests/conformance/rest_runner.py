@@ -87,9 +87,62 @@ def match_fields(actual: Any, expected: dict, statement: str, path: str, rows: t
             raise Mismatch(f"Response mismatch at {where}: expected {want!r}, got {have!r}")
 
 
+def murmur2(data: bytes) -> int:
+    """Kafka's Utils.murmur2 (the Java producer's default partitioner hash)."""
+    m, r = 0x5BD1E995, 24
+    h = (0x9747B28C ^ len(data)) & 0xFFFFFFFF
+    n4 = len(data) // 4
+    for i in range(n4):
+        k = int.from_bytes(data[i * 4:i * 4 + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = ((h * m) & 0xFFFFFFFF) ^ k
+    rest = data[n4 * 4:]
+    if len(rest) >= 3:
+        h ^= rest[2] << 16
+    if len(rest) >= 2:
+        h ^= rest[1] << 8
+    if rest:
+        h ^= rest[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h
+
+
 class RestCaseRunner(CaseRunner):
+    #: upstream's REST harness creates a CREATE's topic with Topic.DEFAULT_PARTITIONS and
+    #: produces with the Java producer, whose default partitioner puts a keyed record on
+    #: murmur2(key) mod partitions (ROWPARTITION/ROWOFFSET show it)
+    CREATE_PARTITIONS = 4
+
+    def _placement(self, rec: OutputRecord, offset: int) -> tuple[int, int]:
+        """(partition, offset) of a record appended to its topic, as the producer places it."""
+        info = self.admin.describe_topic(rec.topic)
+        parts = info.partitions if info is not None else 1
+        key = rec.key
+        if key is not None and self.depth > 1:
+            # a query's output: Kafka Streams' WindowedStreamPartitioner hashes a windowed
+            # key's inner key only (the window suffix: 8 bytes, 16 for sessions)
+            sink = self._sink_source(rec.topic)
+            if sink is not None and sink.window_type is not None:
+                key = key[:-16] if sink.window_type == "SESSION" else key[:-8]
+        p = 0 if key is None or parts <= 1 else (murmur2(key) & 0x7FFFFFFF) % parts
+        counts = self._offsets.setdefault(rec.topic, {})
+        off = counts.get(p, 0)
+        counts[p] = off + 1
+        self._placed[id(rec)] = (p, off)
+        return p, off
+
+    def _coords(self, topic: str, i: int, r: OutputRecord) -> tuple[int, int]:
+        return self._placed.get(id(r), (0, i))
+
     def __init__(self, run: Run) -> None:
         run.properties = {}  # RQTT properties are request properties, not server config
+        self._placed: dict[int, tuple[int, int]] = {}
+        self._offsets: dict[str, dict[int, int]] = {}
         super().__init__(run)
         self.engine.config.update(SERVER_CONFIG)
         self.props = {k: (str(v).lower() if isinstance(v, bool) else v)
@@ -102,7 +155,7 @@ class RestCaseRunner(CaseRunner):
 
     def query(self, sql: str) -> list[dict]:
         query = self.engine.create_query(sql, dict(self.props))
-        records = [(r.key, r.value, r.timestamp, 0, i, r.headers)
+        records = [(r.key, r.value, r.timestamp, *self._coords(query.source_topic, i, r), r.headers)
                    for i, r in enumerate(self.topics.get(query.source_topic, []))]
         if isinstance(query, PullQuery):
             rows, _errors = query.run(records)
@@ -139,7 +192,8 @@ class RestCaseRunner(CaseRunner):
     def _merged(self, topics: list[str]) -> list[tuple[str, list[tuple]]]:
         """The records of `topics` one at a time, as a Kafka Streams task takes them from
         its partitions: the lowest next timestamp first (ties: the earlier topic)."""
-        queues = {t: [(r.key, r.value, r.timestamp, 0, i, r.headers) for i, r in enumerate(self.topics.get(t, []))]
+        queues = {t: [(r.key, r.value, r.timestamp, *self._coords(t, i, r), r.headers)
+                      for i, r in enumerate(self.topics.get(t, []))]
                   for t in topics}
         pos = dict.fromkeys(topics, 0)
         out = []

@@ -199,6 +199,15 @@ class CaseRunner:
     def produce(self, topic: str, key, value, timestamp: int, headers: tuple = ()) -> None:
         self.deliver(OutputRecord(topic, key, value, timestamp, headers))
 
+    #: partitions of a topic a CREATE with columns names without PARTITIONS; the
+    #: TopologyTestDriver reads every record as partition 0, so 1 here (the REST harness,
+    #: on a broker upstream, takes Topic.DEFAULT_PARTITIONS)
+    CREATE_PARTITIONS = 1
+
+    def _placement(self, rec: OutputRecord, offset: int) -> tuple[int, int]:
+        """(partition, offset) of a record appended to its topic: the test driver's."""
+        return 0, offset
+
     def deliver(self, rec: OutputRecord) -> None:
         records = self.topics.setdefault(rec.topic, [])
         offset = len(records)
@@ -207,7 +216,7 @@ class CaseRunner:
         if self.depth > 50:
             raise RuntimeError("query cycle: records keep flowing between topics")
         try:
-            inp = InputRecord(rec.key, rec.value, rec.timestamp, 0, offset, rec.headers)
+            inp = InputRecord(rec.key, rec.value, rec.timestamp, *self._placement(rec, offset), rec.headers)
             for q in list(self.engine.queries.values()):
                 if rec.topic in q.source_topics and q.state == "RUNNING":
                     # a join query reads two topics: table records update its state,
@@ -245,7 +254,7 @@ class CaseRunner:
                     except (TypeError, ValueError):
                         continue  # the statement itself reports the bad value
                 elif s.elements is not None:
-                    names.setdefault(topic, 1)
+                    names.setdefault(topic, self.CREATE_PARTITIONS)
         for r in (self.case.get("inputs") or []) + (self.case.get("outputs") or []):
             names.setdefault(r["topic"], 1)
         for n, p in names.items():
