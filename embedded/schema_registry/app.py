@@ -182,7 +182,7 @@ async def root(request: Request) -> Response:
 
 
 async def schema_types(request: Request) -> Response:
-    return reply(request, ["JSON", "AVRO"])
+    return reply(request, ["JSON", "PROTOBUF", "AVRO"])
 
 
 async def schema_by_id(request: Request) -> Response:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fraudstream.embedded.schema_registry import compatibility, records
-from fraudstream.embedded.schema_registry import json_schema
+from fraudstream.embedded.schema_registry import json_schema, protobuf_schema
 from fraudstream.embedded.schema_registry.avro_schema import AvroSchema, parse
 from fraudstream.embedded.schema_registry.compatibility import DEFAULT_LEVEL, CompatibilityLevel
 from fraudstream.embedded.schema_registry.errors import (
@@ -54,10 +54,10 @@ log = logging.getLogger(__name__)
 
 LATEST = -1
 MAX_VERSION = 2**31 - 1
-SUPPORTED_TYPES = ("AVRO", "JSON")
-#: a parsed schema of either supported type (canonical, equality_key, schema_type)
-Parsed = AvroSchema | json_schema.JsonSchemaDoc
-_PARSERS = {"AVRO": parse, "JSON": json_schema.parse}
+SUPPORTED_TYPES = ("AVRO", "JSON", "PROTOBUF")
+#: a parsed schema of a supported type (canonical, equality_key, schema_type)
+Parsed = AvroSchema | json_schema.JsonSchemaDoc | protobuf_schema.ProtobufSchemaDoc
+_PARSERS = {"AVRO": parse, "JSON": json_schema.parse, "PROTOBUF": protobuf_schema.parse}
 
 
 @dataclass(frozen=True)
@@ -292,7 +292,7 @@ class SchemaStore:
         if stype.upper() not in SUPPORTED_TYPES:
             raise InvalidSchemaError(
                 f"Schema type {stype.upper()} is not supported by the embedded schema registry; "
-                "it serves Avro and JSON schemas only (run the compose stack for Protobuf)")
+                "it serves Avro, JSON and Protobuf schemas only")
         if references:
             raise InvalidSchemaError(
                 "Schema references are not supported by the embedded schema registry; "
@@ -573,6 +573,8 @@ def _check_compatibility(level: CompatibilityLevel, new: Parsed,
     targets = previous if level.transitive else previous[-1:]
     if any(p.schema_type != new.schema_type for _, p in targets):
         return ["Incompatible because of different schema type"]
+    if new.schema_type == "PROTOBUF":
+        return protobuf_schema.check(level, new, previous)  # type: ignore[arg-type]
     if new.schema_type != "AVRO":
         return []
     return compatibility.check(level, new, previous)  # type: ignore[arg-type]

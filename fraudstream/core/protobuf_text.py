@@ -234,16 +234,22 @@ def _quote(s: str) -> str:
     return '"' + _STRING.sub(lambda m: "\\" + m.group(0), s) + '"'
 
 
-def _type_ref(type_name: str, package: str) -> str:
+def _type_ref(type_name: str, scope: str) -> str:
+    """The shortest name that resolves from `scope` (package.Message...) to the type, for
+    names inside the scope; other names are written in full."""
     name = type_name.lstrip(".")
-    if package and name.startswith(package + "."):
-        return name[len(package) + 1:]
+    parts = scope.split(".") if scope else []
+    while parts:
+        prefix = ".".join(parts) + "."
+        if name.startswith(prefix):
+            return name[len(prefix):]
+        parts.pop()
     return name
 
 
-def _field_type(f: descriptor_pb2.FieldDescriptorProto, package: str) -> str:
+def _field_type(f: descriptor_pb2.FieldDescriptorProto, scope: str) -> str:
     if f.type in (_F.TYPE_MESSAGE, _F.TYPE_ENUM, _F.TYPE_GROUP):
-        return _type_ref(f.type_name, package)
+        return _type_ref(f.type_name, scope)
     return _SCALARS[f.type]
 
 
@@ -251,7 +257,7 @@ def _field_options(f: descriptor_pb2.FieldDescriptorProto) -> str:
     opts = []
     params = field_meta_params(f.options) if f.HasField("options") else {}
     if params:
-        entries = ", ".join(f"{{ key: {_quote(k)}, value: {_quote(v)} }}" for k, v in params.items())
+        entries = ", ".join(f"{{ key: {_quote(k)}, value: {_quote(v)} }}" for k, v in sorted(params.items()))
         opts.append(f"(confluent.field_meta) = {{ params: [{entries}] }}")
     if f.HasField("options") and f.options.HasField("packed"):
         opts.append(f"packed = {'true' if f.options.packed else 'false'}")
@@ -278,8 +284,9 @@ def _render_enum(e: descriptor_pb2.EnumDescriptorProto, indent: str) -> list[str
     return out
 
 
-def _render_message(m: descriptor_pb2.DescriptorProto, package: str, syntax: str, indent: str) -> list[str]:
+def _render_message(m: descriptor_pb2.DescriptorProto, outer: str, syntax: str, indent: str) -> list[str]:
     out = [f"{indent}message {m.name} {{"]
+    package = f"{outer}.{m.name}" if outer else m.name  # the scope names resolve from
     inner = indent + "  "
     entries = {n.name: n for n in m.nested_type if n.options.map_entry}
     real_oneofs: dict[int, list[descriptor_pb2.FieldDescriptorProto]] = {}

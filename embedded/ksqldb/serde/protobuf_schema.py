@@ -160,7 +160,9 @@ def _set_type(ctx: _Ctx, msg: descriptor_pb2.DescriptorProto, path: list[str], f
         entry.name = entry_name
         entry.field.add(name="key", number=1, label=_F.LABEL_OPTIONAL, type=_F.TYPE_STRING, json_name="key")
         v = entry.field.add(name="value", number=2, label=_F.LABEL_OPTIONAL, json_name="value")
-        _set_type(ctx, entry, path + [entry_name], v, t.value, "value")
+        # a struct value's message goes beside the entry (in the parent), so the entry
+        # stays a plain map entry that prints as `map<string, V>`
+        _set_type(ctx, msg, path, v, t.value, "value")
         if ctx.options.nullable == NULLABLE_OPTIONAL:
             _make_optional(entry, v)
     elif isinstance(t, SqlArray):

@@ -35,7 +35,7 @@ def test_root_types_and_content_type(http: httpx.Client) -> None:
     r = http.get("/")
     assert r.status_code == 200 and r.json() == {}
     assert r.headers["content-type"] == SR_JSON
-    assert http.get("/schemas/types").json() == ["JSON", "AVRO"]
+    assert http.get("/schemas/types").json() == ["JSON", "PROTOBUF", "AVRO"]
     assert http.get("/", headers={"Accept": "application/json"}).headers["content-type"] == "application/json"
     assert http.get("/", headers={"Accept": "application/vnd.schemaregistry+json"}).headers["content-type"] == \
         "application/vnd.schemaregistry+json"
