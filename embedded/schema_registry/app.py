@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from fraudstream.embedded.schema_registry import jsontext
+from fraudstream.embedded.schema_registry import jsontext, protobuf_schema
 from fraudstream.embedded.schema_registry.errors import SchemaRegistryError
 from fraudstream.embedded.schema_registry.store import SchemaStore
 
@@ -185,10 +185,18 @@ async def schema_types(request: Request) -> Response:
     return reply(request, ["JSON", "PROTOBUF", "AVRO"])
 
 
+def _formatted(request: Request, text: str, stype: str) -> str:
+    """`?format=serialized` asks for a Protobuf schema as a base64 FileDescriptorProto
+    (what Confluent's clients parse); other formats and types answer the text."""
+    if stype == "PROTOBUF" and request.query_params.get("format") == "serialized":
+        return protobuf_schema.serialized(text)
+    return text
+
+
 async def schema_by_id(request: Request) -> Response:
     schema_id = int_param(request, "id")
-    text = _store(request).schema_by_id(schema_id)
     stype = _store(request).schema_type_by_id(schema_id)
+    text = _formatted(request, _store(request).schema_by_id(schema_id), stype)
     return reply(request, {"schema": text} if stype == "AVRO" else {"schemaType": stype, "schema": text})
 
 
@@ -241,7 +249,9 @@ async def register(request: Request) -> Response:
 async def get_version(request: Request) -> Response:
     entry = _store(request).get_version(request.path_params["subject"], request.path_params["version"],
                               deleted=flag(request, "deleted"))
-    return reply(request, entry.as_json())
+    body = entry.as_json()
+    body["schema"] = _formatted(request, entry.schema, entry.schema_type)
+    return reply(request, body)
 
 
 async def get_version_schema(request: Request) -> Response:

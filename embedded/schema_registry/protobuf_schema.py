@@ -23,9 +23,12 @@ are not supported by the embedded registry: a 422 says so.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2
+from google.protobuf.message import DecodeError
 
 from fraudstream.core import protobuf_text
 from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
@@ -48,10 +51,30 @@ class ProtobufSchemaDoc:
         return "PROTOBUF"
 
 
+def _from_serialized(text: str) -> str | None:
+    """A base64 FileDescriptorProto (how Confluent's clients send a schema) as .proto text."""
+    if "syntax" in text or "message" in text or "{" in text:
+        return None
+    try:
+        fd = descriptor_pb2.FileDescriptorProto.FromString(base64.b64decode(text.strip(), validate=True))
+    except (binascii.Error, ValueError, DecodeError):
+        return None
+    return protobuf_text.render(fd) if fd.message_type or fd.enum_type else None
+
+
+def serialized(text: str) -> str:
+    """The schema as a base64 FileDescriptorProto (GET ...?format=serialized)."""
+    fd = protobuf_text.compile_files(text)[-1]
+    fd.name = "default"
+    return base64.b64encode(fd.SerializeToString()).decode("ascii")
+
+
 def parse(text: object) -> ProtobufSchemaDoc:
-    """Compile `.proto` text; InvalidSchemaError (42201) with protoc's message."""
+    """Compile `.proto` text (or a base64 FileDescriptorProto); InvalidSchemaError (42201)
+    with protoc's message."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidSchemaError("Invalid schema: the schema must be a non-empty string holding a .proto file")
+    text = _from_serialized(text) or text
     try:
         files = protobuf_text.compile_files(text)
     except protobuf_text.ProtoSchemaError as exc:

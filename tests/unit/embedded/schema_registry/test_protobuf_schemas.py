@@ -89,3 +89,15 @@ def test_forward_compares_the_other_way() -> None:
     with pytest.raises(IncompatibleSchemaError):
         s.register("t", 'syntax = "proto3"; package p; message M { int32 a = 1; string b = 2; string c = 3; }',
                    schema_type="PROTOBUF")
+
+
+def test_a_serialized_file_descriptor_is_the_same_schema() -> None:
+    """Confluent's clients send and ask for (`?format=serialized`) a base64
+    FileDescriptorProto; it is the same schema as its text, with the same id."""
+    from fraudstream.embedded.schema_registry.protobuf_schema import serialized
+
+    s = SchemaStore()
+    reg = s.register("t", V1, schema_type="PROTOBUF")
+    encoded = serialized(s.get_version("t", 1).schema)
+    assert s.register("t", encoded, schema_type="PROTOBUF").id == reg.id
+    assert s.register("u", encoded, schema_type="PROTOBUF").id == reg.id
