@@ -104,6 +104,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         out.print("embedded stack: not running (start it with `fraudstream up`)")
         return 3
     health = stack.health(state)
+    sup = state.supervisor
+    supervised = sup is not None and sup.alive()
     table = Table(title=f"fraudstream embedded stack ({state.home})")
     for col in ("service", "endpoint", "pid", "state", "restarts", "detail"):
         table.add_column(col)
@@ -113,16 +115,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         if svc.restarts:
             ago = time.time() - svc.last_restart_at
             restarts += f" (last {_ago(ago)} ago{': ' + svc.last_exit if svc.last_exit else ''})"
-        table.add_row(name, svc.url, str(svc.pid), "[green]healthy[/green]" if ok else "[red]down[/red]",
-                      restarts, detail)
+        table.add_row(name, svc.url, str(svc.pid), _state_label(ok, svc.alive(), supervised), restarts, detail)
     out.print(table)
     from fraudstream.cli import console_proc
 
     console = console_proc.running(stack.home)
     if console is not None:
         out.print(f"console: {console['url']} (pid {console['pid']}, log {console['log']})", highlight=False)
-    sup = state.supervisor
-    if sup is not None and sup.alive():
+    if supervised:
         out.print(f"supervisor: running (pid {sup.pid}); restarts a service that dies, log: {sup.log}")
     else:
         out.print("supervisor: [red]not running[/red] (dead services stay down; `fraudstream up` starts it)")
@@ -130,6 +130,17 @@ def cmd_status(args: argparse.Namespace) -> int:
         if svc.runtime:
             out.print(f"{name} runs on {svc.runtime}", highlight=False, soft_wrap=True)
     return 0 if all(ok for ok, _ in health.values()) else 1
+
+
+def _state_label(ok: bool, alive: bool, supervised: bool) -> str:
+    """healthy; unhealthy (the process runs but does not answer as it should: starting,
+    waiting for the broker, a failed query); restarting (dead, the supervisor is on it);
+    down (dead, and nothing will restart it)."""
+    if ok:
+        return "[green]healthy[/green]"
+    if alive:
+        return "[yellow]unhealthy[/yellow]"
+    return "[yellow]restarting[/yellow]" if supervised else "[red]down[/red]"
 
 
 def _ago(seconds: float) -> str:

@@ -129,6 +129,9 @@ class LoopConfig:
     #: operation to finish, retry call to resume") before its producer is replaced: after
     #: a broker restart an abort_transaction was seen timing out every 10 s for minutes
     retry_limit_s: float = 20.0
+    #: a consumer idle twice this long while an assigned partition held committed records
+    #: it did not deliver is taken for stuck and replaced (`_check_progress`)
+    stall_s: float = 15.0
     backoff_initial_s: float = 0.1
     backoff_max_s: float = 5.0
     consumer_overrides: dict[str, Any] = field(default_factory=dict)
@@ -232,6 +235,9 @@ class TransactionalLoop:
         self._failed_once: dict[tuple, str] = {}
         self._delivery_errors: list[tuple[str, str, str]] = []  # (code name, topic, message)
         self._watchdog = _Watchdog(cfg.call_timeout_s)
+        self._progress_at = time.monotonic()  # last record consumed, assignment change or check
+        self._stall_watch: dict[tuple[str, int], tuple[int, int]] = {}
+        self.stall_rebuilds = 0
 
     # ---- clients ---------------------------------------------------------------------
     def _make_consumer(self) -> None:
@@ -257,6 +263,7 @@ class TransactionalLoop:
         if cfg.group_instance_id:
             consumer_conf["group.instance.id"] = cfg.group_instance_id
         self.consumer = Consumer(consumer_conf)
+        self._progressed()
 
     def _make_producer(self) -> None:
         from confluent_kafka import Producer
@@ -397,6 +404,7 @@ class TransactionalLoop:
     # ---- rebalance callbacks (run inside consume()) ------------------------------------
     def _on_assign(self, consumer, partitions) -> None:
         self._epoch += 1
+        self._progressed()
         self.assigned = {(tp.topic, tp.partition) for tp in partitions}
         self.hooks.assignment_changed("assigned", partitions, self.assigned)
 
@@ -435,6 +443,8 @@ class TransactionalLoop:
                     msgs, suspect = self._consume(), None
                 if msgs:
                     self._run_batch(msgs, suspect)
+                elif not self._pending:
+                    self._check_progress()
         except _Stopped:
             return
         finally:
@@ -495,6 +505,8 @@ class TransactionalLoop:
                     self.hooks.topic_missing(topic)
                 continue
             self._consumer_error(err.str(), err.name())
+        if msgs:
+            self._progressed()
         if epoch != self._epoch and msgs:
             firsts: dict[tuple[str, int], int] = {}
             for m in msgs:
@@ -506,6 +518,101 @@ class TransactionalLoop:
         if msgs and self.assigned and any((m.topic(), m.partition()) not in self.assigned for m in msgs):
             msgs = [m for m in msgs if (m.topic(), m.partition()) in self.assigned]
         return msgs
+
+    def _progressed(self) -> None:
+        """Records came, or the consumer or its assignment is new: no stall to suspect."""
+        self._progress_at = time.monotonic()
+        self._stall_watch = {}
+
+    def _check_progress(self) -> None:
+        """A consumer that stopped delivering while records wait is replaced.
+
+        After a broker restart a consumer was seen (1 run in 9 of the fault-injection
+        test) to return nothing for minutes with records committed on its partitions and
+        no error reported anywhere. Whatever the client's reason, the remedy is the one
+        for a fenced consumer: a new one resumes from the committed offsets (no
+        transaction is open while consuming: nothing lost or doubled).
+
+        Idle for `stall_s`, the loop notes each assigned partition's position and high
+        watermark; idle for another `stall_s` with a position that did not move, a
+        throwaway read-committed reader from that position is asked for a record below
+        the high watermark noted then. The high watermark alone cannot tell (a
+        transaction marker or an aborted batch at a partition's end is never delivered),
+        and records that arrived a moment ago are not a stall."""
+        now = time.monotonic()
+        if now - self._progress_at < self.cfg.stall_s:
+            return
+        self._progress_at = now  # at most one check per stall_s of idling
+        if not self.assigned:
+            self._stall_watch = {}
+            return
+        previous, self._stall_watch = self._stall_watch, {}
+        try:
+            now_at = self._positions_and_ends()
+            self._stall_watch = now_at
+            suspects = {key: (pos, previous[key][1]) for key, (pos, _high) in now_at.items()
+                        if key in previous and previous[key][0] == pos and previous[key][1] > pos}
+            waiting = self._deliverable(suspects) if suspects else {}
+        except Exception as exc:  # noqa: BLE001 - the broker is away: no verdict, check again later
+            log.info("progress check of group %r: %s", self.cfg.group, _describe(exc))
+            return
+        if not waiting:
+            return
+        self.stall_rebuilds += 1
+        self._stall_watch = {}
+        where = ", ".join(f"{t}[{p}]@{o}" for (t, p), o in sorted(waiting.items()))
+        reason = (f"no record delivered for {2 * self.cfg.stall_s:.0f}s although committed records wait at {where}")
+        log.warning("the consumer of group %r is stuck (%s): replacing it", self.cfg.group, reason)
+        self.hooks.consumer_error(f"consumer stuck: {reason}; replaced")
+        self._rebuild_consumer(reason, fenced=False)
+
+    def _positions_and_ends(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """{assigned partition: (this consumer's position, high watermark)}; the position
+        is the committed offset (or where auto.offset.reset starts) when it has none yet."""
+        from confluent_kafka import TopicPartition
+
+        parts = [TopicPartition(t, p) for t, p in sorted(self.assigned)]
+        positions = {(tp.topic, tp.partition): tp.offset for tp in self.consumer.position(parts)}
+        unknown = [tp for tp in parts if positions.get((tp.topic, tp.partition), -1) < 0]
+        if unknown:
+            for tp in self.consumer.committed(unknown, timeout=10):
+                positions[(tp.topic, tp.partition)] = tp.offset
+        out: dict[tuple[str, int], tuple[int, int]] = {}
+        for tp in parts:
+            key = (tp.topic, tp.partition)
+            low, high = self.consumer.get_watermark_offsets(tp, timeout=5)
+            pos = positions.get(key, -1)
+            if pos < 0:
+                pos = low if self.cfg.auto_offset_reset == "earliest" else high
+            out[key] = (max(pos, low), high)
+        return out
+
+    def _deliverable(self, suspects: dict[tuple[str, int], tuple[int, int]]) -> dict[tuple[str, int], int]:
+        """{partition: offset} of the suspects where a fresh read-committed reader gets a
+        record in [position, end) ({partition: (position, end)})."""
+        from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+        probe = Consumer(consumer_config(self.cfg.bootstrap_servers, f"{self.cfg.group}-progress-probe", {
+            "client.id": f"{self.cfg.client_id}-probe", "enable.auto.commit": False,
+            "isolation.level": "read_committed", "enable.partition.eof": True,
+            **{k: v for k, v in self.cfg.consumer_overrides.items() if k != "group.instance.id"}}))
+        found: dict[tuple[str, int], int] = {}
+        done: set[tuple[str, int]] = set()
+        try:
+            probe.assign([TopicPartition(t, p, pos) for (t, p), (pos, _end) in suspects.items()])
+            deadline = time.monotonic() + 5.0
+            while time.monotonic() < deadline and len(done) < len(suspects):
+                for m in probe.consume(100, timeout=0.5):
+                    key = (m.topic(), m.partition())
+                    if m.error() is None:
+                        if key not in done and m.offset() < suspects[key][1]:
+                            found[key] = m.offset()
+                        done.add(key)
+                    elif m.error().code() == KafkaError._PARTITION_EOF:
+                        done.add(key)
+            return found
+        finally:
+            probe.close()
 
     def _consumer_error(self, message: str, kind: str = "") -> None:
         """Transport errors repeat every poll while a broker is away: report each kind

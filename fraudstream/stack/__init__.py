@@ -338,4 +338,25 @@ class Stack:
                 out[name] = (resp.status_code < 500, f"HTTP {resp.status_code}")
             except httpx.HTTPError as exc:
                 out[name] = (False, f"no answer: {exc.__class__.__name__}")
+            if name == "ksqldb" and out[name][0]:
+                out[name] = _ksql_queries_health(svc.url)
         return out
+
+
+def _ksql_queries_health(url: str) -> tuple[bool, str]:
+    """A KSQL server that answers is only as healthy as its persistent queries: one that
+    failed (state ERROR) no longer moves its records, whatever /info says."""
+    import httpx
+
+    try:
+        resp = httpx.post(url + "/ksql", json={"ksql": "SHOW QUERIES;", "streamsProperties": {}}, timeout=5)
+        queries = resp.json()[0]["queries"] if resp.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, LookupError, TypeError):
+        queries = None
+    if queries is None:
+        return True, "HTTP 200 (queries not listed)"
+    failed = [q for q in queries if q.get("state") not in ("RUNNING", None)]
+    if not failed:
+        return True, f"HTTP 200, {len(queries)} queries running"
+    names = ", ".join(f"{q.get('id')} {q.get('state')}" for q in failed[:3])
+    return False, f"{len(failed)} of {len(queries)} queries not running: {names}"

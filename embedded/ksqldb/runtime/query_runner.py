@@ -89,6 +89,10 @@ class _Hooks(LoopHooks):
     def topic_missing(self, topic: str) -> None:
         log.warning("query %s: source topic %s does not exist (yet)", self.query_id, topic)
 
+    def consumer_error(self, message: str) -> None:
+        # once per 10 s per kind (the loop limits it): a query that waits says why
+        log.warning("query %s: consumer: %s", self.query_id, message)
+
     def rebuilt(self, reason: str) -> None:
         self.stats.rebuilds += 1
         if self.state is not None:

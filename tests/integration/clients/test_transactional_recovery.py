@@ -307,3 +307,55 @@ def test_a_static_consumer_fenced_after_every_rebuild_is_a_real_fence(kafka_boot
     assert not th.is_alive()
     assert len(th.errors) == 1 and isinstance(th.errors[0], FencedError), th.errors
     assert "group.instance.id" in str(th.errors[0]) and loop.consumer_rebuilds == 2
+
+
+def test_a_consumer_that_stops_delivering_is_replaced_and_the_stream_stays_exactly_once(kafka_bootstrap,
+                                                                                        topic_name) -> None:
+    """The fault-injection test once saw a query's consumer return nothing for minutes after
+    a broker restart, records waiting and no error anywhere. Simulated here by pausing the
+    loop's partitions behind its back: the loop finds records it did not deliver, replaces
+    the consumer, and the records come out once."""
+    create_topic(kafka_bootstrap, topic_name, partitions=2)
+    out = f"{topic_name}_out"
+    cfg = _cfg(kafka_bootstrap, topic_name, batch_size=100, stall_s=1.5)
+    hooks = Hooks(f"{topic_name}_dlq")
+    loop = TransactionalLoop(cfg, lambda msgs: [Produce(out, m.key(), m.value()) for m in msgs],
+                             threading.Event(), hooks)
+    _fill(kafka_bootstrap, topic_name, 200, 2)
+    th = _run(loop, lambda: len(hooks.committed_keys) >= 200)
+    assert len(hooks.committed_keys) == 200 and loop.stall_rebuilds == 0
+    from confluent_kafka import TopicPartition
+
+    loop.consumer.pause([TopicPartition(t, p) for t, p in sorted(loop.assigned)])  # stops delivering, silently
+    _fill(kafka_bootstrap, topic_name, 400, 2)  # keys 0..399 again: values v0..v399, 200 new ones
+    deadline = time.monotonic() + 60
+    while len(hooks.committed_keys) < 600 and time.monotonic() < deadline and th.is_alive():
+        time.sleep(0.05)
+    _stop(loop, th)
+    assert not th.errors, th.errors
+    assert loop.stall_rebuilds >= 1 and len(hooks.committed_keys) == 600
+    values = [r.raw for r in read_committed(kafka_bootstrap, out, 600)]
+    assert len(values) == 600
+    assert Counter(values) == Counter([f"v{i}".encode() for i in range(200)] + [f"v{i}".encode() for i in range(400)])
+
+
+def test_an_idle_consumer_at_transaction_markers_and_aborted_records_is_left_alone(kafka_bootstrap,
+                                                                                  topic_name) -> None:
+    """At a partition's end a commit marker, or an aborted batch with its marker, raise the
+    high watermark above what can be delivered: no stall, whatever the offsets say."""
+    create_topic(kafka_bootstrap, topic_name, partitions=1)
+    p = Producer({"bootstrap.servers": kafka_bootstrap, "transactional.id": f"{topic_name}_writer"})
+    p.init_transactions(30)
+    for commit in (True, False):
+        p.begin_transaction()
+        for i in range(20):
+            p.produce(topic_name, key=str(i).encode(), value=f"v{i}".encode())
+        p.commit_transaction(30) if commit else p.abort_transaction(30)
+    cfg = _cfg(kafka_bootstrap, topic_name, stall_s=1.0)
+    hooks = Hooks(f"{topic_name}_dlq")
+    loop = TransactionalLoop(cfg, lambda msgs: [], threading.Event(), hooks)
+    th = _run(loop, lambda: len(hooks.committed_keys) >= 20)
+    time.sleep(6)  # three checks' worth of idling at 42 offsets past the 20 records delivered
+    _stop(loop, th)
+    assert not th.errors, th.errors
+    assert len(hooks.committed_keys) == 20 and loop.stall_rebuilds == 0

@@ -59,7 +59,9 @@ def test_up_status_env_down_lifecycle(tmp_path: Path):
 
         status = run_cli(home, "status")
         assert status.returncode == 0, status.stdout + status.stderr
-        assert "healthy" in status.stdout
+        assert "healthy" in status.stdout and "unhealthy" not in status.stdout
+        ksql_row = next(line for line in status.stdout.splitlines() if line.startswith("│ ksqldb"))
+        assert "0 queries running" in ksql_row, status.stdout  # the server's queries, not just its /info
         # which Java runs the broker, and that it is the one the broker process runs
         line = next(ln for ln in status.stdout.splitlines() if ln.startswith("kafka runs on Java "))
         java = line.rsplit(": ", 1)[1].rstrip(")")
@@ -148,6 +150,10 @@ def test_a_dead_service_is_restarted_alone_by_the_supervisor_and_counted(tmp_pat
     try:
         before = _services(home)
         os.kill(before["schema-registry"]["pid"], 9)
+        during = run_cli(home, "status")
+        row = next(line for line in during.stdout.splitlines() if line.startswith("│ schema-registry"))
+        if str(before["schema-registry"]["pid"]) in row:  # not yet replaced: the status says so
+            assert "restarting" in row and "process not running" in row and during.returncode == 1, during.stdout
         _wait(lambda: _services(home)["schema-registry"]["pid"] != before["schema-registry"]["pid"], 90,
               "the supervisor did not restart the registry")
         after = _services(home)
