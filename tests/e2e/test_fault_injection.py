@@ -268,7 +268,11 @@ def test_the_pipeline_survives_kill_minus_nine_of_each_service_and_broker_restar
 
         if any(s is None for _, _, s, _ in recoveries):  # stuck: every thread's stack into the KSQL log
             os.kill(_services(home)["ksqldb"]["pid"], signal.SIGUSR1)
-            report(pytestconfig, f"a part never resumed; KSQL server's thread stacks in {home / 'logs'}")
+            # the pipeline or this test's own long-lived consumers? a fresh reader tells
+            fresh = {t.topic: len(_fresh_read(bootstrap, t.topic)) for t in (scoring_tail, scores_tail)}
+            seen = {t.topic: len(t.snapshot()) for t in (scoring_tail, scores_tail)}
+            report(pytestconfig, f"a part never resumed; KSQL server's thread stacks in {home / 'logs'}; "
+                                 f"records per topic, fresh reader {fresh} vs this test's tails {seen}")
         time.sleep(GAP_S)  # steady load after the last fault too
         producer.send_signal(signal.SIGTERM)  # an endless producer's stop: flushes, exits 130
         assert producer.wait(90) == 130, (tmp_path / "producer.log").read_text()[-2000:]
@@ -279,8 +283,9 @@ def test_the_pipeline_survives_kill_minus_nine_of_each_service_and_broker_restar
         while time.monotonic() < deadline and len(scores_tail.snapshot()) < len(expected):
             time.sleep(1)
         time.sleep(3)  # anything doubled would show by now
-        scoring_ids, foreign = _avro_ids(scoring_tail.snapshot(), registry, SCORING)
-        score_ids, _ = _avro_ids(scores_tail.snapshot(), registry, SCORES)
+        # counted by fresh readers: what any consumer sees, not what this test's tails kept
+        scoring_ids, foreign = _avro_ids(_fresh_read(bootstrap, SCORING), registry, SCORING)
+        score_ids, _ = _avro_ids(_fresh_read(bootstrap, SCORES), registry, SCORES)
         dead = dlq_tail.snapshot()
         log_entries = [json.loads(r.value) for r in log_tail.snapshot()]
         statuses = run_cli(home, "status").stdout
@@ -358,6 +363,31 @@ def _source_ids(tail: Tail, bootstrap: str) -> Counter:
             continue
         ids[int(r.value.split(b",", 1)[0])] += 1
     return ids
+
+
+def _fresh_read(bootstrap: str, topic: str) -> list[Seen]:
+    """Every committed record of `topic` up to its current end, by a new consumer."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"fault-fresh-{time.time_ns()}",
+                  "isolation.level": "read_committed", "enable.auto.commit": False,
+                  "fetch.message.max.bytes": 2_000_000, "enable.partition.eof": True})
+    out: list[Seen] = []
+    try:
+        parts = c.list_topics(topic, timeout=30).topics[topic].partitions
+        c.assign([TopicPartition(topic, p, 0) for p in parts])
+        at_end: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(at_end) < len(parts) and time.monotonic() < deadline:
+            for m in c.consume(1000, timeout=0.5):
+                if m.error() is None:
+                    out.append(Seen(time.time(), m.key(), m.value(), m.partition(), m.offset(),
+                                    {k: v for k, v in (m.headers() or [])}))
+                elif m.error().code() == KafkaError._PARTITION_EOF:
+                    at_end.add(m.partition())
+    finally:
+        c.close()
+    return out
 
 
 def _scored_after(s: Seen, t: float) -> bool:
