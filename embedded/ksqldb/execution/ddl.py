@@ -47,7 +47,7 @@ from fraudstream.embedded.ksqldb.execution.context import (
     prop_str,
 )
 from fraudstream.embedded.ksqldb.operators.timestamps import timestamp_column as resolve_timestamp_column
-from fraudstream.embedded.ksqldb.catalog.formats import REGISTRY_FORMATS, REGISTRY_SCHEMA_TYPES
+from fraudstream.embedded.ksqldb.catalog.formats import REGISTRY_FORMATS, REGISTRY_SCHEMA_TYPES, SCHEMA_FORMATS
 from fraudstream.embedded.ksqldb.serde import avro as avro_schemas
 from fraudstream.embedded.ksqldb.serde import json_schema as json_schemas
 from fraudstream.embedded.ksqldb.serde import protobuf_serdes
@@ -124,6 +124,11 @@ def create_source(stmt: tree.CreateSource, ctx: ExecContext) -> dict:
         if c.name in seen:
             raise KsqlStatementError(f"Duplicate column names: `{c.name}`")
         seen.add(c.name)
+    # DefaultSchemaInjector.shouldInferSchema: a schema id names the columns of its side
+    for schema_id, cols, what in ((key_schema_id, key_cols, "KEY_SCHEMA_ID"),
+                                  (value_schema_id, value_cols, "VALUE_SCHEMA_ID")):
+        if schema_id is not None and cols:
+            raise KsqlStatementError(f"Table elements and {what} cannot both exist for create statement.")
 
     if not key_cols and not explicit_key:
         key_fmt_effective = FormatInfo("NONE")
@@ -279,7 +284,13 @@ def resolve_formats(props, cfg, *, default_key: FormatInfo | None, default_value
         kprops.append(("fullSchemaName", kfull.strip()))
     for key, fmt_name in (("KEY_SCHEMA_ID", kname), ("VALUE_SCHEMA_ID", vname)):
         if props.get(key) is not None:
-            check_properties(fmt_name, schema_id=prop_int(props, key))
+            schema_id = prop_int(props, key)
+            if fmt_name not in SCHEMA_FORMATS:
+                # DefaultSchemaInjector.shouldInferSchema: a schema id needs SCHEMA_INFERENCE
+                prop = key.replace("SCHEMA_ID", "FORMAT")
+                raise KsqlStatementError(f"{prop} should support schema inference when {key} is "
+                                         f"provided. Current format is {fmt_name}.")
+            check_properties(fmt_name, schema_id=schema_id)
     kprops += protobuf_properties(props, "KEY_PROTOBUF_NULLABLE_REPRESENTATION", kname)
     vprops += protobuf_properties(props, "VALUE_PROTOBUF_NULLABLE_REPRESENTATION", vname)
     return FormatInfo(kname, tuple(kprops)), FormatInfo(vname, tuple(vprops)), explicit_key
