@@ -38,6 +38,8 @@ class RegisteredSchema:
     version: int
     schema: str  # the schema text as registered (Avro: JSON)
     schema_type: str = "AVRO"
+    #: schema references: ({"name": import name, "subject": ..., "version": ...}, ...)
+    references: tuple = ()
 
 
 class SchemaRegistry(Protocol):

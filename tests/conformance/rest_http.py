@@ -68,8 +68,9 @@ class _Registry(HttpSchemaRegistry):
     """The server's registry; a case's fixed schema ids cannot be imported into it, so a
     schema gets the id the registry gives (cases that name ids fail on that)."""
 
-    def register(self, subject: str, schema: str, schema_type: str = "AVRO", schema_id: int | None = None) -> int:
-        del schema_id
+    def register(self, subject: str, schema: str, schema_type: str = "AVRO", schema_id: int | None = None,
+                 references: tuple = ()) -> int:
+        del schema_id, references  # ids and references: the server registry hands out its own
         return super().register(subject, schema, schema_type)
 
 

@@ -274,8 +274,13 @@ class CaseRunner:
                     schema if stype == "PROTOBUF" else matching.schema_text(schema), stype)
                 sid = t.get(f"{side}SchemaId")
                 if sid is not None:
+                    # the references first, each under its import name (TestExecutor)
+                    refs = []
+                    for ref in t.get(f"{side}SchemaReferences") or ():
+                        self.registry.register(ref["name"], ref["schema"], str(ref.get("format") or stype))
+                        refs.append({"name": ref["name"], "subject": ref["name"], "version": 1})
                     self.registry.register(f"{t['name']}-{side}", declared[f"{t['name']}-{side}"][0], stype,
-                                           schema_id=int(sid))
+                                           schema_id=int(sid), references=tuple(refs))
         # then TestExecutorUtil.initializeTopics: every topic's schema, the declared one or
         # the one its CREATE statement's columns give, in the iteration order of the
         # java.util.HashMap TestCaseBuilderUtil.getAllTopics collects them in (the ids

@@ -47,7 +47,8 @@ class InMemorySchemaRegistry:
         self._next_id = 1
         self._lock = threading.Lock()
 
-    def register(self, subject: str, schema: str, schema_type: str = "AVRO", schema_id: int | None = None) -> int:
+    def register(self, subject: str, schema: str, schema_type: str = "AVRO", schema_id: int | None = None,
+                 references: tuple = ()) -> int:
         with self._lock:
             canon = _canonical(schema)
             versions = self._subjects.setdefault(subject, [])
@@ -64,7 +65,7 @@ class InMemorySchemaRegistry:
                     self._next_id += 1
                 schema_id = self._next_id
                 self._next_id += 1
-            rs = RegisteredSchema(schema_id, subject, len(versions) + 1, schema, schema_type)
+            rs = RegisteredSchema(schema_id, subject, len(versions) + 1, schema, schema_type, tuple(references))
             versions.append(rs)
             self._by_id.setdefault(schema_id, rs)
             return schema_id
@@ -75,6 +76,12 @@ class InMemorySchemaRegistry:
 
     def get_by_id(self, schema_id: int) -> RegisteredSchema | None:
         return self._by_id.get(schema_id)
+
+    def get_version(self, subject: str, version: int) -> RegisteredSchema | None:
+        for v in self._subjects.get(subject, []):
+            if v.version == version:
+                return v
+        return None
 
     def subjects_by_id(self, schema_id: int) -> list[str]:
         """The subjects with a version of this id (GET /schemas/ids/{id}/subjects)."""

@@ -75,7 +75,18 @@ class HttpSchemaRegistry:
             raise self._fail(resp, f"return the latest schema of subject '{subject}'")
         body = resp.json()
         return RegisteredSchema(int(body["id"]), body["subject"], int(body["version"]), body["schema"],
-                                body.get("schemaType") or "AVRO")
+                                body.get("schemaType") or "AVRO", tuple(body.get("references") or ()))
+
+    def get_version(self, subject: str, version: int) -> RegisteredSchema | None:
+        """A referenced schema (PROTOBUF imports name a subject and version)."""
+        resp = self._call("GET", f"/subjects/{quote(subject, safe='')}/versions/{int(version)}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._fail(resp, f"return version {version} of subject '{subject}'")
+        body = resp.json()
+        return RegisteredSchema(int(body["id"]), body["subject"], int(body["version"]), body["schema"],
+                                body.get("schemaType") or "AVRO", tuple(body.get("references") or ()))
 
     def get_by_id(self, schema_id: int) -> RegisteredSchema | None:
         if schema_id in self._by_id:  # ids are immutable
@@ -86,7 +97,8 @@ class HttpSchemaRegistry:
         if resp.status_code != 200:
             raise self._fail(resp, f"return schema id {schema_id}")
         body = resp.json()
-        found = RegisteredSchema(schema_id, "", 0, body["schema"], body.get("schemaType") or "AVRO")
+        found = RegisteredSchema(schema_id, "", 0, body["schema"], body.get("schemaType") or "AVRO",
+                                 tuple(body.get("references") or ()))
         self._by_id[schema_id] = found
         return found
 

@@ -8,11 +8,10 @@ TUMBLING around each format), as Kafka Streams lays windowed keys out. A line is
     rowtime: 2022/03/18 15:53:22.989 Z, key: 18, value: {"a":1}, partition: 0
 
 and the formats still possible are announced as `Key format: JSON or KAFKA_STRING`
-whenever they change. AVRO and JSON_SR are read through the schema registry (magic byte
-and the id of a registered schema of that type; JSON_SR shows the JSON compacted, as
-Jackson prints the JsonNode KafkaJsonSchemaDeserializer returns); PROTOBUF, which this
-engine does not implement, is not tried, so a topic in that format shows as the formats
-its bytes happen to fit.
+whenever they change. AVRO, PROTOBUF and JSON_SR are read through the schema registry
+(magic byte and the id of a registered schema of that type; JSON_SR shows the JSON
+compacted, as Jackson prints the JsonNode KafkaJsonSchemaDeserializer returns; PROTOBUF
+the message in protobuf's one-line text format, as TextFormat.shortDebugString prints it).
 """
 
 from __future__ import annotations
@@ -105,6 +104,30 @@ def _avro(registry: SchemaRegistry | None) -> Reader:
     return read
 
 
+def _protobuf(registry: SchemaRegistry | None) -> Reader:
+    from google.protobuf import text_format
+
+    from fraudstream.embedded.ksqldb.errors import SerdeError
+    from fraudstream.embedded.ksqldb.serde.protobuf import ProtoSchemaCache, _split_sr
+    from fraudstream.core import protobuf_text
+
+    cache = ProtoSchemaCache(registry) if registry is not None else None
+
+    def read(data: bytes) -> str:
+        if cache is None or len(data) < 6 or data[0] != 0:
+            raise _Unreadable("Unknown magic byte!")
+        try:
+            schema_id, indexes, payload = _split_sr(data)
+            codec = cache.codec(schema_id)
+            msg = codec.cls(protobuf_text.name_at(codec.main, indexes)).FromString(payload)
+        except (SerdeError, ValueError, KeyError, RuntimeError) as exc:
+            raise _Unreadable(str(exc)) from exc
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError and friends rule PROTOBUF out
+            raise _Unreadable(str(exc)) from exc
+        return text_format.MessageToString(msg, as_one_line=True)
+    return read
+
+
 def _json_sr(registry: SchemaRegistry | None) -> Reader:
     from decimal import Decimal
 
@@ -129,9 +152,10 @@ def _json_sr(registry: SchemaRegistry | None) -> Reader:
 
 
 def _formats(registry: SchemaRegistry | None) -> list[tuple[str, Reader]]:
-    """ksqlDB's RecordFormatter.Format order (PROTOBUF left out, see above)."""
+    """ksqlDB's RecordFormatter.Format order."""
     return [
         ("AVRO", _avro(registry)),
+        ("PROTOBUF", _protobuf(registry)),
         ("JSON", _json),
         ("JSON_SR", _json_sr(registry)),
         ("KAFKA_INT", _fixed(4, ">i", str)),

@@ -68,3 +68,21 @@ def test_json_sr_is_read_through_the_registry():
     g = RecordFormatter(registry)
     g.format([(None, b"\x00" + avro_id.to_bytes(4, "big") + b'{"A": 1}', 0, 0)])
     assert "JSON_SR" not in g.values.possible()
+
+
+def test_protobuf_is_read_through_the_registry():
+    """A PROTOBUF value: magic byte, the id of a registered .proto schema, the message
+    indexes, the payload; shown in protobuf's one-line text format (shortDebugString)."""
+    registry = InMemorySchemaRegistry()
+    sid = registry.register("t-value", 'syntax = "proto3"; message A { int64 ID = 1; string NAME = 2; }',
+                            "PROTOBUF")
+    # ID = 5 (field 1, varint), NAME = "x" (field 2, length-delimited)
+    data = b"\x00" + sid.to_bytes(4, "big") + b"\x00" + bytes.fromhex("0805" "120178")
+    f, t = RecordFormatter(registry), FormatsTracker()
+    (line,) = f.format([(None, data, 0, 0)])
+    assert 'value: ID: 5 NAME: "x"' in line
+    assert t.update(f)[1] == "Value format: PROTOBUF or KAFKA_STRING"
+    avro_id = registry.register("u-value", '"long"')
+    g = RecordFormatter(registry)
+    g.format([(None, b"\x00" + avro_id.to_bytes(4, "big") + b"\x00\x0a", 0, 0)])
+    assert "PROTOBUF" not in g.values.possible()
