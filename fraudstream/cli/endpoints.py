@@ -21,6 +21,10 @@ from fraudstream.stack import Stack
 
 err = Console(stderr=True)
 
+#: how long a command waits for the supervisor to restart a dead broker before it starts
+#: one itself: the supervisor's longest backoff (30 s) plus a slow broker start
+RESTART_WAIT_S = 120.0
+
 
 def resolve(autostart: bool = True) -> Endpoints:
     env = Endpoints.from_env()
@@ -29,6 +33,13 @@ def resolve(autostart: bool = True) -> Endpoints:
         return env
     # unset, or what `fraudstream env` printed for this stack: the stack, started if needed
     state = stack.running()
+    if state is None and stack.restarting():
+        # a broker killed or stopped a moment ago: its supervisor brings it back (backoff
+        # up to 30 s, then its start); starting one here would race it, and give up when
+        # the two collide
+        err.print(f"[dim]the embedded Kafka broker is down and its supervisor is restarting it: waiting up to "
+                  f"{RESTART_WAIT_S:.0f} s[/dim]")
+        state = stack.wait_running(RESTART_WAIT_S)
     if state is None:
         if not autostart:
             return env

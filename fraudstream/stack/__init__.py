@@ -119,6 +119,23 @@ class Stack:
             return state
         return None
 
+    def restarting(self) -> bool:
+        """The broker's process is dead and a live supervisor will start it again (it
+        restarts what dies, after its backoff): a command should wait for that rather
+        than race it with a start of its own."""
+        state = self.load()
+        return (state is not None and "kafka" in state.services and not state.services["kafka"].alive()
+                and state.supervisor is not None and state.supervisor.alive())
+
+    def wait_running(self, timeout: float) -> StackState | None:
+        """The recorded stack once its broker runs again, None after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.running()
+            if state is not None or time.monotonic() >= deadline:
+                return state
+            time.sleep(0.5)
+
     def owns(self, endpoints: Endpoints) -> bool:
         """Are these endpoints this home's embedded stack (what `fraudstream env` printed
         for it), rather than a user's own cluster? True for the URLs recorded in
