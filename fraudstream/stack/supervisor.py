@@ -85,6 +85,7 @@ class Supervisor:
         """One round: restart the dead services. False when there is no stack any more."""
         self._reap()
         if self._all_alive():  # the common case, without taking the lock
+            self._forget_pending()
             return True
         with self.stack.lock():
             state = self.stack.load()
@@ -95,9 +96,17 @@ class Supervisor:
                     break
                 svc = state.services.get(name)
                 if svc is None or svc.alive():
+                    self.backoff[name].next_try = 0.0  # (re)started meanwhile, by `up` maybe
                     continue
                 self._restart(state, svc)
         return True
+
+    def _forget_pending(self) -> None:
+        """A death this supervisor was waiting out (backoff) was settled by someone else
+        (`fraudstream up` started the service): the next death is a new one, logged and
+        counted as such. The count of quick deaths stays (it decides the next backoff)."""
+        for b in self.backoff.values():
+            b.next_try = 0.0
 
     def _all_alive(self) -> bool:
         state = self.stack.load()
