@@ -354,8 +354,19 @@ def infer_columns(ctx: ExecContext, topic: str, *, is_key: bool, schema_id: int 
         return protobuf_serdes.columns_from_registered(reg, rs, info, is_key=is_key,
                                                        original_names=schema_id is not None)
     reader = json_schemas if fmt == "JSON_SR" else avro_schemas
-    return reader.columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
-                                      original_names=schema_id is not None)
+    try:
+        return reader.columns_from_schema(rs.schema, unwrapped=unwrapped or is_key, is_key=is_key,
+                                          original_names=schema_id is not None)
+    except json_schemas.NotCompatible as e:
+        # SchemaRegistryTopicSchemaSupplier.notCompatible
+        where = f"topic: {topic}" + (f", schema id: {schema_id}" if schema_id is not None else "")
+        raise KsqlStatementError(
+            f"Unable to verify if the {'key' if is_key else 'value'} schema for {where} is "
+            f"compatible with ksqlDB.\nReason: {e.message}\n\nPlease see "
+            "https://github.com/confluentinc/ksql/issues/ to see if this particular reason is "
+            "already known.\nIf not, please log a new issue, including this full error message."
+            f"\nSchema:{rs.schema}"
+        ) from e
 
 
 def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: bool, *,
@@ -377,8 +388,7 @@ def register_schema(ctx: ExecContext, subject: str, source: DataSource, is_key: 
     if fmt.name == "PROTOBUF":
         return reg.register(subject, protobuf_serdes.schema_text(cols, fmt, unwrapped=False), "PROTOBUF")
     if fmt.name == "JSON_SR":
-        schema = json_schemas.json_schema_for_columns(
-            cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"))
+        schema = json_schemas.json_schema_for_columns(cols, unwrapped=unwrapped)
     else:
         schema = avro_schemas.schema_for_columns(
             cols, unwrapped=unwrapped, full_name=fmt.prop("fullSchemaName"), is_key=is_key,

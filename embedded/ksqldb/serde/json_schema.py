@@ -20,7 +20,7 @@ SQL → JSON Schema (`json_schema_for_columns`):
   only for required string keys, so a map is an array of `{"key": K, "value": V}` objects
   (`"connect.type": "map"`), and map values are written that way;
 - STRUCT: `{"type": "object", "properties": {...}}`; the top-level record of a wrapped
-  value is required (no `oneOf`), titled with `fullSchemaName` when one is set.
+  value is required (no `oneOf`) and has no title (a `fullSchemaName` is not applied).
 
 JSON Schema → SQL (`sql_type_of`, inference): `connect.type` decides numbers (int8/16/32 →
 INTEGER, int64 → BIGINT, float32/64 → DOUBLE, bytes → DECIMAL when titled Decimal else
@@ -116,15 +116,13 @@ def _object(fields: Sequence[tuple[str, SqlType]], title: str | None) -> dict[st
     return out
 
 
-def json_schema_for_columns(columns: Sequence[Column], *, unwrapped: bool,
-                            full_name: str | None = None) -> dict[str, Any]:
-    """The JSON Schema ksqlDB registers for a key or value of these columns."""
+def json_schema_for_columns(columns: Sequence[Column], *, unwrapped: bool) -> dict[str, Any]:
+    """The JSON Schema ksqlDB registers for a key or value of these columns. No name:
+    ConnectFormatSchemaTranslator.toParsedSchema names nothing and JsonSchemaTranslator
+    ignores its format properties, so a `*_SCHEMA_FULL_NAME` leaves JSON_SR schemas as they are."""
     if unwrapped and len(columns) == 1:
-        schema = _optional(columns[0].type)
-        if full_name:
-            schema["oneOf"][1]["title"] = full_name
-        return schema
-    return _object([(c.name, c.type) for c in columns], full_name)
+        return _optional(columns[0].type)
+    return _object([(c.name, c.type) for c in columns], None)
 
 
 # ------------------------------------------------------------------ JSON Schema → SQL
@@ -158,10 +156,25 @@ def _non_null(subs: list[Any], r: _Resolver) -> list[Any]:
     return [s for s in subs if not (isinstance(r.deref(s), dict) and r.deref(s).get("type") == "null")]
 
 
+class Unsupported(KsqlStatementError):
+    """A type ksqlDB cannot take (ConnectKsqlSchemaTranslator.UnsupportedTypeException): a
+    struct field of such a type is left out, at the root it fails the inference."""
+
+
+class NotCompatible(KsqlStatementError):
+    """The registered schema cannot give columns (SchemaRegistryTopicSchemaSupplier
+    .notCompatible words it with the topic and schema)."""
+
+
 def _sql_type(schema: Any, r: _Resolver, upper: bool) -> SqlType:
+    """SQL type of a schema: JsonSchemaData.toConnectSchema, then ConnectKsqlSchemaTranslator
+    (int8/16/32 → INTEGER, int64 → BIGINT, float32/64 → DOUBLE, the Connect logical names on
+    the matching physical type, map keys checked then STRING)."""
     schema = r.deref(schema)
+    if schema is True or schema == {}:
+        raise Unsupported("Unsupported type: an empty schema (any value)")
     if not isinstance(schema, dict):
-        raise KsqlStatementError(f"Unsupported JSON schema: {json.dumps(schema)}")
+        raise Unsupported(f"Unsupported JSON schema: {json.dumps(schema)}")
     for key in ("oneOf", "anyOf"):
         subs = schema.get(key)
         if isinstance(subs, list):
@@ -169,10 +182,7 @@ def _sql_type(schema: Any, r: _Resolver, upper: bool) -> SqlType:
             if len(rest) == 1:
                 return _sql_type(rest[0], r, upper)
             # a union: Connect's struct with one optional field per branch
-            return SqlStruct(tuple(
-                ((ONE_OF_FIELD + str(i)).upper() if upper else ONE_OF_FIELD + str(i), _sql_type(s, r, upper))
-                for i, s in enumerate(rest)
-            ))
+            return _fields([(ONE_OF_FIELD + str(i), s) for i, s in enumerate(rest)], r, upper)
     if isinstance(schema.get("allOf"), list):
         merged: dict[str, Any] = {}
         for s in schema["allOf"]:
@@ -180,18 +190,18 @@ def _sql_type(schema: Any, r: _Resolver, upper: bool) -> SqlType:
             if isinstance(s, dict) and isinstance(s.get("properties"), dict):
                 merged.update(s["properties"])
         if merged:
-            return _struct(merged, r, upper)
+            return _fields(list(merged.items()), r, upper)
         subs = [r.deref(s) for s in schema["allOf"]]
         typed = [s for s in subs if isinstance(s, dict) and ("type" in s or "oneOf" in s or "anyOf" in s)]
         if typed:
             return _sql_type(typed[0], r, upper)
-        raise KsqlStatementError("Unsupported JSON schema: allOf without properties or a type")
+        raise Unsupported(f"Unsupported criterion allOf for {json.dumps(schema)[:200]}")
     typ = schema.get("type")
     if isinstance(typ, list):
         rest = [x for x in typ if x != "null"]
         if len(rest) == 1:
             return _sql_type({**schema, "type": rest[0]}, r, upper)
-        raise KsqlStatementError(f"Unsupported JSON schema type list: {typ}")
+        return _fields([(ONE_OF_FIELD + str(i), {**schema, "type": t}) for i, t in enumerate(rest)], r, upper)
     ctype = schema.get("connect.type")
     title = schema.get("title")
     if typ is None:
@@ -204,45 +214,45 @@ def _sql_type(schema: Any, r: _Resolver, upper: bool) -> SqlType:
     if typ == "boolean":
         return BOOLEAN
     if typ in ("integer", "number"):
-        if title == DECIMAL_NAME or ctype == "bytes":
-            params = schema.get("connect.parameters") or {}
+        if ctype is None:
+            ctype = "int64" if typ == "integer" else "float64"
+        if ctype == "bytes":
             if title == DECIMAL_NAME:
-                scale = int(params.get("scale", 0))
-                precision = int(params.get("connect.decimal.precision", 64))
-                return SqlDecimal(precision, scale)
+                params = schema.get("connect.parameters") or {}
+                return SqlDecimal(int(params.get("connect.decimal.precision", 64)), int(params.get("scale", 0)))
             return BYTES
-        if title == CONNECT + "Timestamp":
-            return TIMESTAMP
-        if title == CONNECT + "Date":
-            return DATE
-        if title == CONNECT + "Time":
-            return TIME
-        if ctype in ("int8", "int16", "int32"):
-            return INTEGER
         if ctype == "int64":
-            return BIGINT
+            return TIMESTAMP if title == CONNECT + "Timestamp" else BIGINT
+        if ctype == "int32":
+            return {CONNECT + "Time": TIME, CONNECT + "Date": DATE}.get(title, INTEGER)
+        if ctype in ("int8", "int16"):
+            return INTEGER
         if ctype in ("float32", "float64"):
             return DOUBLE
-        if ctype is not None:
-            raise KsqlStatementError(f"Unsupported connect.type {ctype}")
-        return BIGINT if typ == "integer" else DOUBLE
+        raise Unsupported(f"Unsupported type {ctype}")
     if typ == "string":
         return BYTES if ctype == "bytes" else STRING
     if typ == "array":
         items = r.deref(schema.get("items"))
         if items is None:
-            raise KsqlStatementError("Array schema did not specify the items type")
+            raise Unsupported("Array schema did not specify the items type")
         if ctype == "map" and isinstance(items, dict) and isinstance(items.get("properties"), dict):
             props = items["properties"]
-            return SqlMap(_sql_type(props.get("key"), r, upper), _sql_type(props.get("value"), r, upper))
+            return _map(props.get("key"), props.get("value"), r, upper)
         return SqlArray(_sql_type(items, r, upper))
     if typ == "object":
         if ctype == "map":
             return SqlMap(STRING, _sql_type(schema.get("additionalProperties"), r, upper))
-        return _struct(schema.get("properties") or {}, r, upper)
-    if typ == "null":
-        raise KsqlStatementError("Unsupported JSON schema: a value that is always null")
-    raise KsqlStatementError(f"Unsupported JSON schema: {json.dumps(schema)[:200]}")
+        return _fields(_ordered_properties(schema.get("properties") or {}, r), r, upper)
+    raise Unsupported(f"Unsupported type: {typ if typ is not None else json.dumps(schema)[:200]}")
+
+
+def _map(key: Any, value: Any, r: _Resolver, upper: bool) -> SqlMap:
+    """toKsqlMapSchema: the key must be an integer, boolean or string; the map's key is STRING."""
+    kt = _sql_type(key, r, upper)
+    if kt not in (INTEGER, BIGINT, BOOLEAN, STRING, DATE, TIME, TIMESTAMP):
+        raise Unsupported(f"Unsupported type for map key: {kt}")
+    return SqlMap(STRING, _sql_type(value, r, upper))
 
 
 def _ordered_properties(props: dict[str, Any], r: _Resolver) -> list[tuple[str, Any]]:
@@ -257,10 +267,15 @@ def _ordered_properties(props: dict[str, Any], r: _Resolver) -> list[tuple[str, 
     return [placed[i] for i in sorted(placed)]
 
 
-def _struct(props: dict[str, Any], r: _Resolver, upper: bool) -> SqlStruct:
-    return SqlStruct(tuple(
-        (n.upper() if upper else n, _sql_type(sub, r, upper)) for n, sub in _ordered_properties(props, r)
-    ))
+def _fields(props: list[tuple[str, Any]], r: _Resolver, upper: bool) -> SqlStruct:
+    """toKsqlStructSchema: names upper-cased or kept; a field of an unsupported type is left out."""
+    out = []
+    for n, sub in props:
+        try:
+            out.append((n.upper() if upper else n, _sql_type(sub, r, upper)))
+        except Unsupported:
+            continue
+    return SqlStruct(tuple(out))
 
 
 def sql_type_of(schema: Any, upper: bool = True) -> SqlType:
@@ -269,20 +284,28 @@ def sql_type_of(schema: Any, upper: bool = True) -> SqlType:
 
 def columns_from_schema(schema_text: str, *, unwrapped: bool, is_key: bool,
                         original_names: bool = False) -> list[tuple[str, SqlType]]:
-    """Columns inferred from a registered JSON schema (see `avro.columns_from_schema`)."""
+    """Columns inferred from a registered JSON schema (ConnectFormatSchemaTranslator.toColumns):
+    unwrapped (keys always), one column ROWKEY/ROWVAL of the schema's type; wrapped, the
+    fields of the (possibly nullable) object, which must have some of a supported type."""
     try:
         schema = json.loads(schema_text)
     except ValueError as e:
-        raise KsqlStatementError(f"Registered JSON schema is not valid JSON: {e}") from e
+        raise NotCompatible(f"Registered JSON schema is not valid JSON: {e}") from e
     upper = not original_names
     r = _Resolver(schema)
-    top = r.deref(schema)
-    if not unwrapped and isinstance(top, dict):
-        t = _sql_type(top, r, upper)
-        if isinstance(t, SqlStruct) and not any(k in top for k in ("oneOf", "anyOf")) \
-                and top.get("connect.type") != "map":
-            return list(t.fields)
-    return [("ROWKEY" if is_key else "ROWVAL", sql_type_of(schema, upper))]
+    try:
+        t = _sql_type(schema, r, upper)
+    except Unsupported as e:
+        raise NotCompatible(f"Unsupported type at root of schema: {e}") from e
+    if unwrapped:
+        return [("ROWKEY" if is_key else "ROWVAL", t)]
+    if not isinstance(t, SqlStruct):
+        raise NotCompatible(
+            "Schema returned from schema registry is anonymous type. To use this schema with "
+            "ksqlDB, set 'WRAP_SINGLE_VALUE=false' in the WITH clause properties.")
+    if not t.fields:
+        raise NotCompatible("Schema does not include any columns with types that ksqlDB supports.")
+    return list(t.fields)
 
 
 # ------------------------------------------------------------------ values for a given schema

@@ -34,6 +34,7 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     SqlStruct,
 )
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError, SerdeError
+from fraudstream.embedded.ksqldb import Engine, InMemoryTopicAdmin
 from fraudstream.embedded.ksqldb.execution.memory import InMemorySchemaRegistry
 from fraudstream.embedded.ksqldb.serde import SerdeContext, make_key_serde, make_value_serde
 from fraudstream.embedded.ksqldb.serde.json_schema import (
@@ -104,8 +105,12 @@ def test_every_sql_type_translates_by_connect_rules():
 def test_unwrapped_single_and_full_schema_name():
     key = json_schema_for_columns([Column("K", INTEGER, KEY)], unwrapped=True)
     assert key == {"oneOf": [NULL, {"type": "integer", "connect.type": "int32"}]}
-    named = json_schema_for_columns([Column("V", STRING)], unwrapped=False, full_name="my.Rec")
-    assert named["title"] == "my.Rec"
+    # JsonSchemaTranslator ignores format properties: VALUE_SCHEMA_FULL_NAME names nothing
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.execute("CREATE STREAM S (V STRING) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON_SR', PARTITIONS=1, "
+              "VALUE_SCHEMA_FULL_NAME='my.Rec');")
+    assert json.loads(e.registry.get_latest("s-value").schema) == json_schema_for_columns(
+        [Column("V", STRING)], unwrapped=False)
 
 
 def test_translation_round_trips_through_inference():
@@ -227,3 +232,34 @@ def test_writing_with_a_users_schema_id_lays_the_row_out_for_it():
 def test_json_sr_maps_need_string_keys():
     with pytest.raises(KsqlStatementError, match="JSON only supports MAP types with STRING keys"):
         validate_value(FormatInfo("JSON_SR"), [Column("M", SqlMap(INTEGER, STRING))], SerdeFeatures())
+
+
+def test_inference_follows_ksqldbs_connect_translation():
+    """ConnectKsqlSchemaTranslator: map keys (integer, boolean, string) become STRING keys;
+    a field of a type ksqlDB cannot take is left out; the Connect logical names count only
+    on their physical type (Date on int32, Timestamp on int64, Decimal on bytes); a nullable
+    object is a record too; a wrapped value whose schema is not an object is refused."""
+    user = {"oneOf": [{"type": "null"}, {"type": "object", "properties": {
+        "m": {"type": "array", "connect.type": "map", "items": {"type": "object", "properties": {
+            "key": {"type": "integer", "connect.type": "int32"}, "value": {"type": "string"}}}},
+        "nothing": {"type": "null"},
+        "anything": {},
+        "d": {"type": "integer", "title": "org.apache.kafka.connect.data.Date", "connect.type": "int32"},
+        "d64": {"type": "integer", "title": "org.apache.kafka.connect.data.Date"},
+        "dec": {"type": "number", "title": "org.apache.kafka.connect.data.Decimal"},
+    }}]}
+    cols = columns_from_schema(json.dumps(user), unwrapped=False, is_key=False)
+    assert cols == [("M", SqlMap(STRING, STRING)), ("D", DATE), ("D64", BIGINT), ("DEC", DOUBLE)]
+    with pytest.raises(KsqlStatementError, match="anonymous type.*WRAP_SINGLE_VALUE=false"):
+        columns_from_schema('{"type": "string"}', unwrapped=False, is_key=False)
+    assert columns_from_schema('{"type": "string"}', unwrapped=True, is_key=False) == [("ROWVAL", STRING)]
+    with pytest.raises(KsqlStatementError, match="does not include any columns"):
+        columns_from_schema('{"type": "object", "properties": {"x": {"type": "null"}}}', unwrapped=False,
+                            is_key=False)
+    # through CREATE: ksqlDB's notCompatible wording around the reason
+    e = Engine(InMemoryTopicAdmin(), InMemorySchemaRegistry())
+    e.registry.register("t-value", '{"type": "string"}', "JSON")
+    e.admin.create_topic("t", 1, 1)
+    with pytest.raises(KsqlStatementError, match=r"Unable to verify if the value schema for topic: t is "
+                                                 r"compatible with ksqlDB.\nReason: Schema returned"):
+        e.execute("CREATE STREAM S WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON_SR');")
