@@ -893,7 +893,10 @@ class _Watchdog:
 
         def work() -> None:
             while True:
-                fn, box, done = jobs.get()
+                job = jobs.get()
+                if job is None:  # abandoned while in a call: leave once it returns
+                    return
+                fn, box, done = job
                 try:
                     box.append(fn())
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller
@@ -901,6 +904,10 @@ class _Watchdog:
                     box.append(True)
                 finally:
                     done.set()
+                # hold nothing between calls: an abandoned worker's call, once it returns,
+                # must not keep its producer (librdkafka's threads and sockets) alive; a
+                # broker restart per hang would otherwise leak one producer each
+                del job, fn, box, done
 
         threading.Thread(target=work, name="transactional-calls", daemon=True).start()
         self._jobs = jobs
@@ -912,7 +919,8 @@ class _Watchdog:
         done = threading.Event()
         jobs.put((fn, box, done))
         if not done.wait(self.timeout_s):
-            self._jobs = None  # that worker is stuck in the call: leave it
+            jobs.put(None)  # that worker is stuck in the call: it ends when the call returns
+            self._jobs = None
             raise _Hung(f"{what} did not return within {self.timeout_s:.0f}s")
         if len(box) == 2:
             raise box[0]

@@ -77,3 +77,33 @@ def test_a_call_that_keeps_failing_retriably_is_given_up_after_the_retry_limit()
             raise exc
 
     loop._retrying("commit_transaction", once_then_fine)
+
+
+def test_an_abandoned_worker_ends_and_lets_go_of_its_client_once_the_call_returns() -> None:
+    """A producer given up on (its call hung) must not live on in the abandoned worker:
+    after each broker restart with a hang, one more producer with its threads and sockets."""
+    import gc
+    import weakref
+
+    class Client:
+        def __init__(self) -> None:
+            self.release = threading.Event()
+
+        def stuck(self) -> bool:
+            workers.append(threading.current_thread())
+            return self.release.wait(30)
+
+    workers: list[threading.Thread] = []
+    dog = _Watchdog(timeout_s=0.2)
+    client = Client()
+    gone = weakref.ref(client)
+    release = client.release
+    with pytest.raises(_Hung):
+        dog.call("stuck", client.stuck)
+    worker = workers[0]
+    del client
+    release.set()
+    worker.join(5)
+    assert not worker.is_alive()
+    gc.collect()
+    assert gone() is None
