@@ -17,8 +17,8 @@ turning repeated or back, a field of another message type, a required field adde
 removed, a oneof member removed while its oneof stays, fields of several origins moved
 into one oneof. Everything else (added/removed optional fields, renames, enum changes,
 added messages, moved messages) is compatible. BACKWARD compares (previous → new),
-FORWARD (new → previous), FULL both. Schema references (imports of other subjects)
-are not supported by the embedded registry: a 422 says so.
+FORWARD (new → previous), FULL both. Schema references (imports naming another
+subject's version) are resolved from the store, recursively.
 """
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ class ProtobufSchemaDoc:
     canonical: str
     file: descriptor_pb2.FileDescriptorProto
     deps: tuple[descriptor_pb2.FileDescriptorProto, ...]
+    references: tuple = ()
 
     @property
     def equality_key(self) -> str:
-        return self.canonical
+        if not self.references:
+            return self.canonical
+        return self.canonical + repr(sorted(tuple(sorted(r.items())) for r in self.references))
 
     @property
     def schema_type(self) -> str:
@@ -69,14 +72,14 @@ def serialized(text: str) -> str:
     return base64.b64encode(fd.SerializeToString()).decode("ascii")
 
 
-def parse(text: object) -> ProtobufSchemaDoc:
+def parse(text: object, references: dict[str, str] | None = None) -> ProtobufSchemaDoc:
     """Compile `.proto` text (or a base64 FileDescriptorProto); InvalidSchemaError (42201)
     with protoc's message."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidSchemaError("Invalid schema: the schema must be a non-empty string holding a .proto file")
     text = _from_serialized(text) or text
     try:
-        files = protobuf_text.compile_files(text)
+        files = protobuf_text.compile_files(text, references)
     except protobuf_text.ProtoSchemaError as exc:
         raise InvalidSchemaError(f"Invalid schema {_clip(text)}, details: {exc}") from None
     main = files[-1]

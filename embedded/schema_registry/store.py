@@ -23,6 +23,7 @@ setting.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterable
@@ -70,12 +71,16 @@ class SchemaVersion:
     schema: str
     deleted: bool = False
     schema_type: str = "AVRO"
+    #: PROTOBUF imports of other subjects: ({"name", "subject", "version"}, ...)
+    references: tuple = ()
 
     def as_json(self) -> dict[str, Any]:
         """Response body of GET /subjects/{s}/versions/{v} and POST /subjects/{s}."""
         out: dict[str, Any] = {"subject": self.subject, "version": self.version, "id": self.id}
         if self.schema_type != "AVRO":
             out["schemaType"] = self.schema_type
+        if self.references:
+            out["references"] = [dict(r) for r in self.references]
         out["schema"] = self.schema
         return out
 
@@ -189,7 +194,8 @@ class SchemaStore:
             return
         entry = SchemaVersion(subject=subject, version=version, id=schema_id, schema=text,
                               deleted=bool(v.get("deleted", False)),
-                              schema_type=str(v.get("schemaType") or "AVRO"))
+                              schema_type=str(v.get("schemaType") or "AVRO"),
+                              references=_refs(v.get("references")))
         self._versions.setdefault(subject, {})[version] = entry
         self._id_keys.setdefault(schema_id, set()).add((subject, version))
         self._id_schema[schema_id] = text
@@ -242,16 +248,19 @@ class SchemaStore:
 
     # ---- helpers ------------------------------------------------------------------------
 
-    def _parsed_stored(self, text: str, schema_type: str = "AVRO") -> Parsed | None:
+    def _parsed_stored(self, text: str, schema_type: str = "AVRO", references: tuple = ()) -> Parsed | None:
         """The parsed form of a stored schema; None for one we cannot parse (e.g. a Protobuf
-        schema a real registry wrote to the shared topic), which then takes part in no
-        comparison or compatibility check."""
-        key = (schema_type, text)
+        schema whose references a real registry wrote elsewhere), which then takes part in
+        no comparison or compatibility check."""
+        key = (schema_type, text) if not references else (schema_type, text, references)
         if key in self._parsed:
             return self._parsed[key]
         parser = _PARSERS.get(schema_type)
         try:
-            parsed: Parsed | None = parser(text) if parser is not None else None
+            if schema_type == "PROTOBUF" and references:
+                parsed: Parsed | None = protobuf_schema.parse(text, self._resolve(references))
+            else:
+                parsed = parser(text) if parser is not None else None
         except InvalidSchemaError:
             log.warning("a stored %s schema this registry cannot parse is skipped in checks", schema_type)
             parsed = None
@@ -261,7 +270,7 @@ class SchemaStore:
     def _history(self, entries: list[SchemaVersion]) -> list[tuple[int, Parsed]]:
         out = []
         for e in entries:
-            parsed = self._parsed_stored(e.schema, e.schema_type)
+            parsed = self._parsed_stored(e.schema, e.schema_type, e.references)
             if parsed is not None:
                 out.append((e.version, parsed))
         return out
@@ -271,7 +280,7 @@ class SchemaStore:
             return False
         if entry.schema == new.canonical:
             return True
-        parsed = self._parsed_stored(entry.schema, entry.schema_type)
+        parsed = self._parsed_stored(entry.schema, entry.schema_type, entry.references)
         return parsed is not None and parsed.equality_key == new.equality_key
 
     def _entries(self, subject: str, deleted: bool) -> list[SchemaVersion]:
@@ -284,8 +293,27 @@ class SchemaStore:
             return self._subject_levels[subject]
         return self._global_level or DEFAULT_LEVEL
 
-    @staticmethod
-    def _parse_new(schema: object, schema_type: object, references: object) -> Parsed:
+    def _resolve(self, references: tuple, depth: int = 0) -> dict[str, str]:
+        """The texts of referenced schemas by import name, their own references included."""
+        if depth > 20:
+            raise InvalidSchemaError("Invalid schema: schema references nest more than 20 deep")
+        out: dict[str, str] = {}
+        for ref in references:
+            name, subject, version = ref.get("name"), ref.get("subject"), ref.get("version")
+            entry = None
+            if isinstance(subject, str) and isinstance(version, int):
+                versions = self._versions.get(subject, {})
+                entry = versions.get(version) if version != LATEST else (
+                    versions[max(versions)] if versions else None)
+            if not isinstance(name, str) or entry is None:
+                raise InvalidSchemaError(
+                    f"Invalid schema: reference {name!r} names subject {subject!r} version {version!r}, "
+                    "which does not exist")
+            out[name] = entry.schema
+            out.update(self._resolve(entry.references, depth + 1))
+        return out
+
+    def _parse_new(self, schema: object, schema_type: object, references: object) -> Parsed:
         stype = "AVRO" if schema_type in (None, "") else schema_type
         if not isinstance(stype, str) or stype.upper() not in ("AVRO", "JSON", "PROTOBUF"):
             raise InvalidSchemaError(f"Invalid schema type {stype}")
@@ -293,10 +321,18 @@ class SchemaStore:
             raise InvalidSchemaError(
                 f"Schema type {stype.upper()} is not supported by the embedded schema registry; "
                 "it serves Avro, JSON and Protobuf schemas only")
-        if references:
+        refs = _refs(references)
+        if refs and stype.upper() != "PROTOBUF":
             raise InvalidSchemaError(
-                "Schema references are not supported by the embedded schema registry; "
+                "Schema references are supported by the embedded schema registry for Protobuf only; "
                 "inline the referenced named types into the schema")
+        if refs:
+            if not isinstance(references, list) or len(refs) != len(references):
+                raise InvalidSchemaError("Invalid schema references: each needs a name, a subject and a version")
+            with self._state:
+                texts = self._resolve(refs)
+            parsed = protobuf_schema.parse(schema, texts)
+            return dataclasses.replace(parsed, references=refs)
         return _PARSERS[stype.upper()](schema)  # type: ignore[arg-type]
 
     @staticmethod
@@ -354,7 +390,8 @@ class SchemaStore:
                 plan = [records.schema_tombstone(subject, e.version)
                         for e in all_versions.values() if e.deleted and e.id == new_id]
                 plan.append(records.schema_record(subject, next_version, new_id, new.canonical,
-                                                  schema_type=new.schema_type))
+                                                  schema_type=new.schema_type,
+                                                  references=[dict(r) for r in getattr(new, "references", ())]))
                 self._parsed.setdefault((new.schema_type, new.canonical), new)
             self._writer(plan)
             return Registration(new_id, next_version, created=True)
@@ -578,6 +615,32 @@ def _check_compatibility(level: CompatibilityLevel, new: Parsed,
     if new.schema_type != "AVRO":
         return []
     return compatibility.check(level, new, previous)  # type: ignore[arg-type]
+
+
+def _refs(value: object) -> tuple:
+    """References as stored: hashable, each {"name", "subject", "version"} with an int version."""
+    if not isinstance(value, list):
+        return ()
+    out = []
+    for r in value:
+        if isinstance(r, dict) and isinstance(r.get("name"), str) and isinstance(r.get("subject"), str):
+            try:
+                version = int(r.get("version"))
+            except (TypeError, ValueError):
+                continue
+            out.append((("name", r["name"]), ("subject", r["subject"]), ("version", version)))
+    return tuple(_Ref(x) for x in out)
+
+
+class _Ref(dict):
+    """A reference: a dict (as JSON shows it) that is hashable (as cache keys need)."""
+
+    def __init__(self, items) -> None:
+        super().__init__(items)
+        self._key = tuple(items)
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(self._key)
 
 
 def replay(recs: Iterable[Record]) -> SchemaStore:

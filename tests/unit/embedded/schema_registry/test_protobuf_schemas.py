@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from fraudstream.embedded.schema_registry.errors import IncompatibleSchemaError, InvalidSchemaError
-from fraudstream.embedded.schema_registry.store import SchemaStore
+from fraudstream.embedded.schema_registry import records
+from fraudstream.embedded.schema_registry.store import SchemaStore, replay
 
 V1 = 'syntax = "proto3"; package p; message M { int32 a = 1; string b = 2; }'
 
@@ -101,3 +102,32 @@ def test_a_serialized_file_descriptor_is_the_same_schema() -> None:
     encoded = serialized(s.get_version("t", 1).schema)
     assert s.register("t", encoded, schema_type="PROTOBUF").id == reg.id
     assert s.register("u", encoded, schema_type="PROTOBUF").id == reg.id
+
+
+def test_references_resolve_from_the_store_and_are_returned() -> None:
+    written: list = []
+
+    def write(recs) -> None:
+        written.extend(recs)
+        for rec in recs:
+            s.apply(rec)
+
+    s = SchemaStore(writer=write)
+    s.register("event.proto", 'syntax = "proto3"; message Event { int64 TS = 1; }', schema_type="PROTOBUF")
+    refs = [{"name": "event.proto", "subject": "event.proto", "version": 1}]
+    main = 'syntax = "proto3"; import "event.proto"; message Logistics { Event EVENT = 1; }'
+    reg = s.register("l-value", main, schema_type="PROTOBUF", references=refs)
+    assert s.get_version("l-value", 1).as_json()["references"] == refs
+    assert s.lookup("l-value", main, schema_type="PROTOBUF", references=refs).id == reg.id
+    # a compatible next version is checked against the first with its references resolved
+    assert s.register("l-value", main.replace("}", " string NOTE = 2; }", 1), schema_type="PROTOBUF",
+                      references=refs).version == 2
+    with pytest.raises(InvalidSchemaError, match="does not exist"):
+        s.register("m-value", main, schema_type="PROTOBUF",
+                   references=[{"name": "event.proto", "subject": "nope", "version": 1}])
+    with pytest.raises(InvalidSchemaError, match="not found"):
+        s.register("m-value", main, schema_type="PROTOBUF")  # the import without its reference
+    # after a restart the versions (with their references) replay from the records
+    again = replay(records.decode(x.key_bytes(), x.value_bytes()) for x in written)
+    assert again.get_version("l-value", 2).references == s.get_version("l-value", 2).references
+    assert again.lookup("l-value", main, schema_type="PROTOBUF", references=refs).id == reg.id
