@@ -40,6 +40,16 @@ _NON_RESERVED_UNITS = {"DAY", "HOUR", "MINUTE", "SECOND"}
 _COMPARISON_OPS = ("=", "<>", "<", "<=", ">", ">=")
 
 # words that may not be taken as an implicit alias because they start the next clause
+#: tokens that may continue an expression after a `)` (postfix, binary, predicate operators)
+_EXPR_CONTINUATION = frozenset({
+    "+", "-", "*", "/", "%", "||", "=", "!=", "<>", "<", "<=", ">", ">=", "[", "->", ".",
+    "AND", "OR", "IS", "NOT", "IN", "BETWEEN", "LIKE",
+})
+_CLOSE = frozenset({")"})
+_ARG_FOLLOW = frozenset({",", ")"})
+_SELECT_ITEM_FOLLOW = frozenset({",", "FROM", "AS", "<IDENT>"})
+_WHERE_FOLLOW = frozenset({"GROUP", "PARTITION", "HAVING", "EMIT", "LIMIT", ";", "<EOF>"})
+_LIST_FOLLOW = frozenset({",", "PARTITION", "HAVING", "EMIT", "LIMIT", "WINDOW", ";", "<EOF>"})
 _CLAUSE_WORDS = {"PARTITION", "EMIT", "WINDOW", "WHERE", "GROUP", "HAVING", "LIMIT"}
 
 
@@ -50,6 +60,9 @@ class Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        #: what may follow the expression being parsed in its enclosing construct (a stack;
+        #: see _missing_close), empty where no construct said
+        self._follow: list[frozenset[str]] = []
         self.stmt_start = 0
         self.type_resolver = type_resolver
         #: custom types created earlier in this request (CREATE TYPE), by name
@@ -103,6 +116,37 @@ class Parser:
         return (t.line, t.col)
 
     # ------------------------------------------------------------------ errors
+
+    def _follows(self, t: Token, follow: frozenset[str]) -> bool:
+        if t.kind == "EOF":
+            return "<EOF>" in follow
+        if t.kind == "OP":
+            return t.value in follow or t.value in _EXPR_CONTINUATION
+        if t.kind in ("IDENT", "QIDENT") and "<IDENT>" in follow and not (
+                t.kind == "IDENT" and t.value in RESERVED):
+            return True
+        return t.kind == "IDENT" and (t.value in follow or t.value in _EXPR_CONTINUATION)
+
+    def _expr_in(self, follow: frozenset[str], parse: Callable[[], Any]) -> Any:
+        """Parse with `follow` as what may come after the expression (ANTLR's context)."""
+        self._follow.append(follow)
+        try:
+            return parse()
+        finally:
+            self._follow.pop()
+
+    def _expect_close(self) -> Token:
+        """The `)` of a parenthesised expression, with ANTLR's inline recovery wording
+        (DefaultErrorStrategy.recoverInline): a token before an expected `)` is extraneous
+        ("Expecting ')'" as ksqlDB words it); a token that could follow the `)` in the
+        enclosing construct means the `)` is missing — "missing ')' at ','" (ksqlDB's
+        SyntaxErrorValidator passes that message through)."""
+        t = self.tok
+        if t.is_op(")"):
+            return self.advance()
+        if not self.peek().is_op(")") and self._follow and self._follows(t, self._follow[-1]):
+            raise self.error(f"missing ')' at '{t.display()}'", t)
+        raise self.error_expecting(["')'"], t)
 
     def _statement_text_around(self) -> str:
         start = self.tokens[self.stmt_start].pos
@@ -693,9 +737,9 @@ class Parser:
 
     def parse_query(self) -> tree.Query:
         start = self.expect_kw("SELECT")
-        items = [self.parse_select_item()]
+        items = [self._expr_in(_SELECT_ITEM_FOLLOW, self.parse_select_item)]
         while self.accept_op(","):
-            items.append(self.parse_select_item())
+            items.append(self._expr_in(_SELECT_ITEM_FOLLOW, self.parse_select_item))
         self.expect_kw("FROM")
         source = self.parse_aliased_relation()
         joins = []
@@ -705,15 +749,15 @@ class Parser:
         if self.accept_kw("WINDOW"):
             q.window = self.parse_window()
         if self.accept_kw("WHERE"):
-            q.where = self.parse_expression()
+            q.where = self._expr_in(_WHERE_FOLLOW, self.parse_expression)
         if self.at_kw("GROUP") and self.peek().is_kw("BY"):
             self.advance()
             self.advance()
-            q.group_by = self.parse_expression_list()
+            q.group_by = self._expr_in(_LIST_FOLLOW, self.parse_expression_list)
         if self.at_kw("PARTITION") and self.peek().is_kw("BY"):
             self.advance()
             self.advance()
-            q.partition_by = self.parse_expression_list()
+            q.partition_by = self._expr_in(_LIST_FOLLOW, self.parse_expression_list)
         if self.accept_kw("HAVING"):
             q.having = self.parse_expression()
         if self.accept_kw("EMIT"):
@@ -1013,8 +1057,8 @@ class Parser:
         if kind == "OP":
             if t.value == "(":
                 self.advance()
-                e = self.parse_expression()
-                self.expect_op(")")
+                e = self._expr_in(_CLOSE, self.parse_expression)
+                self._expect_close()
                 return e
             if t.value == "-" or t.value == "+":
                 return self.parse_unary()
@@ -1088,7 +1132,7 @@ class Parser:
             args: list[tree.Expr] = []
             if not self.at_op(")"):
                 while True:
-                    args.append(self.parse_function_argument())
+                    args.append(self._expr_in(_ARG_FOLLOW, self.parse_function_argument))
                     if not self.accept_op(","):
                         break
             self.expect_op(")")

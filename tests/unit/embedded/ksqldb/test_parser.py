@@ -138,3 +138,25 @@ def test_the_pipeline_statement_files_parse():
     for f in files:
         stmts = parse(f.read_text())
         assert stmts, f
+
+
+@pytest.mark.parametrize("sql, at, detail", [
+    # the token could follow the `)` where the parenthesised expression stands: the `)` is missing
+    ("SELECT A FROM T GROUP BY B, (C, D);", ", D", "missing ')' at ','"),
+    ("SELECT (A, B) FROM T;", ", B", "missing ')' at ','"),
+    ("SELECT (A B C) FROM T;", "B C", "missing ')' at 'B'"),  # an alias may follow a select item
+    # only `)` follows an inner parenthesised expression, and ',' cannot follow WHERE's
+    ("SELECT ((A, B)) FROM T;", ", B", "Expecting ')'"),
+    ("SELECT F(1 + (A, B)) FROM T;", ", B", "missing ')' at ','"),  # a next argument may follow
+    ("SELECT A FROM T WHERE (A, B);", ", B", "Expecting ')'"),
+    # the token right before an expected `)`: extraneous input, worded "Expecting ')'"
+    ("SELECT A FROM T GROUP BY B, (C D);", "D)", "Expecting ')'"),
+])
+def test_a_missing_close_parenthesis_is_worded_as_antlr_recovers(sql, at, detail):
+    """ANTLR's DefaultErrorStrategy.recoverInline at the `)` of a parenthesised expression:
+    singleTokenDeletion (the next token is the `)`: "extraneous input", which ksqlDB words
+    "Expecting ')'"), else singleTokenInsertion when the current token may follow the `)`
+    in its context ("missing ')' at 'X'", passed through by ksqlDB), else a mismatch."""
+    with pytest.raises(KsqlParseError) as e:
+        parse(sql)
+    assert str(e.value).startswith(f"line 1:{sql.index(at) + 1}: Syntax Error\n{detail}\n"), str(e.value)
