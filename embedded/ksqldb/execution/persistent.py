@@ -109,6 +109,8 @@ def create_as_select(stmt: tree.CreateAsSelect, ctx: ExecContext) -> dict:
     if src.key_format.name != "NONE" and src_key_fmt.name == "NONE":
         default_key = src.key_format
     key_fmt, value_fmt, _ = resolve_formats(props, cfg, default_key=default_key, default_value=src.value_format)
+    key_fmt = inherit_properties(key_fmt, src_key_fmt)
+    value_fmt = inherit_properties(value_fmt, src.value_format)
     if not key_cols and not explicit_key_format:
         key_fmt = FormatInfo("NONE")
     wrap = prop_bool(props, "WRAP_SINGLE_VALUE")
@@ -465,6 +467,17 @@ def check_insert_schema(result: LogicalSchema, sink: DataSource):
             f"Result schema is {describe(result)}\nSink schema is {describe(sink_schema)}"
         )
     return coercions if any(coercions) else None
+
+
+def inherit_properties(fmt: FormatInfo, source: FormatInfo) -> FormatInfo:
+    """Analyzer.buildFormatInfo: a sink in its source's format keeps the source's
+    inheritable format properties (PROTOBUF's fullSchemaName; Avro has none) unless the
+    statement sets them."""
+    if fmt.name != source.name or fmt.name != "PROTOBUF":
+        return fmt
+    have = {k for k, _ in fmt.properties}
+    extra = tuple((k, v) for k, v in source.properties if k == "fullSchemaName" and k not in have)
+    return FormatInfo(fmt.name, fmt.properties + extra) if extra else fmt
 
 
 def register_target_schemas(ctx: ExecContext, target: DataSource) -> None:

@@ -172,3 +172,34 @@ def test_bad_input_is_a_serde_error_and_non_string_map_keys_are_refused() -> Non
         sr.decode(b"\x00\x00\x00\x00\x63\x00")
     with pytest.raises(KsqlStatementError, match="STRING keys"):
         _value_serde(FormatInfo("PROTOBUF"), [Column("M", SqlMap(INTEGER, INTEGER))])
+
+
+def test_statements_register_ksqldbs_schemas_and_check_protobufs_properties() -> None:
+    from fraudstream.embedded.ksqldb.execution.engine import Engine
+    from fraudstream.embedded.ksqldb.execution.memory import InMemoryTopicAdmin
+
+    registry = InMemorySchemaRegistry()
+    e = Engine(InMemoryTopicAdmin(), registry)
+    e.execute("CREATE STREAM S (K STRING KEY, A INT) WITH (KAFKA_TOPIC='s', FORMAT='PROTOBUF', PARTITIONS=1, "
+              "VALUE_SCHEMA_FULL_NAME='io.x.Val', VALUE_PROTOBUF_NULLABLE_REPRESENTATION='OPTIONAL');", {})
+    # a PROTOBUF key is a message of the key columns (no UNWRAP_SINGLES for PROTOBUF)
+    assert "message ConnectDefault1 {\n  string K = 1;\n}" in registry.get_latest("s-key").schema
+    assert "message Val {\n  optional int32 A = 1;\n}" in registry.get_latest("s-value").schema
+    # a sink in the same format inherits fullSchemaName (ProtobufFormat's inheritable property)
+    e.execute("CREATE STREAM T AS SELECT * FROM S;", {})
+    assert registry.get_latest("T-value").schema.startswith('syntax = "proto3";\npackage io.x;\n\nmessage Val {')
+    for sql, words in [
+        ("CREATE STREAM U WITH (VALUE_FORMAT='PROTOBUF', WRAP_SINGLE_VALUE=false) AS SELECT K, A FROM S;",
+         "Format 'PROTOBUF' does not support 'WRAP_SINGLE_VALUE' set to 'false'."),
+        ("CREATE STREAM W (A INT) WITH (KAFKA_TOPIC='w', VALUE_FORMAT='JSON', PARTITIONS=1, "
+         "VALUE_PROTOBUF_NULLABLE_REPRESENTATION='OPTIONAL');",
+         "Property VALUE_PROTOBUF_NULLABLE_REPRESENTATION can only be enabled with protobuf format"),
+        ("CREATE STREAM X (A INT) WITH (KAFKA_TOPIC='x', VALUE_FORMAT='PROTOBUF_NOSR', PARTITIONS=1, "
+         "VALUE_SCHEMA_FULL_NAME='a.B');", "PROTOBUF_NOSR does not support the following configs: [fullSchemaName]"),
+    ]:
+        with pytest.raises(KsqlStatementError) as info:
+            e.execute(sql, {})
+        assert words in str(info.value)
+    # PROTOBUF_NOSR registers nothing: its schema is the statement's columns
+    e.execute("CREATE STREAM N WITH (FORMAT='PROTOBUF_NOSR', WRAP_SINGLE_VALUE=false) AS SELECT K, A FROM S;", {})
+    assert not [s for s in registry.subjects() if s.startswith("N-")]
