@@ -160,10 +160,18 @@ def _set_type(ctx: _Ctx, msg: descriptor_pb2.DescriptorProto, path: list[str], f
         entry.name = entry_name
         entry.field.add(name="key", number=1, label=_F.LABEL_OPTIONAL, type=_F.TYPE_STRING, json_name="key")
         v = entry.field.add(name="value", number=2, label=_F.LABEL_OPTIONAL, json_name="value")
+        value_type = t.value
+        if isinstance(value_type, SqlArray):
+            # an ARRAY value is a repeated `value` (ProtobufData); the entry is then a plain
+            # message, since a map entry's value cannot repeat
+            v.label = _F.LABEL_REPEATED
+            value_type = value_type.item
+            if isinstance(value_type, SqlArray):
+                raise KsqlStatementError("Array cannot be nested")
         # a struct value's message goes beside the entry (in the parent), so the entry
         # stays a plain map entry that prints as `map<string, V>`
-        _set_type(ctx, msg, path, v, t.value, "value")
-        if ctx.options.nullable == NULLABLE_OPTIONAL:
+        _set_type(ctx, msg, path, v, value_type, "value")
+        if ctx.options.nullable == NULLABLE_OPTIONAL and v.label != _F.LABEL_REPEATED:
             _make_optional(entry, v)
     elif isinstance(t, SqlArray):
         raise KsqlStatementError("Array cannot be nested")
@@ -200,7 +208,8 @@ def _fill_message(ctx: _Ctx, msg: descriptor_pb2.DescriptorProto, path: list[str
         _make_optional(msg, f)
     for nested in msg.nested_type:
         if nested.name.endswith("Entry") and [x.name for x in nested.field] == ["key", "value"]:
-            nested.options.map_entry = ctx.options.nullable != NULLABLE_OPTIONAL
+            nested.options.map_entry = (ctx.options.nullable != NULLABLE_OPTIONAL
+                                        and nested.field[1].label != _F.LABEL_REPEATED)
 
 
 @dataclass(frozen=True)

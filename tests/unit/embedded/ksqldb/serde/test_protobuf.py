@@ -29,13 +29,14 @@ ALL = [
     Column("ST", SqlStruct((("X", INTEGER), ("Y", STRING)))),
     Column("AS", SqlArray(SqlStruct((("Z", BIGINT),)))),
     Column("MS", SqlMap(STRING, SqlStruct((("W", SqlDecimal(10, 3)),)))),
+    Column("MA", SqlMap(STRING, SqlArray(STRING))),  # a repeated `value`: a plain entry message
 ]
 ROW = [True, -7, 2**40, 1.5, "héllo", b"\x00\xff", Decimal("-12.34"), 1_600_000_000_123, 19_000,
        45_296_789, [1, 2, 3], {"a": 0.5, "b": -2.0}, {"X": 5, "Y": "y"}, [{"Z": 1}, {"Z": -1}],
-       {"k": {"W": Decimal("1.500")}}]
+       {"k": {"W": Decimal("1.500")}}, {"p": ["q", "r"], "s": []}]
 NULLS = [None] * len(ALL)
 #: what a NULL of each column reads back as with proto3's implicit presence (ksqlDB's default)
-NULLS_AS_DEFAULTS = [False, 0, 0, 0.0, "", b"", None, None, None, None, [], {}, None, [], {}]
+NULLS_AS_DEFAULTS = [False, 0, 0, 0.0, "", b"", None, None, None, None, [], {}, None, [], {}, {}]
 
 
 def _value_serde(fmt: FormatInfo, columns=ALL, features=SerdeFeatures()):
@@ -59,7 +60,7 @@ def test_every_sql_type_round_trips(name: str, nullable: str | None) -> None:
     else:
         # OPTIONAL and WRAPPER keep every NULL apart from the default value; a repeated
         # field (ARRAY, MAP) has no presence in protobuf and reads back empty
-        assert back == [None] * 10 + [[], {}, None, [], {}]
+        assert back == [None] * 10 + [[], {}, None, [], {}, {}]
         assert serde.decode(serde.encode([False, 0, 0, 0.0, "", b""] + NULLS[6:]))[:6] == \
             [False, 0, 0, 0.0, "", b""]
     assert serde.decode(None) is None and serde.encode(None) is None
