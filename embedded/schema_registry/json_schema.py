@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import jsonschema
 from jsonschema.exceptions import SchemaError
@@ -30,7 +29,6 @@ from fraudstream.embedded.schema_registry.errors import InvalidSchemaError
 @dataclass(frozen=True)
 class JsonSchemaDoc:
     canonical: str
-    document: Any
     equality_key: str
 
     @property
@@ -65,4 +63,4 @@ def parse(text: object) -> JsonSchemaDoc:
         raise InvalidSchemaError(f"Invalid schema {_clip(text)}, details: {exc}") from None
     canonical = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
     key = json.dumps(doc, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
-    return JsonSchemaDoc(canonical=canonical, document=doc, equality_key=key)
+    return JsonSchemaDoc(canonical=canonical, equality_key=key)
