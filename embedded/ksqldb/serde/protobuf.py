@@ -19,6 +19,8 @@ schemas is read into the columns by field name.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from decimal import Decimal
 from typing import Any, Sequence
 
@@ -282,6 +284,23 @@ def _set_field(m: Message, f: FieldDescriptor, v: Any) -> None:
     setattr(m, f.name, _scalar(f, v))
 
 
+def _setter(f: FieldDescriptor):
+    """A function(message, name, value) setting field `f` from a non-NULL SQL value."""
+    if f.is_repeated or f.type == FieldDescriptor.TYPE_MESSAGE:
+        return lambda m, name, v: _set_field(m, f, v)
+    t = f.type
+    if t in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_STRING,
+             FieldDescriptor.TYPE_DOUBLE):
+        py = {FieldDescriptor.TYPE_STRING: str, FieldDescriptor.TYPE_DOUBLE: float}.get(t, int)
+
+        def plain(m, name, v):
+            if type(v) is not py:
+                v = _scalar(f, v)
+            setattr(m, name, v)
+        return plain
+    return lambda m, name, v: setattr(m, name, _scalar(f, v))
+
+
 def _is_entry(f: FieldDescriptor) -> bool:
     mt = f.message_type
     return mt.name.endswith("Entry") and [x.name for x in mt.fields] == ["key", "value"]
@@ -361,24 +380,48 @@ def _field_value(m: Message, f: FieldDescriptor, options: ProtoOptions) -> Any:
 
 
 def message_to_dict(m: Message, options: ProtoOptions) -> dict:
-    """A message as ProtobufData.toConnectData reads it: a struct by field name."""
-    desc = m.DESCRIPTOR
-    out: dict[str, Any] = {}
+    """A message as ProtobufData.toConnectData reads it: a struct by field name (real
+    oneofs first, each as a struct named after it, then the other fields in order)."""
+    return {name: get(m) for name, get in _reader_plan(m.DESCRIPTOR, options)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _reader_plan(desc: Descriptor, options: ProtoOptions) -> tuple:
+    """(name, getter) per struct field of messages of `desc`; built once, used per record."""
+    plan: list = []
     for oneof in desc.oneofs:
         fields = oneof.fields
         if len(fields) == 1 and is_proto3_optional(fields[0]):
             continue
-        which = m.WhichOneof(oneof.name)
-        if which is None:
-            out[oneof.name] = None
-        else:
-            out[oneof.name] = {g.name: (_field_value(m, g, options) if g.name == which else None) for g in fields}
+        plan.append((oneof.name, _oneof_getter(oneof, options)))
     for f in desc.fields:
-        oneof = f.containing_oneof
-        if oneof is not None and not is_proto3_optional(f):
+        if f.containing_oneof is not None and not is_proto3_optional(f):
             continue
-        out[f.name] = _field_value(m, f, options)
-    return out
+        plan.append((f.name, _field_getter(f, options)))
+    return tuple(plan)
+
+
+def _oneof_getter(oneof, options: ProtoOptions):
+    fields = oneof.fields
+    name = oneof.name
+
+    def get(m: Message):
+        which = m.WhichOneof(name)
+        if which is None:
+            return None
+        return {g.name: (_field_value(m, g, options) if g.name == which else None) for g in fields}
+    return get
+
+
+def _field_getter(f: FieldDescriptor, options: ProtoOptions):
+    plain_types = (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_UINT32,
+                   FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_SINT32, FieldDescriptor.TYPE_SINT64,
+                   FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED32,
+                   FieldDescriptor.TYPE_SFIXED64, FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT,
+                   FieldDescriptor.TYPE_BOOL, FieldDescriptor.TYPE_STRING)
+    if not f.is_repeated and f.type in plain_types and not is_proto3_optional(f):
+        return operator.attrgetter(f.name)
+    return lambda m: _field_value(m, f, options)
 
 
 # ------------------------------------------------------------------ serdes
@@ -432,9 +475,24 @@ class ProtobufValueSerde(ValueSerde):
         self.write_cls = write_codec.cls(self.write_name)
         self._root_wrapper = self.write_name in UNWRAPPED
         self._header = b""
+        self._plan = self._writer_plan()
         if write_schema_id is not None:
             idx = protobuf_text.indexes_of(write_codec.main, self.write_name)
             self._header = wire_header(write_schema_id) + protobuf_text.message_indexes_bytes(idx)
+
+    def _writer_plan(self) -> list | None:
+        """Per column, the field's setter, when every column is a field of our own
+        message (the usual case): the per-record path skips name lookups."""
+        if self.physical or self.unwrapped or self._root_wrapper:
+            return None
+        fields = self.write_cls.DESCRIPTOR.fields_by_name
+        plan = []
+        for name in self._names:
+            f = fields.get(name)
+            if f is None:
+                return None
+            plan.append((name, _setter(f)))
+        return plan
 
     # decoding -----------------------------------------------------------------
 
@@ -496,6 +554,10 @@ class ProtobufValueSerde(ValueSerde):
                 if v is None:
                     return None
                 fill_message(m, v)
+            elif self._plan is not None:
+                for (name, setter), v in zip(self._plan, values):
+                    if v is not None:
+                        setter(m, name, v)
             else:
                 fill_message(m, dict(zip(self._names, values)), lenient=self.physical)
             return self._header + m.SerializeToString()

@@ -26,6 +26,7 @@ toConnectSchema followed by ksqlDB's Connect-to-SQL type mapping.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -374,7 +375,9 @@ def _is_real_oneof(oneof) -> bool:
     return not is_proto3_optional(fields[0])
 
 
+@functools.lru_cache(maxsize=4096)
 def is_proto3_optional(f: FieldDescriptor) -> bool:
+    """A proto3 `optional` field (its oneof is synthetic); cached, it is asked per record."""
     if f.containing_oneof is None:
         return False
     proto = descriptor_pb2.DescriptorProto()
