@@ -163,7 +163,8 @@ def _set_logical(m: Message, full: str, v: Any) -> bool:
         m.minutes, rest = divmod(rest, 60_000)
         m.seconds, millis = divmod(rest, 1000)
         m.nanos = millis * 1_000_000
-    elif full in UNWRAPPED:
+    elif full in UNWRAPPED and not isinstance(v, dict):
+        # a bare value for a wrapper (a STRUCT<value> value is filled as any message)
         m.value = _scalar(m.DESCRIPTOR.fields_by_name["value"], v)
     else:
         return False

@@ -204,3 +204,27 @@ def test_statements_register_ksqldbs_schemas_and_check_protobufs_properties() ->
     # PROTOBUF_NOSR registers nothing: its schema is the statement's columns
     e.execute("CREATE STREAM N WITH (FORMAT='PROTOBUF_NOSR', WRAP_SINGLE_VALUE=false) AS SELECT K, A FROM S;", {})
     assert not [s for s in registry.subjects() if s.startswith("N-")]
+
+
+def test_wrapper_fields_are_structs_unless_nullable_is_wrapper() -> None:
+    """ProtobufData: a google.protobuf.*Value field reads as STRUCT<value> unless the format
+    asks for wrappers (nullableRepresentation=wrapper), then as the bare nullable primitive."""
+    registry = InMemorySchemaRegistry()
+    text = ('syntax = "proto3"; import "google/protobuf/wrappers.proto";'
+            ' message V { google.protobuf.StringValue s = 1; google.protobuf.Int32Value i = 2; }')
+    sid = registry.register("t-value", text, "PROTOBUF")
+    # s = StringValue{value = "x"}, i = Int32Value{value = 3}
+    data = bytes.fromhex("00" "00000001" "00" "0a03" "0a0178" "1202" "0803")
+    for props, cols, row in [
+        ((), [("S", SqlStruct((("VALUE", STRING),))), ("I", SqlStruct((("VALUE", INTEGER),)))],
+         [{"VALUE": "x"}, {"VALUE": 3}]),
+        ((("nullableRepresentation", "wrapper"),), [("S", STRING), ("I", INTEGER)], ["x", 3]),
+    ]:
+        fmt = FormatInfo("PROTOBUF", props)
+        assert columns_from_registered(registry, registry.get_by_id(sid), fmt, is_key=False,
+                                       original_names=False) == cols
+        serde = make_value_serde([Column(n, t) for n, t in cols], fmt, SerdeFeatures(),
+                                 SerdeContext.of(registry), schema_id=sid, physical=True)
+        assert serde.encode(row) == data
+        assert serde.decode(data) == row
+        assert serde.decode(serde.encode([None, None])) == [None, None]
