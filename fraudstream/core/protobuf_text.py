@@ -147,8 +147,22 @@ def _compile(text: str, refs: tuple[tuple[str, str], ...]) -> bytes:
             return f.read()
 
 
+#: texts this process printed from descriptors it built, with those descriptors: reading
+#: them back needs no protoc run (the printer's output compiles to the same messages,
+#: tests/unit/embedded/ksqldb/serde/test_protobuf.py checks it with protoc)
+_PRINTED: dict[str, bytes] = {}
+
+
+def remember(text: str, files: list[descriptor_pb2.FileDescriptorProto]) -> None:
+    if len(_PRINTED) > 4096:
+        _PRINTED.clear()
+    _PRINTED[text] = descriptor_pb2.FileDescriptorSet(file=files).SerializeToString()
+
+
 def compile_files(text: str, references: Mapping[str, str] | None = None) -> list[descriptor_pb2.FileDescriptorProto]:
     """The file of `text` and every file it imports, dependencies first (main file last)."""
+    if not references and text in _PRINTED:
+        return list(descriptor_pb2.FileDescriptorSet.FromString(_PRINTED[text]).file)
     refs = tuple(sorted((references or {}).items()))
     fds = descriptor_pb2.FileDescriptorSet.FromString(_compile(text, refs))
     return list(fds.file)

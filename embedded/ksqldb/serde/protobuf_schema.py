@@ -222,7 +222,9 @@ class BuiltSchema:
 
     @property
     def text(self) -> str:
-        return protobuf_text.render(self.file)
+        text = protobuf_text.render(self.file)
+        protobuf_text.remember(text, dependency_files(self.file) + [self.file])
+        return text
 
 
 def schema_for_columns(columns: Sequence[Column], *, unwrapped: bool, full_name: str | None,

@@ -228,3 +228,31 @@ def test_wrapper_fields_are_structs_unless_nullable_is_wrapper() -> None:
         assert serde.encode(row) == data
         assert serde.decode(data) == row
         assert serde.decode(serde.encode([None, None])) == [None, None]
+
+
+def test_the_printed_schema_compiles_with_protoc_to_the_messages_built() -> None:
+    """The engine reads its own registered texts back from the descriptors it printed them
+    from; protoc must compile each printed text to the same messages, field by field."""
+    from google.protobuf import descriptor_pb2
+
+    from fraudstream.embedded.ksqldb.serde.protobuf_schema import ProtoOptions, schema_for_columns
+
+    def shape(m: descriptor_pb2.DescriptorProto) -> tuple:
+        # protoc names a `map<K, V> f` field's entry `FEntry`; names of entries aside, the
+        # messages must agree (field names, numbers, labels, types, proto3 optional)
+        entries = {n.name: n for n in m.nested_type if n.options.map_entry}
+
+        def field(f):
+            name = f.type_name.rsplit(".", 1)[-1]
+            ref = shape(entries[name])[1] if name in entries else name
+            return (f.name, f.number, f.label, f.type, ref, f.proto3_optional)
+        return (m.name if not m.options.map_entry else "<entry>", tuple(field(f) for f in m.field),
+                tuple(shape(n) for n in m.nested_type if not n.options.map_entry))
+
+    for nullable in (None, "optional", "wrapper"):
+        built = schema_for_columns(ALL, unwrapped=False, full_name="io.x.All", options=ProtoOptions(nullable))
+        text = protobuf_text.render(built.file)
+        by_protoc = protobuf_text._compile(text, ())  # protoc itself, not the printed-text shortcut
+        main = descriptor_pb2.FileDescriptorSet.FromString(by_protoc).file[-1]
+        assert main.package == "io.x"
+        assert [shape(m) for m in main.message_type] == [shape(m) for m in built.file.message_type]
