@@ -319,14 +319,27 @@ def test_a_consumer_that_stops_delivering_is_replaced_and_the_stream_stays_exact
     out = f"{topic_name}_out"
     cfg = _cfg(kafka_bootstrap, topic_name, batch_size=100, stall_s=1.5)
     hooks = Hooks(f"{topic_name}_dlq")
+    pause_now, paused = threading.Event(), threading.Event()
+
+    def pause_behind_its_back() -> None:
+        # in the loop's own thread: a confluent-kafka consumer is not to be called from a
+        # second thread while it polls (pause() from the test's thread blocked for minutes)
+        if pause_now.is_set() and not paused.is_set():
+            from confluent_kafka import TopicPartition
+
+            loop.consumer.pause([TopicPartition(t, p) for t, p in sorted(loop.assigned)])
+            paused.set()
+
     loop = TransactionalLoop(cfg, lambda msgs: [Produce(out, m.key(), m.value()) for m in msgs],
-                             threading.Event(), hooks)
+                             threading.Event(), hooks, before_batch=pause_behind_its_back)
     _fill(kafka_bootstrap, topic_name, 200, 2)
     th = _run(loop, lambda: len(hooks.committed_keys) >= 200)
     assert len(hooks.committed_keys) == 200 and loop.stall_rebuilds == 0
-    from confluent_kafka import TopicPartition
-
-    loop.consumer.pause([TopicPartition(t, p) for t, p in sorted(loop.assigned)])  # stops delivering, silently
+    pause_now.set()  # stops delivering, silently
+    deadline = time.monotonic() + 30
+    while not paused.is_set() and time.monotonic() < deadline and th.is_alive():
+        time.sleep(0.05)
+    assert paused.is_set()
     _fill(kafka_bootstrap, topic_name, 400, 2)  # keys 0..399 again: values v0..v399, 200 new ones
     deadline = time.monotonic() + 60
     while len(hooks.committed_keys) < 600 and time.monotonic() < deadline and th.is_alive():
