@@ -24,7 +24,7 @@ import fastavro
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError, SerdeError
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
 from fraudstream.embedded.ksqldb.catalog.schema import Column
-from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.base import ValueBackedKeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.catalog.sqltypes import (
     BIGINT,
     BOOLEAN,
@@ -387,21 +387,8 @@ class AvroValueSerde(ValueSerde):
         return build_record_encoder(self.columns, self._header)
 
 
-class AvroKeySerde(KeySerde):
-    def __init__(self, columns: Sequence[Column], value_serde: AvroValueSerde) -> None:
-        super().__init__(columns)
-        self._value = value_serde
-
-    def decode(self, data: bytes | None) -> tuple:
-        if data is None:
-            return self.nulls
-        values = self._value.decode(data)
-        return self.nulls if values is None else tuple(values)
-
-    def encode(self, values: Sequence[Any]) -> bytes | None:
-        if len(self.columns) == 1 and values[0] is None:
-            return None
-        return self._value.encode(list(values))
+class AvroKeySerde(ValueBackedKeySerde):
+    """Keys in this format: the value serde over the key columns."""
 
 
 _ = Decimal

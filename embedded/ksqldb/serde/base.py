@@ -58,3 +58,25 @@ class NoneKeySerde(KeySerde):
 
     def encode(self, values: Sequence[Any]) -> bytes | None:
         return None
+
+
+class ValueBackedKeySerde(KeySerde):
+    """A key written by the format's value serde over the key columns (ksqlDB's
+    KeySerdeFactory builds the key serde from the value serde of the same format): bytes
+    decode to the columns' values, a NULL key to NULLs, and a single NULL column to no
+    key bytes at all."""
+
+    def __init__(self, columns: Sequence[Column], value_serde: ValueSerde) -> None:
+        super().__init__(columns)
+        self._value = value_serde
+
+    def decode(self, data: bytes | None) -> tuple:
+        if data is None:
+            return self.nulls
+        values = self._value.decode(data)
+        return self.nulls if values is None else tuple(values)
+
+    def encode(self, values: Sequence[Any]) -> bytes | None:
+        if len(self.columns) == 1 and values[0] is None:
+            return None
+        return self._value.encode(list(values))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 from fraudstream.embedded.ksqldb.errors import SerdeError
 from fraudstream.embedded.ksqldb.catalog.schema import Column
-from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.base import ValueBackedKeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
 from fraudstream.embedded.ksqldb.expr.values import coerce, decimal_str, java_double_str
 
@@ -163,18 +163,6 @@ class JsonValueSerde(ValueSerde):
         ).encode("utf-8")
 
 
-class JsonKeySerde(KeySerde):
+class JsonKeySerde(ValueBackedKeySerde):
     def __init__(self, columns: Sequence[Column]) -> None:
-        super().__init__(columns)
-        self._value = JsonValueSerde(columns, unwrapped=len(columns) == 1)
-
-    def decode(self, data: bytes | None) -> tuple:
-        if data is None:
-            return self.nulls
-        values = self._value.decode(data)
-        return self.nulls if values is None else tuple(values)
-
-    def encode(self, values: Sequence[Any]) -> bytes | None:
-        if len(self.columns) == 1 and values[0] is None:
-            return None
-        return self._value.encode(list(values))
+        super().__init__(columns, JsonValueSerde(columns, unwrapped=len(columns) == 1))

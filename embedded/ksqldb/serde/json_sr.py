@@ -25,7 +25,7 @@ from fraudstream.embedded.ksqldb.catalog.schema import Column
 from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlArray, SqlMap, SqlStruct, SqlType
 from fraudstream.embedded.ksqldb.errors import SerdeError
 from fraudstream.embedded.ksqldb.expr.values import decimal_str
-from fraudstream.embedded.ksqldb.serde.base import KeySerde
+from fraudstream.embedded.ksqldb.serde.base import ValueBackedKeySerde
 from fraudstream.embedded.ksqldb.serde.json_format import JsonValueSerde, _double, value_encoder
 from fraudstream.embedded.ksqldb.serde.json_schema import shape_for_schema
 
@@ -180,18 +180,5 @@ def _loads_passing(loads):
     return inner
 
 
-class JsonSrKeySerde(KeySerde):
-    def __init__(self, columns: Sequence[Column], value_serde: JsonSrValueSerde) -> None:
-        super().__init__(columns)
-        self._value = value_serde
-
-    def decode(self, data: bytes | None) -> tuple:
-        if data is None:
-            return self.nulls
-        values = self._value.decode(data)
-        return self.nulls if values is None else tuple(values)
-
-    def encode(self, values: Sequence[Any]) -> bytes | None:
-        if len(self.columns) == 1 and values[0] is None:
-            return None
-        return self._value.encode(list(values))
+class JsonSrKeySerde(ValueBackedKeySerde):
+    """Keys in this format: the value serde over the key columns."""

@@ -35,7 +35,7 @@ from fraudstream.embedded.ksqldb.catalog.sqltypes import SqlStruct
 from fraudstream.embedded.ksqldb.errors import KsqlStatementError, SerdeError
 from fraudstream.embedded.ksqldb.expr.values import coerce
 from fraudstream.embedded.ksqldb.interfaces import SchemaRegistry
-from fraudstream.embedded.ksqldb.serde.base import KeySerde, ValueSerde
+from fraudstream.embedded.ksqldb.serde.base import ValueBackedKeySerde, ValueSerde
 from fraudstream.embedded.ksqldb.serde.protobuf_schema import (
     DATE_TYPE, DECIMAL_TYPE, NULLABLE_WRAPPER, TIME_TYPE, TIMESTAMP_TYPE, UNWRAPPED,
     BuiltSchema, ProtoOptions, dependency_files, is_proto3_optional, schema_for_columns,
@@ -568,21 +568,8 @@ class ProtobufValueSerde(ValueSerde):
             raise SerdeError(f"Failed to serialize Protobuf record: {e}") from e
 
 
-class ProtobufKeySerde(KeySerde):
-    def __init__(self, columns: Sequence[Column], value_serde: ProtobufValueSerde) -> None:
-        super().__init__(columns)
-        self._value = value_serde
-
-    def decode(self, data: bytes | None) -> tuple:
-        if data is None:
-            return self.nulls
-        values = self._value.decode(data)
-        return self.nulls if values is None else tuple(values)
-
-    def encode(self, values: Sequence[Any]) -> bytes | None:
-        if len(self.columns) == 1 and values[0] is None:
-            return None
-        return self._value.encode(list(values))
+class ProtobufKeySerde(ValueBackedKeySerde):
+    """Keys in this format: the value serde over the key columns."""
 
 
 def check_columns(columns: Sequence[Column], fmt: str) -> None:
